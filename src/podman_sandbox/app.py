@@ -1,0 +1,51 @@
+"""The application object the CLI hands to every command: where we are, what governs
+it, and the engine entry points. Commands stay thin: options -> App -> output.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.locate import Target, locate
+from podman_sandbox.output import Output
+from podman_sandbox.schema.spec import Spec
+
+
+class App:
+    def __init__(self, *, spec_file: str | None = None, verbose: bool = False,
+                 quiet: bool = False, runner: Runner | None = None):
+        self.spec_file = spec_file
+        self.out = Output(quiet=quiet, verbose=verbose)
+        self.runner = runner or Runner(verbose=verbose)
+
+    @cached_property
+    def target(self) -> Target:
+        return locate(self.spec_file)
+
+    @cached_property
+    def spec(self) -> Spec:
+        from podman_sandbox.schema.source import load_spec
+        return load_spec(self.target)
+
+    @property
+    def desired(self) -> Desired:
+        return Desired.from_spec(self.spec)
+
+    def reload(self) -> None:
+        """Forget the loaded spec (after configure rewrote it)."""
+        self.__dict__.pop("spec", None)
+
+    def record_key(self) -> str:
+        from podman_sandbox.engine import record
+        return record.record_key(self.target.spec_path, self.target.project_dir)
+
+    def converge(self, *, force: bool = False, imperative: bool = True):
+        from podman_sandbox.engine.apply import converge
+        return converge(self.runner, self.desired, out=self.out, force=force,
+                        imperative=imperative, record_key=self.record_key())
+
+    def forget_record(self) -> None:
+        from podman_sandbox.engine import record
+        record.forget(self.record_key())

@@ -1,0 +1,1 @@
+"""The click front end: one small module per command, no logic beyond options -> engine -> output."""

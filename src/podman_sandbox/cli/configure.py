@@ -1,0 +1,156 @@
+"""podman-sandbox configure."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from podman_sandbox.app import App
+from podman_sandbox.errors import SpecError
+
+NO_LIMIT = ("none", "unlimited", "null", "0")
+
+
+def _settings_view(app: App) -> dict:
+    spec = app.spec
+    from podman_sandbox.schema.sizes import format_size
+    return {
+        "name": spec.name,
+        "image": spec.image,
+        "memory": None if spec.memory is None else format_size(spec.memory),
+        "cpus": spec.cpus,
+        "pids_limit": spec.pids_limit,
+        "auto_commit": spec.auto_commit,
+        "network": spec.network,
+        "setup": list(spec.setup),
+        "env": dict(spec.env),
+        "source": spec.source,
+        "mode": spec.mode,
+    }
+
+
+def _write_atomically(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
+    """Write updates into the governing file; returns (key, old, new) for what changed.
+
+    A project's sandbox.yaml is edited in place (comments, order and formatting
+    kept); elsewhere the user's config.json. The result is validated before it
+    is written: an invalid value changes nothing.
+    """
+    from podman_sandbox.schema.source import read_document, validate_text
+
+    target = app.target
+    path = target.spec_path
+    old_doc = read_document(path, kind=target.mode)
+    changed = [(k, old_doc.get(k), v) for k, v in updates.items() if old_doc.get(k) != v]
+    if not changed:
+        return []
+    if target.mode == "project":
+        from podman_sandbox.schema.yamledit import set_top_level_value
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        for key, _, value in changed:
+            text = set_top_level_value(text, key, value)
+    else:
+        doc = dict(old_doc)
+        doc.update({k: v for k, _, v in changed})
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    validate_text(path, text, kind=target.mode)  # raises SpecError; nothing written
+    _write_atomically(path, text)
+    app.reload()
+    return changed
+
+
+def _memory_value(text: str):
+    if text.strip().lower() in NO_LIMIT:
+        return None
+    from podman_sandbox.schema.sizes import parse_size
+    try:
+        parse_size(text)
+    except ValueError:
+        raise SpecError([f"--memory: {text!r} is not a size; write a number with an optional "
+                         "unit b, k, m or g, like 512m or 1g (or 'none' for no limit)"]) from None
+    return text
+
+
+def _show(value) -> str:
+    return "unset" if value is None else json.dumps(value)
+
+
+@click.command("configure")
+@click.option("-m", "--memory", metavar="LIMIT", help="Memory limit, e.g. 512m or 1g; 'none' for no limit.")
+@click.option("--image", metavar="IMAGE", help="Base image, e.g. python:3.12-slim.")
+@click.option("--auto-commit/--no-auto-commit", default=None,
+              help="Commit the sandbox's state automatically before it stops.")
+@click.option("--cpus", type=click.FloatRange(min=0, min_open=True), help="CPU limit in cores.")
+@click.option("--pids-limit", type=click.IntRange(min=0), help="Most processes at once (0: no limit).")
+@click.option("--network", type=click.Choice(["bridge", "none", "host"]), help="Sandbox network.")
+@click.option("--show", is_flag=True, help="Show the current settings and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --show: print JSON.")
+@click.option("--no-restart", is_flag=True,
+              help="Only save; a running sandbox picks the change up at its next start or execute.")
+@click.pass_obj
+def command(app: App, memory, image, auto_commit, cpus, pids_limit, network, show, as_json,
+            no_restart) -> int:
+    """Change the sandbox's settings and apply them to a running sandbox.
+
+    Prints what changed. A memory or CPU change is applied live (no restart,
+    nothing lost); a change baked into the container (image, network, ...)
+    re-creates it. In a project this edits sandbox.yaml in place, keeping
+    comments; elsewhere ~/.config/podman-sandbox/config.json.
+
+    \b
+    Examples:
+      podman-sandbox configure --memory 512m
+      podman-sandbox configure --image python:3.12-slim --no-restart
+      podman-sandbox configure --auto-commit
+      podman-sandbox configure --show --json
+    """
+    updates: dict = {}
+    if memory is not None:
+        updates["memory"] = _memory_value(memory)
+    for key, value in (("image", image), ("auto_commit", auto_commit), ("cpus", cpus),
+                       ("pids_limit", pids_limit), ("network", network)):
+        if value is not None:
+            updates[key] = value
+    if show or not updates:
+        view = _settings_view(app)
+        if as_json:
+            click.echo(json.dumps(view, indent=2))
+        else:
+            for key, value in view.items():
+                click.echo(f"{key + ':':13} {value if isinstance(value, str) else json.dumps(value)}")
+        return 0
+
+    changed = save_settings(app, updates)
+    if not changed:
+        click.echo("Nothing changed: the settings already have those values.")
+        return 0
+    click.echo(f"Updated {app.target.spec_path}:")
+    for key, old, new in changed:
+        click.echo(f"  {key}: {_show(old)} -> {_show(new)}")
+    if no_restart:
+        click.echo("Saved; not applied now (--no-restart).")
+        return 0
+    from podman_sandbox.engine import actual as act
+    found = act.observe(app.runner, app.desired)
+    if found.state != "running":
+        click.echo("The sandbox is not running: the settings apply when it next starts.")
+        return 0
+    outcome = app.converge(imperative=True)
+    for action in outcome.plan.actions:
+        click.echo(f"Applied: {action.kind} ({action.change_class}): {action.reason}")
+    if outcome.plan.in_sync:
+        click.echo("Applied: nothing to change in the running sandbox.")
+    return 0

@@ -1,0 +1,37 @@
+"""podman-sandbox execute "CMD"."""
+
+from __future__ import annotations
+
+import click
+
+from podman_sandbox.app import App
+
+
+@click.command("execute")
+@click.argument("command")
+@click.option("-i", "--interactive", is_flag=True,
+              help="Attach a terminal (when stdin is one): for shells and REPLs.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the command and everything it started after SECONDS (exit 124).")
+@click.pass_obj
+def command(app: App, command: str, interactive: bool, timeout: float | None) -> int:
+    """Run COMMAND with `sh -c` in the sandbox, in /workspace.
+
+    Starts the sandbox if it is not running, and brings it in line with its
+    spec first (in classic mode, a new current folder is mounted instead of the
+    old one). Stdin, stdout, stderr and the exit code pass through unchanged.
+
+    \b
+    Examples:
+      podman-sandbox execute "python helloworld.py"
+      podman-sandbox execute -i sh
+      echo data | podman-sandbox execute "wc -c"
+      podman-sandbox execute --timeout 60 "pytest -x"
+    """
+    from podman_sandbox.engine import execute
+
+    outcome = app.converge(imperative=True)
+    spec = app.spec
+    return execute.run(spec.name, command, workdir=app.target.workdir, interactive=interactive,
+                       timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,
+                       podman=app.runner.executable())

@@ -1,0 +1,52 @@
+"""podman-sandbox list."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from podman_sandbox.app import App
+from podman_sandbox.errors import SpecError
+
+
+def containers(app: App) -> list[dict]:
+    from podman_sandbox.engine.actual import LABEL_MANAGED, LABEL_PROJECT
+    from podman_sandbox.engine.render import render
+
+    result = app.runner.run(render("ps"), what="podman ps")
+    try:
+        current = app.spec.name
+    except SpecError:
+        current = None
+    rows = []
+    for c in json.loads(result.stdout or "[]") or []:
+        labels = c.get("Labels") or {}
+        name = (c.get("Names") or [""])[0]
+        sandbox = labels.get(LABEL_MANAGED) == "true" and labels.get("io.podman-sandbox.role") != "setup"
+        rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": c.get("Image", ""),
+                     "state": c.get("State", ""), "sandbox": sandbox,
+                     "project": labels.get(LABEL_PROJECT) if sandbox else None,
+                     "current": sandbox and name == current})
+    return rows
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def command(app: App, as_json: bool) -> int:
+    """List all Podman containers, marking sandboxes and the one for this folder (*)."""
+    rows = containers(app)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        click.echo("No containers.")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    click.echo(f"  {'NAME':{width}}  {'STATE':9} {'SANDBOX':8} IMAGE")
+    for r in rows:
+        mark = "*" if r["current"] else " "
+        kind = "yes" if r["sandbox"] else "-"
+        click.echo(f"{mark} {r['name']:{width}}  {r['state']:9} {kind:8} {r['image']}")
+    return 0

@@ -1,0 +1,106 @@
+"""The click group, global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from podman_sandbox import __version__
+from podman_sandbox.app import App
+from podman_sandbox.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SandboxError
+from podman_sandbox.output import Output
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success          (execute: the command's own code, passed through)
+  2    usage error      (plan --exit-code: changes pending)
+  120  another podman-sandbox held the sandbox lock too long
+  121  invalid sandbox.yaml or config.json
+  122  podman not installed or not working
+  123  refused: would discard uncommitted changes (see --force)
+  124  execute --timeout ran out
+  125  a podman operation failed (image pull, create, ...)
+  126/127  the command cannot run / was not found in the sandbox
+  130/143  interrupted (Ctrl-C / SIGTERM); 137 killed (often: out of memory)
+"""
+
+COMMANDS = {
+    # name -> module under podman_sandbox.cli (imported only when used)
+    "plan": "plan", "apply": "apply", "execute": "execute", "start": "start",
+    "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
+    "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
+}
+
+
+class LazyGroup(click.Group):
+    """Each command's module is imported only when that command runs (fast start-up)."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        from importlib import import_module
+        return import_module(f"podman_sandbox.cli.{module}").command
+
+
+@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="podman-sandbox")
+@click.option("-f", "--file", "spec_file", metavar="PATH", envvar="PODMAN_SANDBOX_FILE",
+              help="The sandbox.yaml to use (default: the nearest one above the current folder).")
+@click.option("-v", "--verbose", is_flag=True, help="Show each podman command as it runs.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and what you must know.")
+@click.pass_context
+def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -> None:
+    """Run code in a disposable, resource-limited Podman sandbox.
+
+    The current project is mounted at /workspace. In a folder with a
+    sandbox.yaml (or below one), that file declares the sandbox; elsewhere
+    your settings in ~/.config/podman-sandbox/config.json apply and the
+    current folder is mounted.
+
+    \b
+    Quick start:
+      podman-sandbox execute "ls -la"      # starts the sandbox if needed
+      podman-sandbox plan                  # what apply would change
+      podman-sandbox apply                 # converge to sandbox.yaml
+    """
+    ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet)
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI; return the exit code. Never lets a traceback reach the user."""
+    try:
+        result = cli.main(args=argv, prog_name="podman-sandbox", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except SandboxError as exc:
+        out = Output()
+        lines = exc.lines()
+        out.error(lines[0])
+        for line in lines[1:]:
+            sys.stderr.write(f"  {line}\n")
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        sys.stderr.write("\nAborted.\n")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("PODMAN_SANDBOX_DEBUG"):
+            raise
+        Output().error(f"internal error: {type(exc).__name__}: {exc} "
+                       "(set PODMAN_SANDBOX_DEBUG=1 to see the traceback)")
+        return EXIT_INTERNAL

@@ -1,0 +1,70 @@
+"""Human and JSON renderings of plans and outcomes, shared by plan/apply/start/configure."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import click
+
+from podman_sandbox.app import App
+from podman_sandbox.engine.plan import Plan
+
+
+def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
+    from podman_sandbox.engine.steps import commands_for
+
+    desired = app.desired
+    return {
+        "sandbox": desired.spec.name,
+        "source": desired.spec.source,
+        "mode": desired.spec.mode,
+        "in_sync": plan.in_sync,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new, "class": c.change_class}
+                    for c in plan.changes],
+        "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
+                     "discards": list(a.discards),
+                     "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]
+                     if a.kind != "commit" else []}
+                    for a in plan.actions],
+    }
+
+
+def print_plan(data: dict) -> None:
+    click.echo(f"Sandbox {data['sandbox']} ({data['source']})")
+    if data["in_sync"]:
+        click.echo("In sync: nothing to change.")
+        return
+    if data["changes"]:
+        click.echo("Changes:")
+        for c in data["changes"]:
+            click.echo(f"  {c['field']}: {_value(c['field'], c['old'])} -> "
+                       f"{_value(c['field'], c['new'])}  [{c['class']}]")
+    click.echo("Actions:")
+    for i, a in enumerate(data["actions"], 1):
+        click.echo(f"  {i}. {a['kind']} ({a['class']}): {a['reason']}")
+        if a["discards"]:
+            click.echo(f"     discards {len(a['discards'])} uncommitted change(s): "
+                       + ", ".join(a["discards"][:5]) + (" ..." if len(a["discards"]) > 5 else ""))
+        for argv in a["commands"]:
+            click.echo(f"     $ {shlex.join(argv)}")
+
+
+def _value(field: str, value) -> str:
+    if field == "memory":
+        from podman_sandbox.schema.sizes import format_size
+        return format_size(value)
+    return json.dumps(value)
+
+
+def applied(app: App, outcome, *, as_json: bool) -> None:
+    data = {"sandbox": app.spec.name, "changed": not outcome.plan.in_sync,
+            "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason}
+                        for a in outcome.plan.actions],
+            "state": outcome.actual.state, "container_id": outcome.actual.container_id}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    elif outcome.plan.in_sync:
+        app.out.step(f"{app.spec.name} is running and in sync: nothing changed")
+    else:
+        app.out.step(f"{app.spec.name} is running ({len(data['actions'])} action(s) done)")

@@ -1,0 +1,27 @@
+"""podman-sandbox start."""
+
+from __future__ import annotations
+
+import click
+
+from podman_sandbox.app import App
+from podman_sandbox.cli import report
+
+
+@click.command("start")
+@click.option("--image", metavar="IMAGE",
+              help="Use IMAGE from now on (saved as with `configure --image`).")
+@click.pass_obj
+def command(app: App, image: str | None) -> int:
+    """Start the sandbox, creating it if needed (the same as apply).
+
+    \b
+    Example:
+      podman-sandbox start --image python:3.12-slim
+    """
+    if image:
+        from podman_sandbox.cli.configure import save_settings
+        save_settings(app, {"image": image})
+    outcome = app.converge(imperative=True)
+    report.applied(app, outcome, as_json=False)
+    return 0

@@ -1,0 +1,92 @@
+"""podman-sandbox status."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from podman_sandbox.app import App
+
+
+def status_dict(app: App) -> dict:
+    from podman_sandbox.engine import actual as act
+    from podman_sandbox.engine import cgroup, host, state
+    from podman_sandbox.engine.plan import is_in_sync
+
+    spec, desired = app.spec, app.desired
+    found = act.observe(app.runner, desired)
+    effective = None
+    if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
+        readable, effective = cgroup.memory_limit(found.pid)
+    saved = state.state_images(app.runner, spec.name)
+    current = [s for s in saved if not s.tag.endswith("-prev")]
+    return {
+        "name": spec.name,
+        "state": found.state,
+        "running": found.state == "running",
+        "container_id": found.container_id,
+        "image": spec.image,
+        "source": spec.source,
+        "mode": spec.mode,
+        "mount": {"source": spec.project_dir, "target": "/workspace"},
+        "workdir": app.target.workdir,
+        "memory": {"requested": spec.memory, "effective": effective,
+                   "enforced": bool(spec.memory is None or (found.state == "running" and found.memory_enforced
+                                                            and effective == spec.memory))
+                   if not host.rootless_cgroup_v1() else spec.memory is None},
+        "cpus": spec.cpus,
+        "pids_limit": spec.pids_limit,
+        "network": spec.network,
+        "auto_commit": spec.auto_commit,
+        "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size} for s in current],
+        "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
+        "in_sync": is_in_sync(desired, found),
+    }
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
+@click.pass_obj
+def command(app: App, as_json: bool) -> int:
+    """Show the sandbox: running or not, image, effective limits, mount, saved state.
+
+    The memory limit shown is read from the container's cgroup, which is what
+    the kernel enforces (Podman's own reports go stale after a live update).
+    """
+    from podman_sandbox.engine import host
+    from podman_sandbox.schema.sizes import format_size
+
+    data = status_dict(app)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return 0
+    mem = data["memory"]
+    if mem["requested"] is None:
+        memory = "no limit"
+    elif host.rootless_cgroup_v1():
+        memory = (f"{format_size(mem['requested'])} requested, NOT enforced: rootless Podman "
+                  "cannot set limits on cgroup v1 hosts")
+    elif mem["effective"] is None and data["state"] != "running":
+        memory = f"{format_size(mem['requested'])} (applies when running)"
+    else:
+        memory = f"{format_size(mem['effective'])} (effective, from the cgroup)"
+        if not mem["enforced"]:
+            memory += f"; {format_size(mem['requested'])} requested: run `podman-sandbox apply`"
+    state = data["committed_state"]
+    rows = [
+        ("Sandbox", f"{data['name']} ({data['state']})"),
+        ("Governed by", f"{data['source']} ({data['mode']})"),
+        ("Image", data["image"]),
+        ("Mount", f"{data['mount']['source']} -> /workspace"),
+        ("Memory", memory),
+        ("CPUs", data["cpus"] if data["cpus"] else "no limit"),
+        ("Pids limit", data["pids_limit"] or "no limit"),
+        ("Network", data["network"]),
+        ("Saved state", ", ".join(s["tag"] for s in state) if state else "none (fresh from the image)"),
+        ("Auto-commit", "on" if data["auto_commit"] else "off"),
+        ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':13} {value}")
+    return 0

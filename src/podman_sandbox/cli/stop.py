@@ -1,0 +1,24 @@
+"""podman-sandbox stop."""
+
+from __future__ import annotations
+
+import click
+
+from podman_sandbox.app import App
+
+
+@click.command("stop")
+@click.pass_obj
+def command(app: App) -> int:
+    """Stop the sandbox and remove its container.
+
+    With auto_commit on, its state is committed first, so installed packages
+    survive. Otherwise uncommitted changes are discarded, and listed first.
+    """
+    from podman_sandbox.engine import lifecycle
+
+    stopped = lifecycle.stop(app.runner, app.desired, app.out)
+    app.forget_record()
+    if not stopped:
+        app.out.step(f"{app.spec.name} is not running")
+    return 0

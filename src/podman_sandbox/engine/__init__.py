@@ -1,0 +1,1 @@
+"""The reconciler: desired state, actual state, diff, plan, render, run."""

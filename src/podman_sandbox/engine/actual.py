@@ -1,0 +1,195 @@
+"""Actual state: what Podman has, in the same canonical shape as Desired.
+
+One `podman inspect CONTAINER IMAGE` answers the no-change question. Fields
+Podman reports reliably come from inspect (mounts, env, pids limit, user,
+read-only, network); limits that `podman update` changes live come from the
+container's cgroup, because inspect keeps showing the old values; intent-only
+fields (the user's image name, the setup steps) come from the label written
+at create time. The rest (images on disk, uncommitted changes) is looked up
+only when something has to change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.render import render
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.errors import PodmanError
+
+LABEL_MANAGED = "io.podman-sandbox.managed"
+LABEL_PROJECT = "io.podman-sandbox.project"
+LABEL_SPEC = "io.podman-sandbox.spec"
+LABEL_HASH = "io.podman-sandbox.hash"
+LABEL_BASE_ID = "io.podman-sandbox.base-id"
+LABEL_SOURCE = "io.podman-sandbox.source"  # the sandbox.yaml / config.json that governs it
+
+# Paths Podman itself changes in every container: not the user's changes.
+_PODMAN_PATHS = {"/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run",
+                 "/run/.containerenv", "/run/secrets", "/workspace", "/dev", "/proc", "/sys",
+                 "/tmp", "/var", "/var/tmp", "/run/podman-init"}
+
+
+@dataclass
+class Actual:
+    state: str = "missing"  # missing | running | stopped
+    container_id: str | None = None
+    pid: int | None = None  # init process on the host, when running
+    observed: dict | None = None  # canonical shape, as Desired.container
+    managed: bool = True  # False: a container of that name that we did not make
+    base_image_id: str | None = None  # the spec's image as it is locally now (None: absent)
+    built_from_base_id: str | None = None  # the base image id the container was made from
+    memory_enforced: bool = True
+    # Looked up only when the plan may change something (see complete()):
+    completed: bool = False
+    setup_image_present: bool = False
+    state_image: str | None = None  # committed state tag for this sandbox and base
+    uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
+
+    @property
+    def observed_hash(self) -> str | None:
+        from podman_sandbox.engine.desired import spec_hash
+        return spec_hash(self.observed) if self.observed is not None else None
+
+
+def _inspect(runner: Runner, names: list[str]) -> list[dict]:
+    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+    try:
+        found = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        found = []
+    if result.returncode != 0 and not found and "no such object" not in result.stderr:
+        raise PodmanError(f"podman inspect failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'exit ' + str(result.returncode)}",
+                          argv=result.argv, stderr=result.stderr)
+    return found
+
+
+def _env_map(env_list: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in env_list or ():
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def _network(mode: str | None, intended: str) -> str:
+    if mode in ("none", "host"):
+        return mode
+    return "bridge" if intended == "bridge" or mode else intended
+
+
+def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bool]:
+    """(canonical observed container, memory limit enforced?) from one inspect entry."""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    try:
+        intent = json.loads(labels.get(LABEL_SPEC, ""))
+    except json.JSONDecodeError:
+        return None, True
+    cfg, hostcfg = info.get("Config") or {}, info.get("HostConfig") or {}
+    state = info.get("State") or {}
+    observed = dict(intent)
+    observed["name"] = info.get("Name", intent.get("name"))
+    env = _env_map(cfg.get("Env"))
+    observed["env"] = {k: env[k] for k in intent.get("env", {}) if k in env}
+    observed["mounts"] = sorted(
+        ({"source": m.get("Source"), "target": m.get("Destination"), "read_only": not m.get("RW", True)}
+         for m in info.get("Mounts") or () if m.get("Type", "bind") == "bind"),
+        key=lambda m: m["target"])
+    pids = hostcfg.get("PidsLimit") or 0
+    observed["pids_limit"] = pids if pids > 0 else 0
+    observed["read_only"] = bool(hostcfg.get("ReadonlyRootfs", False))
+    observed["user"] = cfg.get("User") or None
+    observed["network"] = _network(hostcfg.get("NetworkMode"), intent.get("network", "bridge"))
+    enforced = True
+    pid = state.get("Pid") or 0
+    if state.get("Running") and pid > 0:
+        readable, limit = cgroup.memory_limit(pid)
+        if rootless_v1:
+            # cgroup v1 rootless: Podman ignores limits; report intent, flag it.
+            enforced = intent.get("memory") is None
+        elif readable:
+            observed["memory"] = limit
+        cpus = cgroup.cpu_limit(pid)
+        if cpus is not None and not rootless_v1:
+            observed["cpus"] = cpus or None
+    else:
+        memory = hostcfg.get("Memory") or 0
+        if not rootless_v1:
+            observed["memory"] = memory if memory > 0 else None
+        nano = hostcfg.get("NanoCpus") or 0
+        observed["cpus"] = nano / 1e9 if nano > 0 else None
+    return observed, enforced
+
+
+def observe(runner: Runner, desired: Desired) -> Actual:
+    """The cheap part: one podman inspect for the container and the base image."""
+    spec = desired.spec
+    found = _inspect(runner, [spec.name, spec.image])
+    actual = Actual()
+    for info in found:
+        if "State" in info and info.get("Name") == spec.name:
+            _fill_container(actual, info)
+        elif "RootFS" in info or "RepoTags" in info:
+            actual.base_image_id = info.get("Id")
+    return actual
+
+
+def _fill_container(actual: Actual, info: dict) -> None:
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    state = info.get("State") or {}
+    actual.container_id = info.get("Id")
+    actual.state = "running" if state.get("Running") else "stopped"
+    actual.pid = state.get("Pid") or None if state.get("Running") else None
+    actual.managed = labels.get(LABEL_MANAGED) == "true"
+    actual.built_from_base_id = labels.get(LABEL_BASE_ID)
+    if actual.managed:
+        actual.observed, actual.memory_enforced = observe_container(
+            info, rootless_v1=host.rootless_cgroup_v1())
+
+
+def list_images(runner: Runner, reference: str) -> list[dict]:
+    result = runner.run(render("images", reference=reference), what="podman images", check=False)
+    try:
+        return json.loads(result.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return []
+
+
+def uncommitted_changes(runner: Runner, container: str) -> list[str]:
+    """Paths the user changed in the container since it was made (not yet committed)."""
+    result = runner.run(render("diff", name=container), what="podman diff", check=False)
+    try:
+        data = json.loads(result.stdout or "{}") or {}
+    except json.JSONDecodeError:
+        return []
+    paths = set()
+    for kind in ("changed", "added", "deleted"):
+        paths.update(data.get(kind) or ())
+    paths -= _PODMAN_PATHS
+    # A changed folder whose changed children are listed is not a change of its own.
+    return sorted(p for p in paths
+                  if not any(q != p and q.startswith(p.rstrip("/") + "/") for q in paths))
+
+
+def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
+    """The expensive part, only when something may change: images and uncommitted work."""
+    spec = desired.spec
+    if actual.base_image_id:
+        key = images.setup_key(actual.base_image_id, spec.setup)
+        if spec.setup:
+            actual.setup_image_present = bool(list_images(runner, images.setup_tag(key)))
+        state = images.state_tag(spec.name, key)
+        if list_images(runner, state):
+            actual.state_image = state
+    if actual.state != "missing" and actual.managed:
+        actual.uncommitted = uncommitted_changes(runner, spec.name)
+    actual.completed = True
+    return actual
+
+
+def container_pid_alive(pid: int | None) -> bool:
+    return bool(pid) and os.path.exists(f"/proc/{pid}")

@@ -1,0 +1,131 @@
+"""Converge: survey, plan, check the plan is safe, carry it out, remember the result.
+
+A replaced container is made to work before the old one goes: the new one is
+created and started under a temporary name, and only then is the old one
+removed and the new one renamed. An image that cannot be pulled or a value
+Podman rejects leaves the running sandbox exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import record, state
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
+from podman_sandbox.engine.render import render
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
+from podman_sandbox.errors import RefusedError
+from podman_sandbox.output import Output
+
+
+@dataclass
+class Survey:
+    actual: act.Actual
+    plan: Plan
+
+
+@dataclass
+class Outcome:
+    plan: Plan  # what was carried out (empty: nothing to do)
+    actual: act.Actual  # the state afterwards
+
+
+def survey(runner: Runner, desired: Desired) -> Survey:
+    """Actual state and the plan to reach desired. One podman call when in sync."""
+    actual = act.observe(runner, desired)
+    if is_in_sync(desired, actual):
+        return Survey(actual, Plan(()))
+    act.complete(runner, desired, actual)
+    changes = []
+    if actual.observed is not None:
+        from podman_sandbox.engine.diff import changes as diff_changes
+        changes = diff_changes(actual.observed, desired.container)
+    return Survey(actual, make_plan(desired, actual, changes))
+
+
+def check_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bool, out: Output) -> None:
+    """Uncommitted work is never thrown away without saying so; `apply` also wants --force."""
+    lost = plan.discards
+    if not lost:
+        return
+    listing = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+    what = f"{len(lost)} uncommitted changed path(s) in {desired.spec.name} ({listing})"
+    if force or imperative:
+        out.notice(f"discarding {what}; run `podman-sandbox commit` first to keep such changes")
+        return
+    raise RefusedError(f"applying this plan would discard {what}",
+                       hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
+                            "or pass --force to discard them")
+
+
+def _remove_if_ours(runner: Runner, name: str) -> None:
+    """Leftovers of an interrupted run (e.g. NAME-next) go; anyone else's container stays."""
+    result = runner.run(render("inspect", names=[name]), what="podman inspect", check=False)
+    try:
+        info = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        return
+    if info and ((info[0].get("Config") or {}).get("Labels") or {}).get(act.LABEL_MANAGED) == "true":
+        runner.run(render("remove", name=name), what=f"remove the leftover {name}", check=False)
+
+
+def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
+    name = desired.spec.name
+    base_id = actual.base_image_id
+    if action.kind == "commit":
+        out.step(f"committing {name} ({action.reason})")
+        state.commit(runner, name, name, action.params["key"], actual.built_from_base_id or "")
+        return
+    commands = commands_for(action, desired, base_id)
+    cleanup = None
+    if action.kind == "build-setup":
+        _remove_if_ours(runner, setup_container_name(name))
+        cleanup = setup_container_name(name)
+    elif action.kind in ("create", "replace"):
+        _remove_if_ours(runner, next_name(name))
+        cleanup = next_name(name) if action.kind == "replace" else name
+    out.step(f"{action.kind}: {action.reason}")
+    done = 0
+    try:
+        for cmd in commands:
+            if cmd.stream:
+                out.step(cmd.what)
+            runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
+            done += 1
+    except BaseException:
+        # Replace: until the old container is removed (command 3), undo the new one only.
+        if cleanup and not (action.kind == "replace" and done >= 3):
+            runner.run(render("remove", name=cleanup), what="clean up", check=False)
+        raise
+
+
+def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
+             imperative: bool = False, record_key: str | None = None) -> Outcome:
+    """Bring the sandbox to desired and leave it running."""
+    with sandbox_lock(desired.spec.name):
+        found = survey(runner, desired)
+        carried: list[Action] = []
+        if not found.plan.in_sync:
+            check_discards(found.plan, desired, force=force, imperative=imperative, out=out)
+            if found.plan.needs_images:
+                for action in found.plan.actions:
+                    if action.kind in ("pull", "build-setup"):
+                        run_action(runner, action, desired, found.actual, out)
+                        carried.append(action)
+                # The setup key and state tag depend on the pulled image's id: plan again.
+                found = survey(runner, desired)
+                check_discards(found.plan, desired, force=force, imperative=imperative, out=out)
+            for action in found.plan.actions:
+                run_action(runner, action, desired, found.actual, out)
+                carried.append(action)
+            found = Survey(act.observe(runner, desired), found.plan)
+        if record_key and found.actual.state == "running" and found.actual.pid:
+            record.write(record_key, container=desired.spec.name,
+                         container_id=found.actual.container_id or "", pid=found.actual.pid,
+                         spec_hash=desired.hash, memory=desired.container.get("memory"))
+        return Outcome(Plan(tuple(carried), found.plan.changes), found.actual)

@@ -1,0 +1,58 @@
+"""Desired state: the canonical container a Spec asks for, and its hash.
+
+The canonical form is plain JSON (sorted keys, lists in spec order) so it can
+travel in a container label, be compared by deepdiff, and be hashed.
+auto_commit is a tool-side setting and is deliberately not part of it:
+changing it must never touch the container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from podman_sandbox.schema.spec import WORKSPACE, Spec
+
+# Field -> how a change to it is applied (see engine/diff.py).
+LIVE_FIELDS = ("memory", "cpus")
+REBUILD_FIELDS = ("setup",)
+
+
+def canonical(spec: Spec) -> dict:
+    mounts = [{"source": spec.project_dir, "target": WORKSPACE, "read_only": False}]
+    mounts += [{"source": m.source, "target": m.target, "read_only": m.read_only}
+               for m in spec.mounts]
+    mounts.sort(key=lambda m: m["target"])  # Podman reports mounts in its own order
+    return {
+        "name": spec.name,
+        "image": spec.image,
+        "setup": list(spec.setup),
+        "mounts": mounts,
+        "env": dict(spec.env),
+        "memory": spec.memory,
+        "cpus": None if spec.cpus is None else round(spec.cpus, 3),
+        "pids_limit": spec.pids_limit,
+        "network": spec.network,
+        "read_only": spec.read_only,
+        "cap_drop": list(spec.cap_drop),
+        "cap_add": list(spec.cap_add),
+        "user": spec.user,
+    }
+
+
+def spec_hash(container: dict) -> str:
+    blob = json.dumps(container, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Desired:
+    spec: Spec
+    container: dict
+    hash: str
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> "Desired":
+        container = canonical(spec)
+        return cls(spec=spec, container=container, hash=spec_hash(container))

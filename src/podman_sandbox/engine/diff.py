@@ -1,0 +1,59 @@
+"""What differs between actual and desired, field by field, and how each is applied.
+
+Change classes:
+  live     - applied to the running container (podman update): memory, cpus
+  rebuild  - the setup steps changed: re-run them from the base, re-create
+  recreate - baked in at create time: image, env, mounts, limits podman cannot
+             update, network, user, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podman_sandbox.engine.desired import LIVE_FIELDS, REBUILD_FIELDS
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    old: object
+    new: object
+    change_class: str  # live | rebuild | recreate
+
+    def describe(self) -> str:
+        return f"{self.field}: {_show(self.field, self.old)} -> {_show(self.field, self.new)}"
+
+
+def _show(field: str, value) -> str:
+    if field == "memory":
+        from podman_sandbox.schema.sizes import format_size
+        return format_size(value)
+    if value is None:
+        return "none"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def classify(field: str) -> str:
+    if field in LIVE_FIELDS:
+        return "live"
+    if field in REBUILD_FIELDS:
+        return "rebuild"
+    return "recreate"
+
+
+def changes(observed: dict, desired: dict) -> list[Change]:
+    """Top-level fields whose values differ, in a stable order (deepdiff finds them)."""
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(observed, desired, ignore_order=False, verbose_level=2)
+    fields: set[str] = set()
+    for paths in diff.values():
+        for path in (paths if isinstance(paths, (dict, list, set)) else ()):
+            # "root['env']['A']" -> "env"
+            text = str(path)
+            if text.startswith("root["):
+                fields.add(text[5:].split("]", 1)[0].strip("'\""))
+    order = list(desired)
+    return [Change(f, observed.get(f), desired.get(f), classify(f))
+            for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order))]

@@ -1,0 +1,78 @@
+"""stop, commit and reset: the imperative operations outside converge, each under the lock."""
+
+from __future__ import annotations
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import images, state
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.render import render
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.errors import SandboxError
+from podman_sandbox.output import Output
+
+
+def _ours(runner: Runner, desired: Desired) -> act.Actual:
+    actual = act.observe(runner, desired)
+    if actual.state != "missing" and not actual.managed:
+        raise SandboxError(f"a container named {desired.spec.name!r} exists but was not made by "
+                           "podman-sandbox; it is left alone")
+    return actual
+
+
+def _state_key(actual: act.Actual) -> str:
+    """The key of the state this container belongs to: the base and setup it was made from."""
+    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []))
+
+
+def _say_discarded(runner: Runner, name: str, out: Output) -> None:
+    lost = act.uncommitted_changes(runner, name)
+    if lost:
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        out.notice(f"discarding {len(lost)} uncommitted changed path(s) in {name}: {shown} "
+                   "(run `podman-sandbox commit` first to keep them)")
+
+
+def _commit(runner: Runner, desired: Desired, actual: act.Actual, out: Output) -> str:
+    name = desired.spec.name
+    out.step(f"committing {name}")
+    return state.commit(runner, name, name, _state_key(actual), actual.built_from_base_id or "")
+
+
+def stop(runner: Runner, desired: Desired, out: Output) -> bool:
+    """Stop and remove the sandbox (committing first with auto_commit). False: none there."""
+    name = desired.spec.name
+    with sandbox_lock(name):
+        actual = _ours(runner, desired)
+        if actual.state == "missing":
+            return False
+        if desired.spec.auto_commit:
+            tag = _commit(runner, desired, actual, out)
+            out.step(f"auto-commit: state saved as {tag}")
+        else:
+            _say_discarded(runner, name, out)
+        out.step(f"stopping {name}")
+        runner.run(render("remove", name=name), what=f"stop {name}")
+        return True
+
+
+def commit(runner: Runner, desired: Desired, out: Output) -> str:
+    name = desired.spec.name
+    with sandbox_lock(name):
+        actual = _ours(runner, desired)
+        if actual.state == "missing":
+            raise SandboxError(f"no sandbox {name!r} to commit",
+                               hint="start it (`podman-sandbox start`) and make your changes first")
+        return _commit(runner, desired, actual, out)
+
+
+def reset(runner: Runner, desired: Desired, out: Output) -> list[str]:
+    """Remove every saved state of the sandbox, and the container if it exists."""
+    name = desired.spec.name
+    with sandbox_lock(name):
+        actual = _ours(runner, desired)
+        if actual.state != "missing":
+            _say_discarded(runner, name, out)
+            out.step(f"removing {name} so the next start is fresh")
+            runner.run(render("remove", name=name), what=f"remove {name}")
+        return [img.tag for img in state.reset(runner, name)]

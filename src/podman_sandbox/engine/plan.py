@@ -1,0 +1,125 @@
+"""The planner: (Desired, Actual, changes) -> ordered actions. Pure: no I/O.
+
+Given the same inputs it returns the same Plan, so it is tested as a table.
+Every action says why it is there and which class of change it applies;
+an action that throws away the user's uncommitted work lists what it drops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from podman_sandbox.engine import images
+from podman_sandbox.engine.actual import Actual
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.diff import Change
+from podman_sandbox.errors import SandboxError
+
+PENDING = "after-pull"  # stands for a setup key that needs the pulled image's id
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # pull | build-setup | commit | create | replace | start | update
+    reason: str
+    change_class: str  # image | rebuild | commit | create | recreate | start | live
+    params: dict = field(default_factory=dict, compare=False)
+    discards: tuple[str, ...] = ()  # uncommitted paths this action throws away
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.actions
+
+    @property
+    def discards(self) -> tuple[str, ...]:
+        return tuple(p for a in self.actions for p in a.discards)
+
+    @property
+    def needs_images(self) -> bool:
+        return any(a.kind in ("pull", "build-setup") for a in self.actions)
+
+
+def is_in_sync(desired: Desired, actual: Actual) -> bool:
+    """The fast check: running, ours, same canonical state, same base image."""
+    return (actual.state == "running" and actual.managed
+            and actual.observed_hash == desired.hash
+            and actual.base_image_id is not None
+            and actual.built_from_base_id == actual.base_image_id)
+
+
+def _source_image(desired: Desired, actual: Actual, key: str, committed_now: bool) -> str:
+    """What a new container starts from: committed state, else setup image, else the base."""
+    spec = desired.spec
+    if committed_now or actual.state_image:
+        return images.state_tag(spec.name, key)
+    if spec.setup:
+        return images.setup_tag(key)
+    return spec.image
+
+
+def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
+    spec = desired.spec
+    if actual.state != "missing" and not actual.managed:
+        raise SandboxError(
+            f"a container named {spec.name!r} exists but was not made by podman-sandbox; "
+            "it is left alone",
+            hint="remove or rename it, or give the sandbox another name (name: in sandbox.yaml)")
+    if is_in_sync(desired, actual):
+        return Plan(actions=())
+
+    actions: list[Action] = []
+    base_id = actual.base_image_id
+    key = images.setup_key(base_id, spec.setup) if base_id else PENDING
+
+    if base_id is None:
+        actions.append(Action("pull", f"image {spec.image} is not present locally", "image",
+                              {"image": spec.image}))
+    if spec.setup and not actual.setup_image_present:
+        actions.append(Action(
+            "build-setup",
+            f"{len(spec.setup)} setup step(s) have no cached result for this base image",
+            "rebuild", {"image": spec.image, "key": key, "steps": list(spec.setup)}))
+
+    if actual.state == "missing":
+        actions.append(Action("create", "no sandbox container yet", "create",
+                              {"image": _source_image(desired, actual, key, False), "key": key}))
+        return Plan(tuple(actions))
+
+    base_changed = base_id is not None and actual.built_from_base_id != base_id
+    rebuild = [c for c in changes if c.change_class in ("recreate", "rebuild")]
+    live = [c for c in changes if c.change_class == "live"]
+
+    if rebuild or base_changed:
+        reasons = [c.describe() for c in rebuild]
+        if base_changed and not any(c.field == "image" for c in rebuild):
+            reasons.append(f"image {spec.image} now has another id ({base_id[:12]})")
+        commit_now = spec.auto_commit and bool(actual.uncommitted)
+        if commit_now:
+            old_key = images.setup_key(actual.built_from_base_id or "",
+                                       (actual.observed or {}).get("setup", []))
+            actions.append(Action(
+                "commit", f"auto_commit: save {len(actual.uncommitted)} changed path(s) "
+                "before the container is replaced", "commit",
+                {"key": old_key, "container": spec.name}))
+            same_state = old_key == key
+        else:
+            same_state = False
+        actions.append(Action(
+            "replace", "; ".join(reasons), "recreate",
+            {"image": _source_image(desired, actual, key, same_state), "key": key},
+            discards=() if commit_now else tuple(actual.uncommitted)))
+        return Plan(tuple(actions), tuple(changes))
+
+    if actual.state == "stopped":
+        actions.append(Action("start", "the sandbox is stopped", "start", {}))
+    if live:
+        actions.append(Action("update", "; ".join(c.describe() for c in live), "live",
+                              {"memory": desired.container["memory"],
+                               "cpus": desired.container["cpus"]}))
+    return Plan(tuple(actions), tuple(changes))

@@ -1,0 +1,86 @@
+"""The one place podman is called. argv lists only: never a shell on the host."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from podman_sandbox.errors import PodmanError, PodmanMissingError
+
+# Known host failures -> what to do (doctor explains them in full).
+_HINTS = (
+    ("cgroups in hybrid mode not supported", "crun cannot run here; use runc: run `podman-sandbox doctor` for the fix"),
+    ("setrlimit", "Podman's default rlimits cannot be set here: run `podman-sandbox doctor` for the fix"),
+    ("initializing source docker://", "the image cannot be pulled (no registry reachable?): build or load it locally, or check its name"),
+    ("manifest unknown", "no such image in the registry: check the image name and tag"),
+    ("slirp4netns", "rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
+    ("/dev/net/tun", "rootless networking needs /dev/net/tun: try `network: none` or `host`, or run `podman-sandbox doctor`"),
+)
+
+
+def hint_for(stderr: str) -> str | None:
+    for needle, hint in _HINTS:
+        if needle in stderr:
+            return hint
+    return None
+
+
+def _reason(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    line = (errors or lines or ["no error output"])[-1]
+    return line[len("Error:"):].strip() if line.startswith("Error:") else line
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Runner:
+    """Runs podman. verbose echoes every command to stderr as it starts."""
+
+    def __init__(self, podman: str = "podman", verbose: bool = False):
+        self.podman = podman
+        self.verbose = verbose
+
+    def executable(self) -> str:
+        path = shutil.which(self.podman)
+        if not path:
+            raise PodmanMissingError(
+                "podman is not installed (not found on PATH)",
+                hint="install it (Debian/Ubuntu: apt-get install podman; Fedora: dnf install podman), "
+                     "then run `podman-sandbox doctor`")
+        return path
+
+    def run(self, argv: list[str], *, what: str, check: bool = True,
+            stream: bool = False, input: str | None = None) -> Result:
+        """Run argv (argv[0] is 'podman'). stream: output goes to our stderr as it comes."""
+        assert argv and argv[0] == "podman", argv
+        full = [self.executable(), *argv[1:]]
+        if self.verbose:
+            sys.stderr.write("+ " + shlex.join(argv) + "\n")
+            sys.stderr.flush()
+        try:
+            if stream:
+                sys.stderr.flush()
+                proc = subprocess.run(full, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
+                                      stdin=subprocess.DEVNULL)
+                result = Result(argv, proc.returncode, "", "")
+            else:
+                proc = subprocess.run(full, capture_output=True, text=True, input=input,
+                                      stdin=None if input is not None else subprocess.DEVNULL)
+                result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        except FileNotFoundError as exc:
+            raise PodmanMissingError(f"podman could not be started: {exc}") from None
+        if check and result.returncode != 0:
+            raise PodmanError(f"{what} failed: {_reason(result.stderr) if not stream else f'exit {result.returncode}'}",
+                              argv=argv, stderr=result.stderr, returncode=result.returncode,
+                              hint=hint_for(result.stderr))
+        return result

@@ -1,0 +1,111 @@
+"""Each planned action as the exact podman commands that carry it out.
+
+`plan` prints these; `apply` runs these same lists, so what you read is what runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import images
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.plan import Action
+from podman_sandbox.engine.render import render
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: list[str]
+    what: str  # for progress lines and error messages
+    stream: bool = False  # output shown as it comes (setup steps)
+
+
+def next_name(name: str) -> str:
+    """The replacement container's name until it has proven it starts."""
+    return f"{name}-next"
+
+
+def setup_container_name(name: str) -> str:
+    return f"{name}-setup"
+
+
+def userns_args() -> list[str]:
+    """Extra user-namespace flags. None by default: rootless Podman already maps root
+    in the sandbox to the user on the host, so files written in /workspace are the
+    user's and packages can still be installed as root inside."""
+    return []
+
+
+def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
+    spec = desired.spec
+    return {
+        act.LABEL_MANAGED: "true",
+        act.LABEL_PROJECT: spec.project_dir,
+        act.LABEL_SOURCE: spec.source,
+        act.LABEL_HASH: desired.hash,
+        act.LABEL_BASE_ID: base_id,
+        act.LABEL_SPEC: json.dumps(desired.container, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def create_command(desired: Desired, name: str, image: str, base_id: str) -> Command:
+    argv = render("create", name=name, labels=container_labels(desired, base_id),
+                  c=desired.container, image=image, userns=userns_args())
+    return Command(argv, f"create {name}")
+
+
+def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[Command]:
+    spec, p = desired.spec, action.params
+    name = spec.name
+    base = base_id or ""
+    if action.kind == "pull":
+        return [Command(render("pull", image=p["image"]), f"pull {p['image']}", stream=True)]
+    if action.kind == "build-setup":
+        tmp = setup_container_name(name)
+        labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
+                  "io.podman-sandbox.role": "setup"}
+        cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
+                               project_dir=spec.project_dir, userns=userns_args()),
+                        f"start a setup container from {p['image']}")]
+        for i, step in enumerate(p["steps"], 1):
+            cmds.append(Command(render("setup_step", name=tmp, step=step),
+                                f"setup step {i}/{len(p['steps'])}: {step}", stream=True))
+        cmds.append(Command(render("commit", container=tmp, tag=images.setup_tag(p["key"]),
+                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base}),
+                            "save the setup result"))
+        cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
+        return cmds
+    if action.kind == "commit":
+        return commit_commands(name, p["container"], p["key"], base)
+    if action.kind == "create":
+        return [create_command(desired, name, p["image"], base),
+                Command(render("start", name=name), f"start {name}")]
+    if action.kind == "replace":
+        nxt = next_name(name)
+        return [create_command(desired, nxt, p["image"], base),
+                Command(render("start", name=nxt), f"start {nxt}"),
+                Command(render("remove", name=name), f"remove the old {name}"),
+                Command(render("rename", old=nxt, new=name), f"rename {nxt} to {name}")]
+    if action.kind == "start":
+        return [Command(render("start", name=name), f"start {name}")]
+    if action.kind == "update":
+        return [Command(render("update", name=name, memory=p["memory"], cpus=p["cpus"]),
+                        f"update the limits of {name}")]
+    raise ValueError(f"unknown action {action.kind}")
+
+
+def commit_commands(name: str, container: str, key: str, base_id: str,
+                    previous_exists: bool = True) -> list[Command]:
+    """Keep the last generation as <tag>-prev, then save the container as the state."""
+    tag = images.state_tag(name, key)
+    cmds = []
+    if previous_exists:
+        cmds.append(Command(render("tag", image=tag, tag=images.previous_state_tag(name, key)),
+                            "keep the previous state"))
+    cmds.append(Command(render("commit", container=container, tag=tag,
+                               labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
+                                       "io.podman-sandbox.sandbox": name}),
+                        f"commit {container} as {tag}"))
+    return cmds

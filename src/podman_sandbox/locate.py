@@ -1,0 +1,73 @@
+"""Which sandbox governs the current directory.
+
+A project is the folder of the nearest sandbox.yaml above the current
+directory (found like git finds .git), or the file named by -f/--file or
+PODMAN_SANDBOX_FILE. With none, "classic" mode: the user's config.json
+governs and the current directory itself is mounted, as the original tool did.
+
+Standard library only: the fast path of `execute` imports this.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from podman_sandbox import paths
+
+SPEC_NAMES = ("sandbox.yaml", "sandbox.yml")
+WORKSPACE = "/workspace"
+
+
+@dataclass(frozen=True)
+class Target:
+    mode: str  # "project" or "classic"
+    spec_path: str  # sandbox.yaml, or the user's config.json (may not exist)
+    project_dir: str  # host folder mounted at /workspace
+    cwd: str
+
+    @property
+    def workdir(self) -> str:
+        """The cwd's place under /workspace (a subfolder of a project runs there)."""
+        rel = os.path.relpath(self.cwd, self.project_dir)
+        if rel == "." or rel.startswith(".."):
+            return WORKSPACE
+        return WORKSPACE + "/" + rel.replace(os.sep, "/")
+
+
+def _logical_cwd() -> str:
+    """$PWD when it names the cwd (keeps the user's symlinked path), else getcwd."""
+    real = os.getcwd()
+    pwd = os.environ.get("PWD")
+    if pwd and os.path.isabs(pwd):
+        try:
+            if os.path.samefile(pwd, real):
+                return os.path.normpath(pwd)
+        except OSError:
+            pass
+    return real
+
+
+def find_spec_file(start: str) -> str | None:
+    folder = start
+    while True:
+        for name in SPEC_NAMES:
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
+                return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def locate(spec_file: str | None = None, cwd: str | None = None) -> Target:
+    cwd = os.path.abspath(cwd) if cwd else _logical_cwd()
+    spec_file = spec_file or os.environ.get("PODMAN_SANDBOX_FILE") or None
+    if spec_file:
+        path = os.path.abspath(os.path.join(cwd, os.path.expanduser(spec_file)))
+        return Target("project", path, os.path.dirname(path), cwd)
+    found = find_spec_file(cwd)
+    if found:
+        return Target("project", found, os.path.dirname(found), cwd)
+    return Target("classic", paths.user_config_path(), cwd, cwd)

@@ -1,0 +1,34 @@
+"""Progress and notices on stderr, so stdout stays the command's own (or JSON)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+class Output:
+    def __init__(self, quiet: bool = False, verbose: bool = False):
+        self.quiet = quiet
+        self.verbose = verbose
+
+    @property
+    def color(self) -> bool:
+        return sys.stderr.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def step(self, text: str) -> None:
+        """Progress: one line per step of long work."""
+        if not self.quiet:
+            sys.stderr.write(self._paint("==> ", "1;34") + text + "\n")
+            sys.stderr.flush()
+
+    def notice(self, text: str) -> None:
+        """Something the user must know even with --quiet (e.g. what is discarded)."""
+        sys.stderr.write(self._paint("podman-sandbox: ", "1;33") + text + "\n")
+        sys.stderr.flush()
+
+    def error(self, text: str) -> None:
+        sys.stderr.write(self._paint("podman-sandbox: error: ", "1;31") + text + "\n")
+        sys.stderr.flush()

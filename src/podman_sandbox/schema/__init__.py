@@ -1,0 +1,1 @@
+"""The sandbox spec: the JSON Schema, loading YAML with positions, validation, the Spec."""

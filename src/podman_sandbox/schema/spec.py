@@ -1,0 +1,114 @@
+"""Spec: a validated sandbox description with defaults applied and paths resolved.
+
+Built from a document that already passed validation (sandbox.yaml in a
+project, or the user's config.json in classic mode); it never re-checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import asdict, dataclass, field
+
+from podman_sandbox.schema.sizes import page_aligned, parse_size
+
+DEFAULT_IMAGE = "alpine:latest"
+DEFAULT_PIDS_LIMIT = 2048
+CLASSIC_NAME = "podman-sandbox"
+WORKSPACE = "/workspace"
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # absolute host path
+    target: str  # absolute path in the sandbox
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Spec:
+    image: str
+    name: str
+    project_dir: str  # absolute host path mounted at /workspace
+    source: str  # the file this spec came from (for messages); "" for built-in defaults
+    mode: str  # "project" (sandbox.yaml) or "classic" (user config, cwd mounted)
+    memory: int | None = None  # bytes, page aligned; None = no limit
+    cpus: float | None = None
+    pids_limit: int = DEFAULT_PIDS_LIMIT  # 0 = no limit
+    auto_commit: bool = False
+    setup: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    network: str = "bridge"
+    read_only: bool = False
+    cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    user: str | None = None
+    mounts: tuple[Mount, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_project_name(project_dir: str) -> str:
+    """Readable and unique per path: sandbox-<folder>-<8 hex of the path>."""
+    folder = re.sub(r"[^a-zA-Z0-9_.-]+", "-", os.path.basename(project_dir.rstrip("/")) or "root")
+    folder = folder.strip("-.") or "root"
+    digest = hashlib.sha256(project_dir.encode()).hexdigest()[:8]
+    return f"sandbox-{folder[:40]}-{digest}"
+
+
+def _env_value(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _capability(name: str) -> str:
+    name = name.upper()
+    return name if name == "ALL" or name.startswith("CAP_") else f"CAP_{name}"
+
+
+def resolve_host_path(path: str, base_dir: str) -> str:
+    """~ expanded, relative paths taken from base_dir, normalised (links kept)."""
+    path = os.path.expanduser(path)
+    if not os.path.isabs(path):
+        path = os.path.join(base_dir, path)
+    return os.path.normpath(path)
+
+
+def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
+    """Spec from a validated document (sandbox.yaml or config.json contents)."""
+    project_dir = os.path.normpath(os.path.abspath(project_dir))
+    memory = doc.get("memory")
+    if mode == "classic":
+        name = doc.get("name") or CLASSIC_NAME
+    else:
+        name = doc.get("name") or default_project_name(project_dir)
+    mounts = tuple(
+        Mount(
+            source=resolve_host_path(m["source"], project_dir),
+            target=os.path.normpath(m["target"]),
+            read_only=m.get("read_only", True),
+        )
+        for m in doc.get("mounts") or ()
+    )
+    return Spec(
+        image=doc.get("image") or DEFAULT_IMAGE,
+        name=name,
+        project_dir=project_dir,
+        source=source,
+        mode=mode,
+        memory=None if memory is None else page_aligned(parse_size(memory)),
+        cpus=None if doc.get("cpus") is None else float(doc["cpus"]),
+        pids_limit=doc.get("pids_limit", DEFAULT_PIDS_LIMIT),
+        auto_commit=bool(doc.get("auto_commit", False)),
+        setup=tuple(doc.get("setup") or ()),
+        env=tuple(sorted((k, _env_value(v)) for k, v in (doc.get("env") or {}).items())),
+        network=doc.get("network") or "bridge",
+        read_only=bool(doc.get("read_only", False)),
+        cap_drop=tuple(_capability(c) for c in doc.get("cap_drop") or ()),
+        cap_add=tuple(_capability(c) for c in doc.get("cap_add") or ()),
+        user=doc.get("user"),
+        mounts=mounts,
+    )
