@@ -41,8 +41,16 @@ class App:
         from podman_sandbox.engine import record
         return record.record_key(self.target.spec_path, self.target.project_dir)
 
-    def converge(self, *, force: bool = False, imperative: bool = True):
+    def converge(self, *, force: bool = False, imperative: bool | None = None):
+        """imperative: discard uncommitted changes with a notice instead of refusing.
+
+        Default: only in classic mode, where the user's own cd or configure causes
+        the re-create (the original tool's behaviour). In a project the spec can
+        change under you (a git pull), so start/execute refuse like apply.
+        """
         from podman_sandbox.engine.apply import converge
+        if imperative is None:
+            imperative = self.target.mode == "classic"
         return converge(self.runner, self.desired, out=self.out, force=force,
                         imperative=imperative, record_key=self.record_key())
 

@@ -30,7 +30,7 @@ def command(app: App, command: str, interactive: bool, timeout: float | None) ->
     """
     from podman_sandbox.engine import execute
 
-    outcome = app.converge(imperative=True)
+    outcome = app.converge()
     spec = app.spec
     return execute.run(spec.name, command, workdir=app.target.workdir, interactive=interactive,
                        timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,

@@ -22,6 +22,6 @@ def command(app: App, image: str | None) -> int:
     if image:
         from podman_sandbox.cli.configure import save_settings
         save_settings(app, {"image": image})
-    outcome = app.converge(imperative=True)
+    outcome = app.converge()
     report.applied(app, outcome, as_json=False)
     return 0

@@ -159,9 +159,17 @@ def list_images(runner: Runner, reference: str) -> list[dict]:
         return []
 
 
-def uncommitted_changes(runner: Runner, container: str) -> list[str]:
-    """Paths the user changed in the container since it was made (not yet committed)."""
-    result = runner.run(render("diff", name=container), what="podman diff", check=False)
+def container_state_key(actual: Actual) -> str:
+    """The key of the state a container belongs to: the base and setup it was made from."""
+    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []))
+
+
+def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
+    """Paths changed in the container since its last commit (or since it was made)."""
+    since = images.state_tag(container, container_state_key(actual))
+    if not list_images(runner, since):
+        since = None
+    result = runner.run(render("diff", name=container, since=since), what="podman diff", check=False)
     try:
         data = json.loads(result.stdout or "{}") or {}
     except json.JSONDecodeError:
@@ -186,7 +194,7 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
         if list_images(runner, state):
             actual.state_image = state
     if actual.state != "missing" and actual.managed:
-        actual.uncommitted = uncommitted_changes(runner, spec.name)
+        actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
     actual.completed = True
     return actual
 

@@ -48,19 +48,18 @@ def survey(runner: Runner, desired: Desired) -> Survey:
     return Survey(actual, make_plan(desired, actual, changes))
 
 
-def check_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bool, out: Output) -> None:
-    """Uncommitted work is never thrown away without saying so; `apply` also wants --force."""
-    lost = plan.discards
-    if not lost:
-        return
+def _describe_lost(lost: tuple[str, ...], name: str) -> str:
     listing = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
-    what = f"{len(lost)} uncommitted changed path(s) in {desired.spec.name} ({listing})"
-    if force or imperative:
-        out.notice(f"discarding {what}; run `podman-sandbox commit` first to keep such changes")
-        return
-    raise RefusedError(f"applying this plan would discard {what}",
-                       hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
-                            "or pass --force to discard them")
+    return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
+
+
+def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bool) -> None:
+    """`apply` never throws uncommitted work away unless told to (--force or auto_commit)."""
+    if plan.discards and not (force or imperative):
+        raise RefusedError(
+            f"applying this plan would discard {_describe_lost(plan.discards, desired.spec.name)}",
+            hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
+                 "or pass --force to discard them")
 
 
 def _remove_if_ours(runner: Runner, name: str) -> None:
@@ -81,6 +80,9 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
         out.step(f"committing {name} ({action.reason})")
         state.commit(runner, name, name, action.params["key"], actual.built_from_base_id or "")
         return
+    if action.discards:
+        out.notice(f"discarding {_describe_lost(action.discards, name)}; "
+                   "run `podman-sandbox commit` first to keep such changes")
     commands = commands_for(action, desired, base_id)
     cleanup = None
     if action.kind == "build-setup":
@@ -111,7 +113,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         found = survey(runner, desired)
         carried: list[Action] = []
         if not found.plan.in_sync:
-            check_discards(found.plan, desired, force=force, imperative=imperative, out=out)
+            refuse_discards(found.plan, desired, force=force, imperative=imperative)
             if found.plan.needs_images:
                 for action in found.plan.actions:
                     if action.kind in ("pull", "build-setup"):
@@ -119,7 +121,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                         carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.
                 found = survey(runner, desired)
-                check_discards(found.plan, desired, force=force, imperative=imperative, out=out)
+                refuse_discards(found.plan, desired, force=force, imperative=imperative)
             for action in found.plan.actions:
                 run_action(runner, action, desired, found.actual, out)
                 carried.append(action)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images, state
+from podman_sandbox.engine import state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
@@ -20,13 +20,8 @@ def _ours(runner: Runner, desired: Desired) -> act.Actual:
     return actual
 
 
-def _state_key(actual: act.Actual) -> str:
-    """The key of the state this container belongs to: the base and setup it was made from."""
-    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []))
-
-
-def _say_discarded(runner: Runner, name: str, out: Output) -> None:
-    lost = act.uncommitted_changes(runner, name)
+def _say_discarded(runner: Runner, actual: act.Actual, name: str, out: Output) -> None:
+    lost = act.uncommitted_changes(runner, name, actual)
     if lost:
         shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
         out.notice(f"discarding {len(lost)} uncommitted changed path(s) in {name}: {shown} "
@@ -36,7 +31,7 @@ def _say_discarded(runner: Runner, name: str, out: Output) -> None:
 def _commit(runner: Runner, desired: Desired, actual: act.Actual, out: Output) -> str:
     name = desired.spec.name
     out.step(f"committing {name}")
-    return state.commit(runner, name, name, _state_key(actual), actual.built_from_base_id or "")
+    return state.commit(runner, name, name, act.container_state_key(actual), actual.built_from_base_id or "")
 
 
 def stop(runner: Runner, desired: Desired, out: Output) -> bool:
@@ -50,7 +45,7 @@ def stop(runner: Runner, desired: Desired, out: Output) -> bool:
             tag = _commit(runner, desired, actual, out)
             out.step(f"auto-commit: state saved as {tag}")
         else:
-            _say_discarded(runner, name, out)
+            _say_discarded(runner, actual, name, out)
         out.step(f"stopping {name}")
         runner.run(render("remove", name=name), what=f"stop {name}")
         return True
@@ -72,7 +67,7 @@ def reset(runner: Runner, desired: Desired, out: Output) -> list[str]:
     with sandbox_lock(name):
         actual = _ours(runner, desired)
         if actual.state != "missing":
-            _say_discarded(runner, name, out)
+            _say_discarded(runner, actual, name, out)
             out.step(f"removing {name} so the next start is fresh")
             runner.run(render("remove", name=name), what=f"remove {name}")
         return [img.tag for img in state.reset(runner, name)]

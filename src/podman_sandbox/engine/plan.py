@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import images
-from podman_sandbox.engine.actual import Actual
+from podman_sandbox.engine.actual import Actual, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
@@ -101,8 +101,7 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             reasons.append(f"image {spec.image} now has another id ({base_id[:12]})")
         commit_now = spec.auto_commit and bool(actual.uncommitted)
         if commit_now:
-            old_key = images.setup_key(actual.built_from_base_id or "",
-                                       (actual.observed or {}).get("setup", []))
+            old_key = container_state_key(actual)
             actions.append(Action(
                 "commit", f"auto_commit: save {len(actual.uncommitted)} changed path(s) "
                 "before the container is replaced", "commit",

@@ -14,7 +14,8 @@ from podman_sandbox.errors import PodmanError, PodmanMissingError
 _HINTS = (
     ("cgroups in hybrid mode not supported", "crun cannot run here; use runc: run `podman-sandbox doctor` for the fix"),
     ("setrlimit", "Podman's default rlimits cannot be set here: run `podman-sandbox doctor` for the fix"),
-    ("initializing source docker://", "the image cannot be pulled (no registry reachable?): build or load it locally, or check its name"),
+    ("initializing source docker://", "no registry could be reached for it: check the name, or build or load the image locally (`podman-sandbox local-image` makes a small one)"),
+    ("short-name", "write the image's full name, e.g. docker.io/library/alpine:latest"),
     ("manifest unknown", "no such image in the registry: check the image name and tag"),
     ("slirp4netns", "rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
     ("/dev/net/tun", "rootless networking needs /dev/net/tun: try `network: none` or `host`, or run `podman-sandbox doctor`"),

@@ -61,7 +61,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     name = spec.name
     base = base_id or ""
     if action.kind == "pull":
-        return [Command(render("pull", image=p["image"]), f"pull {p['image']}", stream=True)]
+        return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build-setup":
         tmp = setup_container_name(name)
         labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
