@@ -76,10 +76,9 @@ def _env_map(env_list: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _network(mode: str | None, intended: str) -> str:
-    if mode in ("none", "host"):
-        return mode
-    return "bridge" if intended == "bridge" or mode else intended
+def _network(mode: str | None) -> str:
+    """none and host as such; any other mode is Podman's default network (bridge, slirp4netns)."""
+    return mode if mode in ("none", "host") else "bridge"
 
 
 def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bool]:
@@ -102,8 +101,9 @@ def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bo
     pids = hostcfg.get("PidsLimit") or 0
     observed["pids_limit"] = pids if pids > 0 else 0
     observed["read_only"] = bool(hostcfg.get("ReadonlyRootfs", False))
-    observed["user"] = cfg.get("User") or None
-    observed["network"] = _network(hostcfg.get("NetworkMode"), intent.get("network", "bridge"))
+    # Without --user the image's own USER shows here: only a user we set is ours to compare.
+    observed["user"] = (cfg.get("User") or None) if intent.get("user") else None
+    observed["network"] = _network(hostcfg.get("NetworkMode"))
     enforced = True
     pid = state.get("Pid") or 0
     if state.get("Running") and pid > 0:
