@@ -70,13 +70,15 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -
       podman-sandbox plan                  # what apply would change
       podman-sandbox apply                 # converge to sandbox.yaml
     """
-    ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet)
+    # Tests inject a fake runner: run(argv, obj={"runner": fake}) (tests/unit/fake_runner.py).
+    injected = ctx.obj.get("runner") if isinstance(ctx.obj, dict) else None
+    ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet, runner=injected)
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], obj: dict | None = None) -> int:
     """Run the CLI; return the exit code. Never lets a traceback reach the user."""
     try:
-        result = cli.main(args=argv, prog_name="podman-sandbox", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="podman-sandbox", standalone_mode=False, obj=obj)
         return result if isinstance(result, int) else 0
     except SandboxError as exc:
         out = Output()

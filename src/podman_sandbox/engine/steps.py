@@ -42,6 +42,8 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     spec = desired.spec
     return {
         act.LABEL_MANAGED: "true",
+        # Overrides the role=setup a container made from a setup image inherits from it.
+        "io.podman-sandbox.role": "sandbox",
         act.LABEL_PROJECT: spec.project_dir,
         act.LABEL_SOURCE: spec.source,
         act.LABEL_HASH: desired.hash,
