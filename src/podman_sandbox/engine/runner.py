@@ -61,8 +61,10 @@ class Runner:
         return path
 
     def run(self, argv: list[str], *, what: str, check: bool = True,
-            stream: bool = False, input: str | None = None) -> Result:
-        """Run argv (argv[0] is 'podman'). stream: output goes to our stderr as it comes."""
+            stream: bool = False, input: str | None = None,
+            env: dict[str, str] | None = None) -> Result:
+        """Run argv (argv[0] is 'podman'). stream: output goes to our stderr as it comes.
+        env: the environment podman gets (default: ours)."""
         assert argv and argv[0] == "podman", argv
         full = [self.executable(), *argv[1:]]
         if self.verbose:
@@ -72,11 +74,11 @@ class Runner:
             if stream:
                 sys.stderr.flush()
                 proc = subprocess.run(full, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-                                      stdin=subprocess.DEVNULL)
+                                      stdin=subprocess.DEVNULL, env=env)
                 result = Result(argv, proc.returncode, "", "")
             else:
                 proc = subprocess.run(full, capture_output=True, text=True, input=input,
-                                      stdin=None if input is not None else subprocess.DEVNULL)
+                                      stdin=None if input is not None else subprocess.DEVNULL, env=env)
                 result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
         except FileNotFoundError as exc:
             raise PodmanMissingError(f"podman could not be started: {exc}") from None
