@@ -52,7 +52,7 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
 
     target = app.target
     path = target.spec_path
-    old_doc = read_document(path, kind=target.mode)
+    old_doc = read_document(path, kind=target.mode, base_dir=target.project_dir)
     changed = [(k, old_doc.get(k), v) for k, v in updates.items() if old_doc.get(k) != v]
     if not changed:
         return []
@@ -63,13 +63,27 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
         for key, _, value in changed:
             text = set_top_level_value(text, key, value)
     else:
-        doc = dict(old_doc)
-        doc.update({k: v for k, _, v in changed})
-        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    validate_text(path, text, kind=target.mode)  # raises SpecError; nothing written
+        text = _updated_config_json(path, changed)
+    validate_text(path, text, kind=target.mode, base_dir=target.project_dir)  # SpecError: nothing written
     _write_atomically(path, text)
     app.reload()
     return changed
+
+
+def _updated_config_json(path: str, changed) -> str:
+    """config.json with the changes, keeping its keys (the original tool's memory_limit too)."""
+    from podman_sandbox.schema.source import LEGACY_KEYS
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        doc = {}
+    except ValueError as exc:
+        raise SpecError([f"{path}: not valid JSON ({exc}); fix or remove it"]) from None
+    aliases = {new: old for old, new in LEGACY_KEYS.items() if old in doc}
+    for key, _, value in changed:
+        doc[aliases.get(key, key)] = value
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def _memory_value(text: str):
@@ -85,7 +99,9 @@ def _memory_value(text: str):
 
 
 def _show(value) -> str:
-    return "unset" if value is None else json.dumps(value)
+    if value is None:
+        return "unset"
+    return value if isinstance(value, str) and value.strip() == value and value else json.dumps(value)
 
 
 @click.command("configure")
@@ -140,6 +156,11 @@ def command(app: App, memory, image, auto_commit, cpus, pids_limit, network, sho
     click.echo(f"Updated {app.target.spec_path}:")
     for key, old, new in changed:
         click.echo(f"  {key}: {_show(old)} -> {_show(new)}")
+    from podman_sandbox.engine import host
+    ignored = {k: v for k, v in host.unenforced_limits(app.desired.container).items()
+               if k in {key for key, _, _ in changed}}
+    if ignored:  # never shown as applied when this host ignores it (rootless, cgroup v1)
+        click.echo(f"Not enforced: {host.describe_limits(ignored)} requested, but {host.NOT_ENFORCED_REASON}")
     if no_restart:
         click.echo("Saved; not applied now (--no-restart).")
         return 0

@@ -25,13 +25,20 @@ def display_path(path: str) -> str:
     return rel if not rel.startswith("..") else path
 
 
-def _cache_path(content: bytes, path: str, kind: str) -> str:
-    h = hashlib.sha256(f"{__version__}\0{kind}\0{path}\0".encode() + content).hexdigest()
+# The original tool's config.json called the memory limit "memory_limit".
+LEGACY_KEYS = {"memory_limit": "memory"}
+
+
+def _cache_path(content: bytes, path: str, kind: str, base_dir: str) -> str:
+    h = hashlib.sha256(f"{__version__}\0{kind}\0{path}\0{base_dir}\0".encode() + content).hexdigest()
     return os.path.join(paths.cache_dir(), "specs", h[:32] + ".json")
 
 
-def read_document(path: str, *, kind: str) -> dict:
-    """The validated document in path (kind: "project" or "classic")."""
+def read_document(path: str, *, kind: str, base_dir: str) -> dict:
+    """The validated document in path (kind: "project" or "classic").
+
+    base_dir: where relative mount sources start (the project folder).
+    """
     try:
         with open(path, "rb") as fh:
             content = fh.read()
@@ -41,13 +48,17 @@ def read_document(path: str, *, kind: str) -> dict:
         raise SpecError([f"{display_path(path)}: no such file"]) from None
     except OSError as exc:
         raise SpecError([f"{display_path(path)}: cannot read: {exc.strerror}"]) from None
-    cached = _cache_path(content, path, kind)
+    cached = _cache_path(content, path, kind, base_dir)
     try:
         with open(cached, encoding="utf-8") as fh:
             return json.load(fh)
     except (OSError, ValueError):
         pass
-    doc = validate_text(path, content.decode("utf-8", errors="replace"), kind=kind)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"{display_path(path)}: not UTF-8 text (byte {exc.start})"]) from None
+    doc = validate_text(path, text, kind=kind, base_dir=base_dir)
     try:
         os.makedirs(os.path.dirname(cached), exist_ok=True)
         tmp = f"{cached}.{os.getpid()}.tmp"
@@ -59,17 +70,25 @@ def read_document(path: str, *, kind: str) -> dict:
     return doc
 
 
-def validate_text(path: str, text: str, *, kind: str) -> dict:
+def validate_text(path: str, text: str, *, kind: str, base_dir: str) -> dict:
     from podman_sandbox.schema.loader import load_document
     from podman_sandbox.schema.validate import validate_document
 
     name = display_path(path)
     doc, locator = load_document(path, text=text, display_name=name)
-    validate_document(doc, locator, name, require_image=(kind == "project"),
-                      base_dir=os.path.dirname(os.path.abspath(path)))
+    if kind == "classic":
+        for old, new in LEGACY_KEYS.items():
+            if old in doc and new in doc:
+                line, col = locator.key_position((old,))
+                raise SpecError([f"{name}:{line}:{col}: {old}: the old name of {new!r}; "
+                                 f"keep one of them"])
+            if old in doc:
+                doc[new] = doc.pop(old)
+                locator.rename_key(old, new)
+    validate_document(doc, locator, name, require_image=(kind == "project"), base_dir=base_dir)
     return doc
 
 
 def load_spec(target: Target) -> Spec:
-    doc = read_document(target.spec_path, kind=target.mode)
+    doc = read_document(target.spec_path, kind=target.mode, base_dir=target.project_dir)
     return build_spec(doc, project_dir=target.project_dir, source=target.spec_path, mode=target.mode)

@@ -101,7 +101,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         mode=mode,
         memory=None if memory is None else page_aligned(parse_size(memory)),
         cpus=None if doc.get("cpus") is None else float(doc["cpus"]),
-        pids_limit=doc.get("pids_limit", DEFAULT_PIDS_LIMIT),
+        pids_limit=int(doc.get("pids_limit", DEFAULT_PIDS_LIMIT)),  # 5.0 validates as an integer
         auto_commit=bool(doc.get("auto_commit", False)),
         setup=tuple(doc.get("setup") or ()),
         env=tuple(sorted((k, _env_value(v)) for k, v in (doc.get("env") or {}).items())),

@@ -1,0 +1,514 @@
+"""Validate a loaded sandbox document: every problem at once, each with its line.
+
+Three passes, all collecting problems into one SpecError:
+
+1. a walk of the whole document for values no command line can carry (NUL
+   characters, unpaired surrogates, numbers too large or not finite);
+2. the JSON Schema (sandbox.schema.json), one human message per keyword;
+3. checks the schema cannot express (memory minimum for sizes, dangerous or
+   impossible mounts), run only on fields the schema accepted.
+
+Each problem is one line ``FILE:LINE:COL: field.path: message``, sorted by
+position. jsonschema is imported on first use (the fast path never needs it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+from datetime import date
+from typing import Any, Dict, List, Optional, Tuple
+
+from podman_sandbox.errors import SpecError
+from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
+from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
+from podman_sandbox.schema.spec import WORKSPACE, resolve_host_path
+
+SCHEMA_FILE = "sandbox.schema.json"
+INT64_MAX = 2**63 - 1
+# Paths in the sandbox a mount must not cover: the kernel's filesystems.
+RESERVED_TARGETS = ("/proc", "/sys", "/dev")
+
+_validator = None  # compiled Draft 2020-12 validator, built on first use
+
+Path = Tuple[Any, ...]
+
+
+def load_schema() -> dict:
+    """The JSON Schema of sandbox.yaml, as shipped in the package."""
+    try:
+        from importlib.resources import files
+
+        text = files("podman_sandbox.schema").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    except (ImportError, AttributeError, FileNotFoundError, ModuleNotFoundError):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), SCHEMA_FILE), encoding="utf-8") as f:
+            text = f.read()
+    return json.loads(text)
+
+
+def _get_validator():
+    global _validator
+    if _validator is None:
+        from jsonschema import Draft202012Validator
+
+        schema = load_schema()
+        Draft202012Validator.check_schema(schema)
+        _validator = Draft202012Validator(schema)
+    return _validator
+
+
+# --- how values are shown and named in messages --------------------------------
+
+
+def _show(value: Any) -> str:
+    """A value as a user would recognise it, on one line and short."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 200 else "a very large number"
+    if isinstance(value, float):
+        return repr(value)
+    return _kind(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return f"a {type(value).__name__}"
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _expected(schema: dict) -> str:
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    names = []
+    for name in types:
+        if name == "array":
+            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            inner = items.get("type")
+            if inner == "string":
+                names.append("a list of strings")
+            elif inner == "object":
+                names.append("a list of mappings")
+            else:
+                names.append("a list")
+        else:
+            names.append(_TYPE_NAMES.get(name, name))
+    if not names:
+        return "something else"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _join_or(values: List[Any]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+# Per-field wording. Keys are the schema location of the keyword's subschema,
+# e.g. "properties/memory" or "properties/mounts/items/properties/target".
+_PATTERN_MESSAGES: Dict[str, str] = {
+    "properties/image": "{v} is not an image reference; write it without spaces and not starting with -, "
+    "like alpine:latest",
+    "properties/name": "{v} is not a valid container name; use letters, digits, _, . and - "
+    "(at most 63, starting with a letter or digit)",
+    "properties/memory": "{v} is not a size; write a number with an optional unit b, k, m or g, like 512m or 1g",
+    "properties/cap_drop/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
+    "properties/cap_add/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
+    "properties/user": "{v} is not a user; write a name or uid, optionally with :group, like nobody or 1000:1000",
+    "properties/mounts/items/properties/target": "{v} is not an absolute path; the target must start with /",
+    "properties/env/propertyNames": "{v} is not a valid variable name; use letters, digits and _, "
+    "not starting with a digit",
+}
+
+_TYPE_MESSAGES: Dict[str, str] = {
+    "properties/memory": "must be a size like 512m or 1g, a number of bytes, or null for no limit",
+    "properties/cpus": "must be a number of cores like 1.5, or null for no limit",
+    "properties/env/additionalProperties": "must be a string or a number",
+}
+
+_MIN_MEMORY_TEXT = format_size(MIN_MEMORY)
+
+# When one value breaks several keywords, report the most telling one.
+_PRIORITY = {
+    "type": 0,
+    "required": 1,
+    "additionalProperties": 1,
+    "propertyNames": 1,
+    "enum": 2,
+    "const": 2,
+    "minLength": 3,
+    "pattern": 4,
+}
+
+
+class _Problem:
+    __slots__ = ("target", "position", "message", "rank", "order")
+
+    def __init__(self, target: Path, position: Optional[Tuple[int, int]], message: str, rank: int = 9):
+        self.target = target
+        self.position = position
+        self.message = message
+        self.rank = rank
+        self.order = 0
+
+
+class _Collector:
+    def __init__(self, locator: Optional[Locator], display_name: str):
+        self.locator = locator
+        self.display_name = display_name
+        self.problems: Dict[Path, _Problem] = {}
+        self.counter = 0
+
+    def _position(self, path: Path, key: bool) -> Optional[Tuple[int, int]]:
+        if self.locator is None:
+            return None
+        return self.locator.key_position(path) if key else self.locator.position(path)
+
+    def add(self, target: Path, message: str, *, at: Optional[Path] = None, key: bool = False,
+            rank: int = 9) -> None:
+        """One problem per field: the first with the best (lowest) rank stays."""
+        target = tuple(target)
+        existing = self.problems.get(target)
+        if existing is not None and existing.rank <= rank:
+            return
+        problem = _Problem(target, self._position(tuple(at if at is not None else target), key), message, rank)
+        self.counter += 1
+        problem.order = self.counter
+        self.problems[target] = problem
+
+    def has_problem_at_or_above(self, path: Path) -> bool:
+        path = tuple(path)
+        return any(path[: n] in self.problems for n in range(len(path) + 1))
+
+    def lines(self) -> List[str]:
+        ordered = sorted(
+            self.problems.values(),
+            key=lambda p: (p.position or (0, 0), p.order),
+        )
+        out = []
+        for p in ordered:
+            field = format_path(p.target)
+            if p.position is None:
+                out.append(f"{self.display_name}: {field}: {p.message}")
+            else:
+                line, col = p.position
+                out.append(f"{self.display_name}:{line}:{col}: {field}: {p.message}")
+        return out
+
+
+# --- pass 1: values no command line can carry ------------------------------------
+
+
+def _walk(doc: Any, out: _Collector) -> bool:
+    """Check every value; False when the document cannot be validated at all."""
+    ok = True
+    stack: List[Tuple[Path, Any]] = [((), doc)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_DEPTH:
+            out.add(path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep")
+            return False
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    out.add(path, f"keys must be strings, not {_kind(key)}")
+                    ok = False
+                    continue
+                _check_text(key, path + (key,), out, key=True)
+                stack.append((path + (key,), item))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                stack.append((path + (index,), item))
+        elif isinstance(value, str):
+            _check_text(value, path, out)
+        elif isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            if value.bit_length() > 10_000:
+                out.add(path, "is far too large a number")
+                ok = False
+            elif abs(value) > INT64_MAX:
+                out.add(path, f"{_show(value)} is too large")
+        elif isinstance(value, float) and not math.isfinite(value):
+            out.add(path, f"must be a finite number, not {_show(value)}")
+    return ok
+
+
+def _check_text(text: str, path: Path, out: _Collector, *, key: bool = False) -> None:
+    what = "the key" if key else "the value"
+    if "\x00" in text:
+        out.add(path, f"{what} contains a NUL character (\\0), which no command line can carry", key=key)
+    elif any("\ud800" <= ch <= "\udfff" for ch in text):
+        out.add(path, f"{what} contains an invalid character (an unpaired UTF-16 surrogate)", key=key)
+
+
+# --- pass 2: the JSON Schema -------------------------------------------------------
+
+
+def _schema_location(error) -> str:
+    return "/".join(str(part) for part in list(error.absolute_schema_path)[:-1])
+
+
+def _schema_error(error, out: _Collector, require_image: bool) -> None:
+    if error.context:
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
+        if best is not None:
+            _schema_error(best, out, require_image)
+            return
+    keyword = error.validator
+    path = tuple(error.absolute_path)
+    where = _schema_location(error)
+    instance = error.instance
+    value = error.validator_value
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    rank = _PRIORITY.get(keyword, 5)
+
+    if keyword == "required":
+        if isinstance(instance, dict):
+            for name in value:
+                if not require_image and path == () and name == "image":
+                    continue
+                if name not in instance:
+                    out.add(path + (name,), "required field is missing", at=path, rank=rank)
+        return
+
+    if keyword == "additionalProperties" and value is False and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        for name in instance:
+            if name in schema.get("properties", {}):
+                continue
+            out.add(path + (name,), _unknown_field(name, allowed), at=path + (name,), key=True, rank=rank)
+        return
+
+    if "propertyNames" in list(error.absolute_schema_path):
+        # jsonschema reports the object's path; the culprit is the key itself.
+        target = path + (instance,)
+        template = _PATTERN_MESSAGES.get(where, "{v} is not an allowed key")
+        out.add(target, template.format(v=_show(instance)), at=target, key=True,
+                rank=_PRIORITY["propertyNames"])
+        return
+
+    out.add(path, _message(keyword, where, instance, value, schema, error), rank=rank)
+
+
+def _unknown_field(name: Any, allowed: List[str]) -> str:
+    text = str(name)
+    close = difflib.get_close_matches(text.lower(), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field {_show(text)} (did you mean {close[0]!r}?)"
+    return f"unknown field {_show(text)} (allowed fields: {', '.join(allowed)})"
+
+
+def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, error) -> str:
+    if keyword == "type":
+        base = _TYPE_MESSAGES.get(where) or f"must be {_expected(schema)}"
+        message = f"{base}, not {_kind(instance)}"
+        types = schema.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        if types == ["string"] and isinstance(instance, (bool, int, float, date)):
+            message += "; put it in quotes to make it a string"
+        elif "array" in types and isinstance(instance, str):
+            message += "; write each item on its own line starting with '- '"
+        elif "string" in types and instance is None and where.endswith("properties/source"):
+            message += "; YAML reads a bare ~ as null, write '~' in quotes"
+        return message
+    if keyword == "enum":
+        return f"must be one of {_join_or(value)}"
+    if keyword == "const":
+        return f"must be {_show(value)}"
+    if keyword == "pattern":
+        template = _PATTERN_MESSAGES.get(where, "{v} does not have the expected form")
+        return template.format(v=_show(instance))
+    if keyword == "minLength":
+        return "must not be empty" if value == 1 else f"must be at least {value} characters long"
+    if keyword == "maxLength":
+        return f"must be at most {value} characters long"
+    if keyword == "minimum":
+        if where == "properties/memory":
+            return f"{_show(instance)} is below Podman's minimum of {_MIN_MEMORY_TEXT}"
+        return f"must be {value} or more, not {_show(instance)}"
+    if keyword == "exclusiveMinimum":
+        return f"must be more than {value}, not {_show(instance)}"
+    if keyword == "maximum":
+        return f"must be at most {value}, not {_show(instance)}"
+    if keyword == "exclusiveMaximum":
+        return f"must be less than {value}, not {_show(instance)}"
+    if keyword == "minItems":
+        return "must not be empty" if value == 1 else f"must have at least {value} items"
+    if keyword == "maxItems":
+        return f"must have at most {value} items"
+    if keyword == "uniqueItems":
+        return "must not list the same item twice"
+    message = str(getattr(error, "message", "") or keyword).splitlines()[0]
+    return message if len(message) <= 160 else message[:157] + "..."
+
+
+# --- pass 3: what the schema cannot say ----------------------------------------------
+
+
+def _check_memory(doc: dict, out: _Collector) -> None:
+    if "memory" not in doc or out.has_problem_at_or_above(("memory",)):
+        return
+    memory = doc["memory"]
+    if memory is None or isinstance(memory, bool):
+        return
+    shown = memory if isinstance(memory, str) and len(memory) <= 40 else _show(memory)
+    try:
+        nbytes = parse_size(memory)
+    except OverflowError:
+        out.add(("memory",), f"{shown} is too large")
+        return
+    except (ValueError, TypeError):
+        out.add(("memory",), f"{_show(memory)} is not a size; write a number with an optional unit b, k, m "
+                             "or g, like 512m or 1g")
+        return
+    if nbytes < MIN_MEMORY:
+        out.add(("memory",), f"{shown} is below Podman's minimum of {_MIN_MEMORY_TEXT}")
+    elif nbytes > INT64_MAX:
+        out.add(("memory",), f"{shown} is too large")
+
+
+def _check_image(doc: dict, out: _Collector) -> None:
+    for field in ("image", "user"):
+        value = doc.get(field)
+        if isinstance(value, str) and value.startswith("-") and not out.has_problem_at_or_above((field,)):
+            out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
+
+
+def _home() -> Optional[str]:
+    home = os.path.expanduser("~")
+    if home == "~" or not os.path.isabs(home):
+        return None
+    return os.path.normpath(home)
+
+
+def _same_path(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return False
+
+
+def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
+    mounts = doc.get("mounts")
+    if not isinstance(mounts, list) or out.has_problem_at_or_above(("mounts",)):
+        return
+    home = _home()
+    targets: Dict[str, int] = {}
+    for index, mount in enumerate(mounts):
+        path = ("mounts", index)
+        if not isinstance(mount, dict) or out.has_problem_at_or_above(path):
+            continue
+        source, target = mount.get("source"), mount.get("target")
+        force = mount.get("force") is True
+        if isinstance(source, str) and source and not out.has_problem_at_or_above(path + ("source",)):
+            where = path + ("source",)
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in source):
+                out.add(where, "contains a control character (a newline?); write the host path on one line")
+            else:
+                resolved = resolve_host_path(source, base_dir)
+                if ":" in resolved:
+                    out.add(where, f"{resolved} contains ':', which podman's --volume cannot carry")
+                elif not force and _same_path(resolved, "/"):
+                    out.add(where, "mounting / exposes the whole host; set force: true if you really mean it")
+                elif not force and home and _same_path(resolved, home):
+                    out.add(where, f"mounting your home folder ({home}) exposes all your files; "
+                                   "set force: true if you really mean it")
+        if isinstance(target, str) and target.startswith("/") and not out.has_problem_at_or_above(
+            path + ("target",)
+        ):
+            where = path + ("target",)
+            normal = os.path.normpath(target)
+            if normal.startswith("//"):  # POSIX keeps a leading //; it is still /
+                normal = "/" + normal.lstrip("/")
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in target):
+                out.add(where, "contains a control character (a newline?); write the path on one line")
+            elif ":" in normal:
+                out.add(where, f"{normal} contains ':', which podman's --volume cannot carry")
+            elif normal == "/":
+                out.add(where, "cannot mount over / in the sandbox; choose a folder")
+            elif normal == WORKSPACE:
+                out.add(where, f"{WORKSPACE} is where the project folder is mounted; choose another path")
+            elif any(normal == r or normal.startswith(r + "/") for r in RESERVED_TARGETS):
+                reserved = next(r for r in RESERVED_TARGETS if normal == r or normal.startswith(r + "/"))
+                out.add(where, f"{normal} is inside {reserved}, which belongs to the sandbox's kernel; "
+                               "choose another path")
+            elif normal in targets:
+                out.add(where, f"{normal} is already the target of mounts[{targets[normal]}]")
+            else:
+                targets[normal] = index
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def validate_document(
+    doc: Any,
+    locator: Optional[Locator],
+    display_name: str,
+    *,
+    require_image: bool = True,
+    base_dir: Optional[str] = None,
+) -> None:
+    """Return if `doc` is a valid sandbox spec, else raise one SpecError with every problem.
+
+    `locator` (from load_document) gives line numbers; with None the lines are
+    ``DISPLAY: field: message``. `require_image=False` accepts a document
+    without `image` (the user's config.json, where defaults apply).
+    `base_dir` is the folder relative mount sources are taken from; default the
+    folder of the loaded file (else of display_name, else the current folder).
+    """
+    out = _Collector(locator, display_name)
+    if not _walk(doc, out):
+        raise SpecError(out.lines())
+
+    validator = _get_validator()
+    for error in validator.iter_errors(doc):
+        _schema_error(error, out, require_image)
+
+    if isinstance(doc, dict):
+        if base_dir is None:
+            source = getattr(locator, "path", None) or display_name
+            base_dir = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
+        _check_memory(doc, out)
+        _check_image(doc, out)
+        _check_mounts(doc, out, base_dir)
+
+    if out.problems:
+        raise SpecError(out.lines())
+
