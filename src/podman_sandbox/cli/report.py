@@ -61,7 +61,9 @@ def applied(app: App, outcome, *, as_json: bool) -> None:
     data = {"sandbox": app.spec.name, "changed": not outcome.plan.in_sync,
             "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason}
                         for a in outcome.plan.actions],
-            "state": outcome.actual.state, "container_id": outcome.actual.container_id}
+            "state": outcome.actual.state, "container_id": outcome.actual.container_id,
+            # Limits requested but ignored by this host (rootless Podman on cgroup v1).
+            "not_enforced": sorted(getattr(outcome, "not_enforced", None) or ())}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif outcome.plan.in_sync:

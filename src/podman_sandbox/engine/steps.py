@@ -31,11 +31,14 @@ def setup_container_name(name: str) -> str:
     return f"{name}-setup"
 
 
-def userns_args() -> list[str]:
+def userns_args(user: str | None = None) -> list[str]:
     """Extra user-namespace flags. None by default: rootless Podman already maps root
     in the sandbox to the user on the host, so files written in /workspace are the
-    user's and packages can still be installed as root inside."""
-    return []
+    user's and packages can still be installed as root inside. A rootless sandbox
+    that runs as a numeric non-root `user:` gets keep-id for that uid (host.keep_id_args).
+    The setup container gets none (its steps run as the image's user, normally root)."""
+    from podman_sandbox.engine.host import keep_id_args
+    return keep_id_args(user)
 
 
 def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
@@ -54,7 +57,8 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
 
 def create_command(desired: Desired, name: str, image: str, base_id: str) -> Command:
     argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=desired.container, image=image, userns=userns_args())
+                  c=desired.container, image=image,
+                  userns=userns_args(desired.container.get("user")))
     return Command(argv, f"create {name}")
 
 
