@@ -42,7 +42,17 @@ def status_dict(app: App) -> dict:
         "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size} for s in current],
         "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
         "in_sync": is_in_sync(desired, found),
+        # Limits requested but ignored by this host (rootless Podman on cgroup v1).
+        "not_enforced": sorted(host.unenforced_limits(desired.container)),
     }
+
+
+def _limit(data: dict, key: str) -> str:
+    if not data[key]:
+        return "no limit"
+    if key in data["not_enforced"]:
+        return f"{data[key]} requested, NOT enforced: rootless Podman cannot set limits on cgroup v1 hosts"
+    return str(data[key])
 
 
 @click.command("status")
@@ -80,8 +90,8 @@ def command(app: App, as_json: bool) -> int:
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),
         ("Memory", memory),
-        ("CPUs", data["cpus"] if data["cpus"] else "no limit"),
-        ("Pids limit", data["pids_limit"] or "no limit"),
+        ("CPUs", _limit(data, "cpus")),
+        ("Pids limit", _limit(data, "pids_limit")),
         ("Network", data["network"]),
         ("Saved state", ", ".join(s["tag"] for s in state) if state else "none (fresh from the image)"),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),

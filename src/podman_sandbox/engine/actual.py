@@ -135,6 +135,12 @@ def observe(runner: Runner, desired: Desired) -> Actual:
             _fill_container(actual, info)
         elif "RootFS" in info or "RepoTags" in info:
             actual.base_image_id = info.get("Id")
+    if actual.observed is not None and not host.limits_enforced():
+        # Podman ignores these limits here (rootless, cgroup v1): nothing can change
+        # them, so they are never drift; status and apply report them as not enforced.
+        for key in host.LIMIT_FIELDS:
+            actual.observed[key] = desired.container.get(key)
+        actual.memory_enforced = desired.container.get("memory") is None
     return actual
 
 

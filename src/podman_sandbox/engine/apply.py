@@ -9,10 +9,10 @@ Podman rejects leaves the running sandbox exactly as it was.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import record, state
+from podman_sandbox.engine import host, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
@@ -33,6 +33,7 @@ class Survey:
 class Outcome:
     plan: Plan  # what was carried out (empty: nothing to do)
     actual: act.Actual  # the state afterwards
+    not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
 def survey(runner: Runner, desired: Desired) -> Survey:
@@ -129,5 +130,10 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         if record_key and found.actual.state == "running" and found.actual.pid:
             record.write(record_key, container=desired.spec.name,
                          container_id=found.actual.container_id or "", pid=found.actual.pid,
-                         spec_hash=desired.hash, memory=desired.container.get("memory"))
-        return Outcome(Plan(tuple(carried), found.plan.changes), found.actual)
+                         spec_hash=desired.hash,
+                         memory=desired.container.get("memory") if found.actual.memory_enforced else None)
+        # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
+        not_enforced = host.unenforced_limits(desired.container)
+        if not_enforced:
+            out.notice(host.not_enforced_message(desired.container))
+        return Outcome(Plan(tuple(carried), found.plan.changes), found.actual, not_enforced)

@@ -17,8 +17,11 @@ _HINTS = (
     ("initializing source docker://", "no registry could be reached for it: check the name, or build or load the image locally (`podman-sandbox local-image` makes a small one)"),
     ("short-name", "write the image's full name, e.g. docker.io/library/alpine:latest"),
     ("manifest unknown", "no such image in the registry: check the image name and tag"),
+    # Before "slirp4netns": the usual cause of its failure, with the fix.
+    ("/dev/net/tun", "rootless networking (slirp4netns) needs /dev/net/tun readable and writable by you: "
+                     "set `network: none` or `network: host` (`podman-sandbox configure --network none`), "
+                     "or have an administrator run `chmod 0666 /dev/net/tun` (its usual mode)"),
     ("slirp4netns", "rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
-    ("/dev/net/tun", "rootless networking needs /dev/net/tun: try `network: none` or `host`, or run `podman-sandbox doctor`"),
 )
 
 
@@ -33,6 +36,9 @@ def _reason(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("Error:")]
     line = (errors or lines or ["no error output"])[-1]
+    # A helper's output quoted into the error (slirp4netns, runc) comes with its
+    # newlines escaped: its first line says what failed; the rest is noise.
+    line = line.split("\\n", 1)[0]
     return line[len("Error:"):].strip() if line.startswith("Error:") else line
 
 
