@@ -21,7 +21,11 @@ def command(app: App, image: str | None) -> int:
     """
     if image:
         from podman_sandbox.cli.configure import save_settings
-        save_settings(app, {"image": image})
+        changed = save_settings(app, {"image": image})
+        for key, old, new in changed:
+            app.out.step(f"{key}: {old or 'unset'} -> {new} (saved in {app.target.spec_path})")
+        if not changed:
+            app.out.step(f"image: {image} (already set in {app.target.spec_path})")
     outcome = app.converge()
     report.applied(app, outcome, as_json=False)
     return 0

@@ -31,12 +31,17 @@ def _show(field: str, value) -> str:
         return format_size(value)
     if value is None:
         return "none"
+    if field == "mounts" and isinstance(value, list):
+        return ", ".join(f"{m.get('source')}:{m.get('target')}{':ro' if m.get('read_only') else ''}"
+                         for m in value) or "none"
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def classify(field: str) -> str:
+def classify(field: str, old: object = None, new: object = None) -> str:
     if field in LIVE_FIELDS:
-        return "live"
+        # Podman cannot lift a limit from a running container (`update --memory 0`
+        # and `--cpus 0` succeed and change nothing): removing one re-creates.
+        return "recreate" if new is None and old is not None else "live"
     if field in REBUILD_FIELDS:
         return "rebuild"
     return "recreate"
@@ -55,5 +60,5 @@ def changes(observed: dict, desired: dict) -> list[Change]:
             if text.startswith("root["):
                 fields.add(text[5:].split("]", 1)[0].strip("'\""))
     order = list(desired)
-    return [Change(f, observed.get(f), desired.get(f), classify(f))
+    return [Change(f, observed.get(f), desired.get(f), classify(f, observed.get(f), desired.get(f)))
             for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order))]
