@@ -32,8 +32,9 @@ def status_dict(app: App) -> dict:
         "mount": {"source": spec.project_dir, "target": "/workspace"},
         "workdir": app.target.workdir,
         "memory": {"requested": spec.memory, "effective": effective,
-                   "enforced": bool(spec.memory is None or (found.state == "running" and found.memory_enforced
-                                                            and effective == spec.memory))
+                   "enforced": bool((spec.memory is None and found.state != "running")
+                                    or (found.state == "running" and found.memory_enforced
+                                        and effective == spec.memory))
                    if not host.rootless_cgroup_v1() else spec.memory is None},
         "cpus": spec.cpus,
         "pids_limit": spec.pids_limit,
@@ -72,7 +73,10 @@ def command(app: App, as_json: bool) -> int:
         click.echo(json.dumps(data, indent=2))
         return 0
     mem = data["memory"]
-    if mem["requested"] is None:
+    if mem["requested"] is None and mem["effective"] is not None:
+        memory = (f"{format_size(mem['effective'])} (effective, from the cgroup); no limit "
+                  "requested: run `podman-sandbox apply`")
+    elif mem["requested"] is None:
         memory = "no limit"
     elif host.rootless_cgroup_v1():
         memory = (f"{format_size(mem['requested'])} requested, NOT enforced: rootless Podman "
@@ -85,7 +89,7 @@ def command(app: App, as_json: bool) -> int:
             memory += f"; {format_size(mem['requested'])} requested: run `podman-sandbox apply`"
     state = data["committed_state"]
     rows = [
-        ("Sandbox", f"{data['name']} ({data['state']})"),
+        ("Sandbox", f"{data['name']} ({'not running, no container' if data['state'] == 'missing' else data['state']})"),
         ("Governed by", f"{data['source']} ({data['mode']})"),
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),
@@ -95,7 +99,8 @@ def command(app: App, as_json: bool) -> int:
         ("Network", data["network"]),
         ("Saved state", ", ".join(s["tag"] for s in state) if state else "none (fresh from the image)"),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
-        ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)"),
+        ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
+         else "- (not running)"),
     ]
     for label, value in rows:
         click.echo(f"{label + ':':13} {value}")
