@@ -1,0 +1,187 @@
+"""Garbage collection: sandboxes and images left behind by project folders that are gone.
+
+CI runs and deleted checkouts leave sandboxes behind. Each container and
+image podman-sandbox makes carries its labels (managed, project path, the
+canonical spec, the base image id), which is all this module looks at:
+anything without the managed label, or outside our image repositories, is
+never touched.
+
+Orphans, in the order they are removed:
+
+- containers (sandboxes, and leftovers of interrupted runs: NAME-next,
+  NAME-setup) whose project folder no longer exists;
+- committed state images (localhost/podman-sandbox-state-NAME) whose project
+  folder no longer exists and whose sandbox is gone (or is being removed);
+  the state of the classic sandbox (the one ~/.config governs, not a
+  project) is never collected: `reset` drops it;
+- setup images (localhost/podman-sandbox-setup) that no remaining container
+  or saved state was made from, built for a project folder that is gone.
+
+A folder is gone only when looking it up says "no such file": a folder we
+may not read, or any other error, counts as present.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import images
+from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.render import render
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.errors import SandboxError
+from podman_sandbox.output import Output
+
+LABEL_SANDBOX = "io.podman-sandbox.sandbox"  # on committed state images: whose state
+LABEL_ROLE = "io.podman-sandbox.role"
+
+
+@dataclass
+class Orphan:
+    kind: str  # container | state-image | setup-image
+    name: str  # container name or image tag
+    id: str
+    project: str
+    reason: str
+    removed: bool = False
+    error: str | None = None
+    tags: list[str] = field(default_factory=list)  # images: every tag of ours it has
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        del data["tags"]
+        return data
+
+
+def folder_gone(path: str | None) -> bool:
+    """True only when the folder certainly does not exist (ENOENT / ENOTDIR)."""
+    if not path or not os.path.isabs(path):
+        return False
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno in (errno.ENOENT, errno.ENOTDIR)
+    return not os.path.isdir(path)
+
+
+def within(path: str, root: str | None) -> bool:
+    if root is None:
+        return True
+    root = os.path.normpath(os.path.abspath(root))
+    path = os.path.normpath(path)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _json(runner: Runner, argv: list[str], what: str) -> list[dict]:
+    result = runner.run(argv, what=what)
+    try:
+        return json.loads(result.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return []
+
+
+def _spec_label(labels: dict) -> dict | None:
+    try:
+        spec = json.loads(labels.get(act.LABEL_SPEC, ""))
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _setup_key_of(labels: dict) -> str | None:
+    """The setup image a container or state image was made from (by key), if any."""
+    spec = _spec_label(labels)
+    base = labels.get(act.LABEL_BASE_ID)
+    if spec is None or not base or not spec.get("setup"):
+        return None
+    return images.setup_key(base, spec["setup"])
+
+
+def _is_classic(labels: dict) -> bool:
+    """The classic sandbox: governed by the user's config.json, not by a project's file."""
+    project, source = labels.get(act.LABEL_PROJECT), labels.get(act.LABEL_SOURCE)
+    return bool(source) and os.path.dirname(source) != project
+
+
+def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
+    """Everything gc would remove, without changing anything."""
+    label = act.LABEL_MANAGED
+    containers = [c for c in _json(runner, render("ps_managed", label=label), "podman ps")
+                  if (c.get("Labels") or {}).get(label) == "true"]
+    found: list[Orphan] = []
+    kept_containers = []
+    for c in containers:
+        labels = c.get("Labels") or {}
+        project = labels.get(act.LABEL_PROJECT)
+        name = (c.get("Names") or [""])[0]
+        if project and within(project, under) and folder_gone(project):
+            found.append(Orphan("container", name, c.get("Id", ""), project,
+                                f"project folder {project} no longer exists"))
+        else:
+            kept_containers.append(c)
+    kept_names = {(c.get("Names") or [""])[0] for c in kept_containers}
+
+    imgs = [i for i in _json(runner, render("images_managed", label=label), "podman images")
+            if (i.get("Labels") or {}).get(label) == "true"]
+    state_imgs = []
+    setup_imgs = []
+    for img in imgs:
+        tags = img.get("Names") or []
+        state_tags = [t for t in tags if t.startswith(images.STATE_REPO_PREFIX)]
+        setup_tags = [t for t in tags if t.startswith(images.SETUP_REPO + ":")]
+        if state_tags:
+            state_imgs.append((img, state_tags))
+        elif setup_tags:
+            setup_imgs.append((img, setup_tags))
+
+    kept_states = []
+    for img, tags in state_imgs:
+        labels = img.get("Labels") or {}
+        project = labels.get(act.LABEL_PROJECT)
+        sandbox = labels.get(LABEL_SANDBOX) or tags[0].split(":", 1)[0][len(images.STATE_REPO_PREFIX):]
+        if (project and not _is_classic(labels) and sandbox not in kept_names
+                and within(project, under) and folder_gone(project)):
+            found.append(Orphan("state-image", tags[0], img.get("Id", ""), project,
+                                f"saved state of {sandbox}, whose project folder {project} "
+                                "no longer exists", tags=tags))
+        else:
+            kept_states.append(img)
+
+    in_use_keys = {k for k in (_setup_key_of(x.get("Labels") or {})
+                               for x in [*kept_containers, *kept_states]) if k}
+    in_use_ids = {c.get("ImageID") for c in kept_containers}
+    for img, tags in setup_imgs:
+        labels = img.get("Labels") or {}
+        project = labels.get(act.LABEL_PROJECT)
+        keys = {t.split(":", 1)[1] for t in tags}
+        if keys & in_use_keys or img.get("Id") in in_use_ids:
+            continue
+        if project and within(project, under) and folder_gone(project):
+            found.append(Orphan("setup-image", tags[0], img.get("Id", ""), project,
+                                f"setup result no sandbox or saved state uses, built for "
+                                f"{project}, which no longer exists", tags=tags))
+    return found
+
+
+def remove(runner: Runner, orphans: list[Orphan], out: Output) -> list[Orphan]:
+    """Remove what find() returned, containers first; each failure is noted, not raised."""
+    for orphan in orphans:
+        out.step(f"removing {orphan.kind} {orphan.name}")
+        try:
+            if orphan.kind == "container":
+                with sandbox_lock(orphan.name, wait=30):
+                    runner.run(render("remove", name=orphan.id), what=f"remove {orphan.name}")
+            else:
+                # One tag at a time: the image itself goes with its last tag, and only
+                # when no container or other image still needs it (no --force).
+                for tag in orphan.tags or [orphan.name]:
+                    runner.run(render("rmi", image=tag), what=f"remove {tag}")
+            orphan.removed = True
+        except SandboxError as exc:
+            orphan.error = exc.message
+            out.notice(f"kept {orphan.kind} {orphan.name}: {exc.message}")
+    return orphans

@@ -1,0 +1,265 @@
+"""The planner as a table: (desired, actual) -> actions, with Actual read from recorded
+`podman inspect` JSON (tests/unit/fixtures, made by fixtures/record.py).
+
+Actual goes through the engine's own reading of Podman's answers
+(actual.observe / complete, via a fake runner that serves the recordings),
+so the table checks the reading and the planning together, without Podman.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from fake_runner import (RECORDED_IMAGE, RECORDED_NAME, RECORDED_PROJECT, FakeRunner, load)
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine.apply import survey
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.plan import make_plan
+from podman_sandbox.engine.steps import commands_for
+from podman_sandbox.errors import SandboxError
+from podman_sandbox.schema.spec import build_spec
+
+MIB = 1024 * 1024
+RECORDED_DOC = {"image": RECORDED_IMAGE, "name": RECORDED_NAME, "memory": "64m",
+                "setup": ["echo ran > /root/setup-done"], "env": {"APP_ENV": "test"}}
+BASE_ID = load("inspect_running.json")[1]["Id"]
+SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"])
+
+
+@pytest.fixture(autouse=True)
+def cgroup_reads(monkeypatch):
+    """What the recorded container's cgroup says (its pid is not alive in this test)."""
+    limits = {"memory": 64 * MIB, "cpus": 0.0}
+    monkeypatch.setattr(cgroup, "memory_limit", lambda pid: (True, limits["memory"]))
+    monkeypatch.setattr(cgroup, "cpu_limit", lambda pid: limits["cpus"])
+    monkeypatch.setattr(host, "rootless_cgroup_v1", lambda: False)
+    return limits
+
+
+def desired(**changes) -> Desired:
+    doc = copy.deepcopy(RECORDED_DOC)
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    spec = build_spec(doc, project_dir=RECORDED_PROJECT, source=f"{RECORDED_PROJECT}/sandbox.yaml",
+                      mode="project")
+    return Desired.from_spec(spec)
+
+
+def world(fixture: str = "inspect_running.json", *, setup_cached: bool = True,
+          uncommitted: bool = False, committed: bool = False) -> FakeRunner:
+    fake = FakeRunner.recorded(fixture, RECORDED_PROJECT)
+    if setup_cached:
+        for row in load("images_setup.json"):
+            fake.add_image(row)
+    if committed:
+        for row in load("images_state.json"):
+            fake.add_image(row)
+    fake.diff = load("diff_dirty.json" if uncommitted else "diff_clean.json")
+    return fake
+
+
+def plan_for(fake: FakeRunner, want: Desired):
+    return survey(fake, want).plan
+
+
+def kinds(plan) -> list[tuple[str, str]]:
+    return [(a.kind, a.change_class) for a in plan.actions]
+
+
+# --- the table ---------------------------------------------------------------
+
+CASES = [
+    # id, fixture, world options, desired changes, expected (kind, class) list
+    ("in-sync", "inspect_running.json", {}, {}, []),
+    ("auto_commit-only", "inspect_running.json", {}, {"auto_commit": True}, []),
+    ("missing", "inspect_missing.json", {}, {}, [("create", "create")]),
+    ("missing-no-setup-cache", "inspect_missing.json", {"setup_cached": False}, {},
+     [("build-setup", "rebuild"), ("create", "create")]),
+    ("stopped", "inspect_stopped.json", {}, {}, [("start", "start")]),
+    ("memory-up", "inspect_running.json", {}, {"memory": "128m"}, [("update", "live")]),
+    ("stopped-and-memory", "inspect_stopped.json", {}, {"memory": "128m"},
+     [("start", "start"), ("update", "live")]),
+    ("cpus-set", "inspect_running.json", {}, {"cpus": 1.5}, [("update", "live")]),
+    ("env", "inspect_running.json", {}, {"env": {"APP_ENV": "prod"}}, [("replace", "recreate")]),
+    ("env-added", "inspect_running.json", {}, {"env": {"APP_ENV": "test", "X": "1"}},
+     [("replace", "recreate")]),
+    ("mounts", "inspect_running.json", {},
+     {"mounts": [{"source": "/srv/data", "target": "/data"}]}, [("replace", "recreate")]),
+    ("network", "inspect_running.json", {}, {"network": "none"}, [("replace", "recreate")]),
+    ("pids", "inspect_running.json", {}, {"pids_limit": 100}, [("replace", "recreate")]),
+    ("setup", "inspect_running.json", {}, {"setup": ["echo other > /root/setup-done"]},
+     [("build-setup", "rebuild"), ("replace", "recreate")]),
+    ("setup-removed", "inspect_running.json", {}, {"setup": None}, [("replace", "recreate")]),
+    ("image-absent", "inspect_image_absent.json", {}, {},
+     [("pull", "image"), ("build-setup", "rebuild")]),  # re-planned once pulled
+    ("missing-and-image-absent", "inspect_image_absent.json", {}, {"name": "other-sandbox"},
+     [("pull", "image"), ("build-setup", "rebuild"), ("create", "create")]),
+    ("auto_commit-uncommitted-env", "inspect_running.json", {"uncommitted": True},
+     {"auto_commit": True, "env": {"APP_ENV": "prod"}}, [("commit", "commit"), ("replace", "recreate")]),
+    ("uncommitted-env", "inspect_running.json", {"uncommitted": True},
+     {"env": {"APP_ENV": "prod"}}, [("replace", "recreate")]),
+    ("uncommitted-memory-live", "inspect_running.json", {"uncommitted": True},
+     {"memory": "128m"}, [("update", "live")]),
+]
+
+
+@pytest.mark.parametrize("fixture, options, changes, expected",
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_plan_table(fixture, options, changes, expected):
+    plan = plan_for(world(fixture, **options), desired(**changes))
+    assert kinds(plan) == expected
+    assert plan.in_sync == (expected == [])
+    for action in plan.actions:
+        assert action.reason  # every action says why
+
+
+def test_in_sync_costs_one_inspect_and_changes_nothing():
+    fake = world()
+    plan = plan_for(fake, desired())
+    assert plan.in_sync and plan.changes == ()
+    assert fake.calls == [["podman", "inspect", RECORDED_NAME, RECORDED_IMAGE]]
+
+
+def test_live_memory_update_names_the_change_and_the_command():
+    want = desired(memory="128m")
+    fake = world()
+    plan = plan_for(fake, want)
+    assert [c.describe() for c in plan.changes] == ["memory: 64m -> 128m"]
+    update = plan.actions[0]
+    assert update.params["memory"] == 128 * MIB and "memory: 64m -> 128m" in update.reason
+    argv = commands_for(update, want, BASE_ID)[0].argv
+    assert argv[:2] == ["podman", "update"] and argv[-1] == RECORDED_NAME
+    assert argv[argv.index("--memory") + 1] == f"{128 * MIB}b"
+
+
+def test_limit_read_from_the_cgroup_not_from_inspect(cgroup_reads):
+    """After a live update, inspect still says 64m: the cgroup's 128m makes it in sync."""
+    cgroup_reads["memory"] = 128 * MIB
+    assert plan_for(world(), desired(memory="128m")).in_sync
+    assert kinds(plan_for(world(), desired())) == [("update", "live")]
+
+
+def test_missing_container_is_created_from_the_cached_setup_image():
+    plan = plan_for(world("inspect_missing.json"), desired())
+    assert plan.actions[0].params["image"] == images.setup_tag(SETUP_KEY)
+
+
+def test_replace_starts_from_the_committed_state_when_there_is_one():
+    plan = plan_for(world(committed=True), desired(env={"APP_ENV": "prod"}))
+    replace = plan.actions[-1]
+    assert replace.params["image"] == images.state_tag(RECORDED_NAME, SETUP_KEY)
+
+
+def test_changed_env_names_field_and_values():
+    plan = plan_for(world(), desired(env={"APP_ENV": "prod"}))
+    assert [(c.field, c.change_class) for c in plan.changes] == [("env", "recreate")]
+    assert plan.changes[0].old == {"APP_ENV": "test"} and plan.changes[0].new == {"APP_ENV": "prod"}
+    assert "env" in plan.actions[0].reason
+
+
+def test_image_change_replaces_and_names_the_image():
+    fake = world()
+    other = copy.deepcopy(load("inspect_running.json")[1])
+    other["Id"] = "f" * 64
+    other["RepoTags"] = ["localhost/other/busybox:2"]
+    fake.add_image(other)
+    plan = plan_for(fake, desired(image="localhost/other/busybox:2"))
+    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate")]
+    assert "image" in [c.field for c in plan.changes]
+    assert "localhost/other/busybox:2" in plan.actions[-1].reason
+
+
+def test_base_image_with_a_new_id_replaces():
+    """Same spec, but the image's tag now names another image (a newer pull)."""
+    fake = world()
+    fake.images[0]["Id"] = "e" * 64
+    plan = plan_for(fake, desired())
+    assert plan.changes == ()
+    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate")]
+    assert "now has another id (eeeeeeeeeeee)" in plan.actions[-1].reason
+
+
+def test_base_image_new_id_without_setup_replaces_only():
+    fake = world()
+    fake.images[0]["Id"] = "e" * 64
+    # Drop the recorded setup from the container's intent and from the desired state.
+    entry = fake.containers[RECORDED_NAME]
+    labels = entry["Config"]["Labels"]
+    labels[act.LABEL_SPEC] = labels[act.LABEL_SPEC].replace('"setup":["echo ran > /root/setup-done"]',
+                                                            '"setup":[]')
+    plan = plan_for(fake, desired(setup=None))
+    assert kinds(plan) == [("replace", "recreate")]
+
+
+def test_auto_commit_commits_the_uncommitted_work_first():
+    plan = plan_for(world(uncommitted=True), desired(auto_commit=True, env={"APP_ENV": "prod"}))
+    commit, replace = plan.actions
+    assert commit.params == {"key": SETUP_KEY, "container": RECORDED_NAME}
+    assert "2 changed path(s)" in commit.reason
+    assert replace.discards == ()
+    # Same base and setup: the replacement starts from what was just committed.
+    assert replace.params["image"] == images.state_tag(RECORDED_NAME, SETUP_KEY)
+    assert plan.discards == ()
+
+
+def test_without_auto_commit_the_replace_names_what_it_discards():
+    plan = plan_for(world(uncommitted=True), desired(env={"APP_ENV": "prod"}))
+    # /root and /opt, /opt/tool are folders whose changed children are listed.
+    assert plan.actions[0].discards == ("/opt/tool/bin", "/root/work.txt")
+    assert plan.discards == ("/opt/tool/bin", "/root/work.txt")
+
+
+def test_clean_container_discards_nothing():
+    plan = plan_for(world(), desired(env={"APP_ENV": "prod"}))
+    assert plan.discards == ()
+
+
+def test_foreign_container_is_an_error_and_left_alone():
+    fake = world("inspect_foreign.json")
+    with pytest.raises(SandboxError, match="not made by podman-sandbox"):
+        plan_for(fake, desired())
+    assert fake.changes_made() == []
+
+
+def test_image_absent_pulls_first():
+    plan = plan_for(world("inspect_image_absent.json"), desired())
+    first = plan.actions[0]
+    assert first.kind == "pull" and first.params == {"image": RECORDED_IMAGE}
+    assert RECORDED_IMAGE in first.reason
+
+
+def test_planning_is_pure():
+    """Same Desired and Actual in, the same Plan out, and no I/O in make_plan."""
+    want = desired(memory="128m", env={"APP_ENV": "prod"})
+    fake = world(uncommitted=True)
+    found = act.observe(fake, want)
+    act.complete(fake, want, found)
+    from podman_sandbox.engine.diff import changes
+    diff = changes(found.observed, want.container)
+    calls = len(fake.calls)
+    first, second = make_plan(want, found, diff), make_plan(want, found, diff)
+    assert first == second and first.actions
+    assert len(fake.calls) == calls
+
+
+def test_observed_state_from_recorded_inspect():
+    """The reading of Podman's JSON, field by field, against what was recorded."""
+    info = load("inspect_running.json")[0]
+    observed, enforced = act.observe_container(info, rootless_v1=False)
+    assert enforced
+    assert observed == desired().container
+    stopped = load("inspect_stopped.json")[0]
+    observed, _ = act.observe_container(stopped, rootless_v1=False)
+    assert observed["memory"] == 64 * MIB  # from HostConfig when not running
+    found = act.Actual()
+    act._fill_container(found, info)
+    assert (found.state, found.managed, found.built_from_base_id) == ("running", True, BASE_ID)
+    found = act.Actual()
+    act._fill_container(found, load("inspect_foreign.json")[0])
+    assert (found.state, found.managed, found.observed) == ("stopped", False, None)

@@ -1,0 +1,154 @@
+"""Golden argv for every podman template, with hostile values.
+
+Each value a template receives must come out as exactly one argv element,
+unchanged, whatever it holds. Every template under engine/templates must
+have a case here (a new template without one fails the last test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from podman_sandbox.engine import render as render_module
+from podman_sandbox.engine.render import render
+
+TEMPLATES = Path(render_module.__file__).parent / "templates"
+
+HOSTILE = [
+    "with space",
+    "it's \"quoted\"",
+    "line one\nline two",
+    "$(rm -rf /)",
+    "`id`; echo $HOME",
+    "--privileged",
+    "-v",
+    "a;b|c&d>e<f",
+    "*?[glob]",
+    "tab\there",
+    "back\\slash\\",
+    "ünïcode ✓",
+    "#not a comment",
+    "{{ not jinja }}",
+]
+IDS = [f"h{i}" for i in range(len(HOSTILE))]
+
+
+def container(h: str) -> dict:
+    """A canonical container (desired.canonical's shape) with h in every string value."""
+    return {
+        "name": h, "image": h, "setup": [h],
+        "mounts": [{"source": f"/src/{h}", "target": "/workspace", "read_only": False},
+                   {"source": f"/ro/{h}", "target": f"/in/{h}", "read_only": True}],
+        "env": {"A": h, "B": "plain"},
+        "memory": 67108864, "cpus": 1.5, "pids_limit": 512, "network": "none",
+        "read_only": True, "cap_drop": [h], "cap_add": [h], "user": h,
+    }
+
+
+def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
+    """template -> (context, the exact argv expected)."""
+    labels = {"io.podman-sandbox.spec": h, "plain": "v"}
+    return {
+        "create": (
+            {"name": h, "labels": labels, "c": container(h), "image": h, "userns": [h]},
+            ["podman", "create", "--name", h,
+             "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
+             "--init", "--security-opt", "no-new-privileges",
+             "--pids-limit", "512",
+             "--memory", "67108864b", "--memory-swap", "67108864b",
+             "--cpus", "1.5", "--network", "none", "--read-only", "--read-only-tmpfs",
+             "--cap-drop", h, "--cap-add", h, "--user", h, h,
+             "--env", f"A={h}", "--env", "B=plain",
+             "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro,z",
+             "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
+        "setup_create": (
+            {"name": h, "labels": labels, "image": h, "project_dir": f"/p/{h}", "userns": [h]},
+            ["podman", "run", "--detach", "--name", h,
+             "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
+             "--init", "--security-opt", "no-new-privileges", h,
+             "--volume", f"/p/{h}:/workspace:rw,z", "--workdir", "/workspace",
+             "--entrypoint", "sleep", h, "infinity"]),
+        "setup_step": (
+            {"name": h, "step": h},
+            ["podman", "exec", "--workdir", "/workspace", h, "sh", "-c", "--", h]),
+        "commit": (
+            {"container": h, "tag": h, "labels": labels},
+            ["podman", "commit", "--pause=false",
+             "--change", f"LABEL io.podman-sandbox.spec={h}", "--change", "LABEL plain=v", h, h]),
+        "diff": ({"name": h, "since": h}, ["podman", "diff", "--format", "json", h, h]),
+        "images": ({"reference": h},
+                   ["podman", "images", "--format", "json", "--filter", f"reference={h}"]),
+        "images_managed": ({"label": h},
+                           ["podman", "images", "--format", "json", "--filter", f"label={h}=true"]),
+        "inspect": ({"names": [h, h, "x"]}, ["podman", "inspect", h, h, "x"]),
+        "logs": ({"name": h, "follow": True, "tail": 5, "since": h, "timestamps": True},
+                 ["podman", "logs", "--follow", "--tail", "5", "--since", h, "--timestamps", h]),
+        "ps": ({}, ["podman", "ps", "--all", "--format", "json"]),
+        "ps_managed": ({"label": h},
+                       ["podman", "ps", "--all", "--format", "json", "--filter", f"label={h}=true"]),
+        "pull": ({"image": h}, ["podman", "pull", h]),
+        "remove": ({"name": h}, ["podman", "rm", "--force", "--time", "2", h]),
+        "rename": ({"old": h, "new": h + "2"}, ["podman", "rename", h, h + "2"]),
+        "rmi": ({"image": h}, ["podman", "rmi", h]),
+        "start": ({"name": h}, ["podman", "start", h]),
+        "tag": ({"image": h, "tag": h}, ["podman", "tag", h, h]),
+        "untag": ({"image": h, "tag": h}, ["podman", "untag", h, h]),
+        "update": ({"name": h, "memory": 134217728, "cpus": 0.5},
+                   ["podman", "update", "--memory", "134217728b", "--memory-swap", "134217728b",
+                    "--cpus", "0.5", h]),
+    }
+
+
+@pytest.mark.parametrize("h", HOSTILE, ids=IDS)
+@pytest.mark.parametrize("template", sorted(golden("x")))
+def test_golden_argv_with_hostile_values(template, h):
+    context, expected = golden(h)[template]
+    assert render(template, **context) == expected
+
+
+@pytest.mark.parametrize("h", HOSTILE, ids=IDS)
+def test_hostile_value_never_splits_or_merges(h):
+    """Independent of the goldens: the value appears whole, as its own element."""
+    argv = render("create", name="n", labels={"k": h}, c=container(h), image="img", userns=[])
+    assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
+    assert f"k={h}" in argv and f"A={h}" in argv
+    assert argv[-3:] == ["sleep", "img", "infinity"]
+
+
+def test_an_empty_value_stays_one_empty_argument():
+    assert render("rmi", image="") == ["podman", "rmi", ""]
+    assert render("setup_step", name="n", step="") == [
+        "podman", "exec", "--workdir", "/workspace", "n", "sh", "-c", "--", ""]
+    argv = render("create", name="n", labels={"k": ""}, c=container("x") | {"env": {"E": ""}},
+                  image="img", userns=[])
+    assert "k=" in argv and "E=" in argv
+
+
+def test_every_template_has_a_golden_case():
+    present = {p.name[:-len(".j2")] for p in TEMPLATES.glob("*.j2")}
+    assert present == set(golden("x"))
+
+
+def test_a_missing_variable_is_an_error_not_an_empty_argument():
+    with pytest.raises(jinja2.UndefinedError):
+        render("start")
+
+
+def test_none_never_reaches_an_argument():
+    with pytest.raises(ValueError, match="None reached a podman template"):
+        render("start", name=None)
+
+
+def test_optional_parts_are_left_out():
+    c = container("x")
+    c.update(memory=None, cpus=None, network="bridge", read_only=False, cap_drop=[], cap_add=[],
+             user=None, pids_limit=0, env={}, mounts=[])
+    assert render("create", name="n", labels={}, c=c, image="img", userns=[]) == [
+        "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
+        "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
+    assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]
+    assert render("logs", name="n", follow=False, tail=None, since=None, timestamps=False) == [
+        "podman", "logs", "n"]
