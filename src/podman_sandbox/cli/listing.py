@@ -35,7 +35,13 @@ def containers(app: App) -> list[dict]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def command(app: App, as_json: bool) -> int:
-    """List all Podman containers, marking sandboxes and the one for this folder (*)."""
+    """List all Podman containers, marking sandboxes and the one for this folder (*).
+
+    \b
+    Examples:
+      podman-sandbox list
+      podman-sandbox list --json
+    """
     rows = containers(app)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -31,6 +31,7 @@ COMMANDS = {
     "plan": "plan", "apply": "apply", "execute": "execute", "start": "start",
     "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
+    "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
 }
 
 

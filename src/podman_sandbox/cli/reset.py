@@ -14,6 +14,10 @@ def command(app: App) -> int:
 
     A running sandbox made from the saved state is removed too (its
     uncommitted changes are listed first), so the next command starts fresh.
+
+    \b
+    Example:
+      podman-sandbox reset && podman-sandbox start
     """
     from podman_sandbox.engine import lifecycle
 

@@ -14,6 +14,10 @@ def command(app: App) -> int:
 
     With auto_commit on, its state is committed first, so installed packages
     survive. Otherwise uncommitted changes are discarded, and listed first.
+
+    \b
+    Example:
+      podman-sandbox stop
     """
     from podman_sandbox.engine import lifecycle
 
