@@ -64,6 +64,11 @@ def command(app: App, as_json: bool) -> int:
 
     The memory limit shown is read from the container's cgroup, which is what
     the kernel enforces (Podman's own reports go stale after a live update).
+
+    \b
+    Examples:
+      podman-sandbox status
+      podman-sandbox status --json
     """
     from podman_sandbox.engine import host
     from podman_sandbox.schema.sizes import format_size

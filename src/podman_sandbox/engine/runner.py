@@ -93,3 +93,17 @@ class Runner:
                               argv=argv, stderr=result.stderr, returncode=result.returncode,
                               hint=hint_for(result.stderr))
         return result
+
+    def passthrough(self, argv: list[str]) -> int:
+        """Run argv on our own stdin, stdout and stderr (bytes pass through untouched);
+        return podman's exit code. For output the user reads as it comes (`logs`)."""
+        assert argv and argv[0] == "podman", argv
+        full = [self.executable(), *argv[1:]]
+        if self.verbose:
+            sys.stderr.write("+ " + shlex.join(argv) + "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            return subprocess.run(full).returncode
+        except FileNotFoundError as exc:
+            raise PodmanMissingError(f"podman could not be started: {exc}") from None
