@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,6 +108,34 @@ def image(rootless_podman):
     podman("rmi", "--force", IMAGE, check=False)
 
 
+def _podman_settings(dest: Path, store: dict) -> None:
+    """The user's Podman settings, seen through a test's own XDG_CONFIG_HOME.
+
+    With XDG_CONFIG_HOME set, Podman 4.3's `commit` fails with "runroot must be
+    set" when storage.conf names a driver but no runroot/graphroot: the copy
+    gets both, from `podman info`, so the store stays the user's own.
+    """
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "containers"
+    if not user.is_dir():
+        return
+    dest.mkdir()
+    for entry in user.iterdir():
+        if entry.name != "storage.conf":
+            (dest / entry.name).symlink_to(entry)
+    conf = user / "storage.conf"
+    if not conf.is_file():
+        return
+    text = conf.read_text()
+    missing = "".join(f'{key} = "{store[info]}"\n'
+                      for key, info in (("runroot", "runRoot"), ("graphroot", "graphRoot"))
+                      if not re.search(rf"^[ \t]*{key}[ \t]*=", text, re.M))
+    if missing:
+        header = re.search(r"^[ \t]*\[storage\][ \t]*$", text, re.M)
+        text = (text[:header.end()] + "\n" + missing + text[header.end() + 1:] if header
+                else "[storage]\n" + missing + text)
+    (dest / "storage.conf").write_text(text)
+
+
 @dataclass
 class Result:
     returncode: int
@@ -117,7 +146,7 @@ class Result:
 class Sandbox:
     """Runs the real podman-sandbox CLI in a subprocess, in a project of its own."""
 
-    def __init__(self, root: Path, image: str):
+    def __init__(self, root: Path, image: str, store: dict):
         self.root = root
         self.image = image
         self.project = root / "project"
@@ -126,9 +155,7 @@ class Sandbox:
         for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
             (root / sub).mkdir(mode=0o700)
             self.env[var] = str(root / sub)
-        user_containers = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "containers"
-        if user_containers.is_dir():
-            (root / "config" / "containers").symlink_to(user_containers)
+        _podman_settings(root / "config" / "containers", store)
         self.env.pop("PODMAN_SANDBOX_FILE", None)
         self.env["PYTHONPATH"] = os.pathsep.join(sys.path)
 
@@ -170,8 +197,8 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(image, session_root, request):
+def sandbox(image, session_root, rootless_podman, request):
     root = session_root / f"{request.node.name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:6]}"
-    box = Sandbox(root, image)
+    box = Sandbox(root, image, rootless_podman["store"])
     yield box
     box.cleanup()

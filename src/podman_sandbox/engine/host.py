@@ -253,8 +253,10 @@ def storage_driver_note(driver: str | None) -> str | None:
         return None
     return (f"storage driver vfs: works, but every container and commit copies whole images "
             f"(slow and large for big images). For native overlay (Linux 5.13+) or "
-            f"fuse-overlayfs put [storage] driver = \"overlay\" in {storage_conf_path()}, "
-            "then `podman system reset` (this deletes your local images and containers)")
+            f"fuse-overlayfs put driver = \"overlay\" under [storage] in {storage_conf_path()}, "
+            "with runroot and graphroot too (the values `podman info` shows; without them "
+            "Podman 4.3's commit fails when XDG_CONFIG_HOME is set), then `podman system reset` "
+            "(this deletes your local images and containers)")
 
 
 def tun_usable() -> bool:

@@ -22,6 +22,9 @@ _HINTS = (
                      "set `network: none` or `network: host` (`podman-sandbox configure --network none`), "
                      "or have an administrator run `chmod 0666 /dev/net/tun` (its usual mode)"),
     ("slirp4netns", "rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
+    ("runroot must be set", "your containers/storage.conf sets [storage] driver but not runroot and graphroot; "
+                            "Podman 4.3 then fails here when XDG_CONFIG_HOME is set: add both "
+                            "(`podman info` shows the values in use: store.runRoot, store.graphRoot)"),
 )
 
 
