@@ -172,3 +172,13 @@ def test_numeric_user_writes_workspace_files_as_the_host_user(sandbox):
     assert out.strip() == "1000"
     st = (sandbox.project / "by-1000").stat()
     assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
+
+
+def test_doctor_checks_the_rootless_setup(sandbox):
+    """doctor runs as the user and looks at the rootless prerequisites (its own checks
+    are tested with doctor; here: it works rootless and does not crash)."""
+    result = sandbox.run("doctor")
+    assert result.returncode in (0, 122), result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    assert "rootless" in text
+    assert "subordinate ids" in text or "subuid" in text
