@@ -34,4 +34,4 @@ def command(app: App, command: str, interactive: bool, timeout: float | None) ->
     spec = app.spec
     return execute.run(spec.name, command, workdir=app.target.workdir, interactive=interactive,
                        timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,
-                       podman=app.runner.executable())
+                       podman=app.runner.executable(), verbose=app.runner.verbose)

@@ -39,4 +39,4 @@ def command(app: App, program: str | None) -> int:
     spec = app.spec
     return execute.run(spec.name, shell_command(program), workdir=app.target.workdir,
                        interactive=True, init_pid=outcome.actual.pid, memory_limit=spec.memory,
-                       podman=app.runner.executable())
+                       podman=app.runner.executable(), verbose=app.runner.verbose)
