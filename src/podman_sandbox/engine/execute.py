@@ -125,11 +125,16 @@ def _exit_code(status: int) -> int:
 
 def run(container: str, command: str, *, workdir: str, interactive: bool = False,
         timeout: float | None = None, init_pid: int | None = None,
-        memory_limit: int | None = None, podman: str = "podman") -> int:
-    """Run command in the sandbox; return the exit code to give the user."""
+        memory_limit: int | None = None, podman: str = "podman", verbose: bool = False) -> int:
+    """Run command in the sandbox; return the exit code to give the user.
+    verbose: show the podman exec command first (as Runner does for the others)."""
     tty = interactive and sys.stdin.isatty()
     tag = uuid.uuid4().hex
     argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=tty, podman=podman)
+    if verbose:
+        import shlex
+        sys.stderr.write("+ " + shlex.join(["podman", *argv[1:]]) + "\n")
+        sys.stderr.flush()
     oom_before = cgroup.oom_kills(init_pid) if init_pid else None
 
     def on_signal(signum, _frame):
