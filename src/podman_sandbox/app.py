@@ -27,7 +27,12 @@ class App:
     @cached_property
     def spec(self) -> Spec:
         from podman_sandbox.schema.source import load_spec
-        return load_spec(self.target)
+        # The fast-path record must be keyed by the bytes this spec came from: read the
+        # key before and after loading; if the file changed meanwhile, write no record.
+        before = self.record_key_now()
+        spec = load_spec(self.target)
+        self._spec_record_key = before if self.record_key_now() == before else None
+        return spec
 
     @property
     def desired(self) -> Desired:
@@ -37,9 +42,16 @@ class App:
         """Forget the loaded spec (after configure rewrote it)."""
         self.__dict__.pop("spec", None)
 
-    def record_key(self) -> str:
+    def record_key_now(self) -> str:
         from podman_sandbox.engine import record
         return record.record_key(self.target.spec_path, self.target.project_dir)
+
+    def record_key(self) -> str | None:
+        """The record key of the spec as loaded (None: the file changed while loading)."""
+        self.spec  # noqa: B018 - loads it, and the key with it
+        if "_spec_record_key" not in self.__dict__:  # a spec set from outside (tests)
+            return self.record_key_now()
+        return self._spec_record_key
 
     def converge(self, *, force: bool = False, imperative: bool | None = None):
         """imperative: discard uncommitted changes with a notice instead of refusing.
@@ -56,4 +68,5 @@ class App:
 
     def forget_record(self) -> None:
         from podman_sandbox.engine import record
-        record.forget(self.record_key())
+        record.forget(self.record_key_now())
+        record.forget_container(self.spec.name)  # e.g. records made from other folders (classic)

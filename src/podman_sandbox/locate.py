@@ -11,7 +11,7 @@ Standard library only: the fast path of `execute` imports this.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 
 from podman_sandbox import paths
 
@@ -19,12 +19,12 @@ SPEC_NAMES = ("sandbox.yaml", "sandbox.yml")
 WORKSPACE = "/workspace"
 
 
-@dataclass(frozen=True)
-class Target:
-    mode: str  # "project" or "classic"
-    spec_path: str  # sandbox.yaml, or the user's config.json (may not exist)
-    project_dir: str  # host folder mounted at /workspace
-    cwd: str
+# A named tuple, not a dataclass: dataclasses imports inspect, ~10 ms on the hot path.
+class Target(namedtuple("Target", "mode spec_path project_dir cwd")):
+    """mode: "project" or "classic"; spec_path: sandbox.yaml, or the user's
+    config.json (may not exist); project_dir: host folder mounted at /workspace."""
+
+    __slots__ = ()
 
     @property
     def workdir(self) -> str:

@@ -1,87 +1,277 @@
-"""The fast-path record: "this spec file, as it is now, is served by that running container".
+"""The fast-path record: "this spec file, as it is now, is served by that container".
 
-Written after every successful converge; read by `execute` before anything
-else. A record is trusted only while the container's init process is alive
-with the same start time, so a container stopped, removed or re-created
-behind our back makes the record stale and `execute` takes the full path.
-The spec file's bytes are part of the key, so editing sandbox.yaml (or the
-user config) invalidates it without parsing anything.
+Written after every successful converge (engine/apply.py); read by `execute`
+before anything else (fastpath.py). What a record may be trusted for:
 
-Standard library only: this is the hot path.
+- Its key covers everything the desired state is computed from without
+  parsing anything: the spec file's bytes, its path and the project folder,
+  the package version (a new version may build another desired state), and
+  the environment that changes which Podman we talk to or how paths resolve
+  (uid, HOME, CONTAINER_HOST, CONTAINERS_CONF, ...). Editing sandbox.yaml,
+  the user config or any of these makes the key different: no record, full
+  path.
+- It names the container by id and notes its init process (pid and start
+  time from /proc) and the limits its cgroup enforced (memory, swap, CPU
+  quota, pids). A record serves a *running* container only while that same
+  process is alive and the cgroup still enforces the same limits: a
+  container stopped, removed or re-created behind our back, or a
+  `podman update` we did not make, makes it stale.
+- Only one record names a container: writing one removes the others for the
+  same container, so reverting an edit after a live update can never find
+  an old record whose limits the container no longer has.
+
+A record whose process is gone still says which container served the spec:
+`execute` may start that very container (by id, never by name) and must then
+find the same limits again, or fall back to the full path (fastpath.py).
+
+What a record does not see: a new image under the same tag. `apply`, `plan`,
+`start` and `status` compare image ids; a fast `execute` keeps using the
+running container until then.
+
+Standard library only, and only cheap modules: this is the hot path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
-from podman_sandbox import paths
+from podman_sandbox import __version__, paths
 
-# Environment that changes which Podman (and storage) we talk to.
-_PODMAN_ENV = ("CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
-               "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF")
+try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
+    from _sha2 import sha256  # Python >= 3.12
+except ImportError:  # pragma: no cover - depends on the Python version
+    try:
+        from _sha256 import sha256  # Python <= 3.11
+    except ImportError:
+        from hashlib import sha256
+
+FORMAT = "podman-sandbox-record 2"
+
+# Environment that changes which Podman (and storage) we talk to, or how the
+# spec resolves (HOME: `~` in mount sources).
+_ENV = ("HOME", "CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
+        "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "XDG_RUNTIME_DIR",
+        "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+
+_FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile")
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+# Files that hold the limits `podman update` can change, per cgroup version.
+_V1_FILES = (("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes"),
+             ("cpu", "cpu.cfs_quota_us"), ("cpu", "cpu.cfs_period_us"), ("pids", "pids.max"))
+_V2_FILES = ("memory.max", "memory.swap.max", "cpu.max", "pids.max")
 
 
 def record_key(spec_path: str, project_dir: str) -> str:
+    """The key of the spec file as it is on disk now (its bytes included)."""
     try:
         with open(spec_path, "rb") as fh:
             content = fh.read()
     except OSError:
-        content = b"<absent>"
-    h = hashlib.sha256()
-    for part in (spec_path, project_dir, str(os.getuid()),
-                 *(os.environ.get(v, "") for v in _PODMAN_ENV)):
+        content = None
+    return key_for(spec_path, project_dir, content)
+
+
+def key_for(spec_path: str, project_dir: str, content: bytes | None) -> str:
+    h = sha256()
+    for part in (FORMAT, __version__, spec_path, project_dir, str(os.getuid()),
+                 *(os.environ.get(v, "") for v in _ENV)):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    h.update(content)
+    h.update(b"absent" if content is None else b"file\0" + content)
     return h.hexdigest()
 
 
+def _dir() -> str:
+    return os.path.join(paths.cache_dir(), "records")
+
+
 def _path(key: str) -> str:
-    return os.path.join(paths.cache_dir(), "records", key[:32] + ".json")
+    return os.path.join(_dir(), key[:32] + ".rec")
 
 
-def process_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/PID/stat: distinguishes a live process from a reused pid."""
+# --- the process and its cgroup, from /proc and /sys (no Podman call) -----------------
+
+def _stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from /proc/PID/stat; None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
         return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = data[data.rindex(b")") + 2:].split()
-    return fields[19].decode() if len(fields) > 19 else None
+    if len(fields) < 20:
+        return None
+    return fields[0].decode(), fields[19].decode()
+
+
+def process_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat: tells a live process from a reused pid."""
+    st = _stat(pid)
+    return st[1] if st else None
+
+
+def _alive_since(pid: int) -> str | None:
+    """The start time of pid when it is running (not a zombie, not gone)."""
+    st = _stat(pid)
+    if st is None or st[0] in ("Z", "X", "x"):
+        return None
+    return st[1]
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("ascii", "replace").strip()
+    except OSError:
+        return "-"
+
+
+def limits(pid: int) -> str | None:
+    """The limits the cgroup of pid enforces, as one comparable string; None: no such process."""
+    try:
+        with open(f"/proc/{pid}/cgroup", "rb") as fh:
+            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
+    except OSError:
+        return None
+    v1: dict[str, str] = {}
+    unified = None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":
+            unified = os.path.join(CGROUP_ROOT, path.lstrip("/"))
+        for ctrl in controllers.split(","):
+            if ctrl in ("memory", "cpu", "pids"):
+                v1[ctrl] = os.path.join(CGROUP_ROOT, controllers, path.lstrip("/"))
+    if v1:
+        values = [_read(os.path.join(v1[c], f)) if c in v1 else "-" for c, f in _V1_FILES]
+    elif unified is not None:
+        values = [_read(os.path.join(unified, f)) for f in _V2_FILES]
+    else:
+        values = []
+    return ";".join(values)
+
+
+# --- records ------------------------------------------------------------------------
+
+def _load(path: str) -> dict | None:
+    try:
+        with open(path, "r", encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().split("\n")
+    except OSError:
+        return None
+    if not lines or lines[0] != FORMAT:
+        return None
+    rec: dict = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(" ")
+        if sep and name in _FIELDS:
+            rec[name] = value
+    try:
+        rec["pid"] = int(rec["pid"])
+        rec["memory"] = int(rec["memory"]) if rec.get("memory") not in (None, "", "-") else None
+    except (KeyError, ValueError):
+        return None
+    if rec["pid"] <= 0 or not rec.get("container") or not rec.get("id") or "key" not in rec:
+        return None
+    return rec
+
+
+def lookup(key: str) -> dict | None:
+    """The record for key, whether or not its container still runs (see read())."""
+    rec = _load(_path(key))
+    if rec is None or rec["key"] != key:
+        return None
+    return rec
+
+
+def is_live(rec: dict) -> bool:
+    """The record's container process is the one it noted, and enforces the same limits."""
+    pid = rec["pid"]
+    if _alive_since(pid) != rec.get("starttime"):
+        return False
+    return limits(pid) == rec.get("limits")
 
 
 def read(key: str) -> dict | None:
-    """The record for key when its container is still running, else None."""
-    try:
-        with open(_path(key), "r", encoding="utf-8") as fh:
-            rec = json.load(fh)
-        pid = int(rec["pid"])
-        if not rec.get("container") or pid <= 0:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if process_start_time(pid) != rec.get("starttime"):
+    """The record for key when its container is still running as recorded, else None."""
+    rec = lookup(key)
+    if rec is None or not is_live(rec):
         return None
     return rec
 
 
 def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: str,
-          memory: int | None) -> None:
-    rec = {"container": container, "id": container_id, "pid": pid,
-           "starttime": process_start_time(pid), "hash": spec_hash, "memory": memory}
+          memory: int | None, pid_file: str | None = None) -> None:
+    """Note that container (running, init process pid) serves the spec of key.
+
+    Every other record naming the same container goes first: the container
+    may no longer be what they describe.
+    """
+    starttime = _alive_since(pid)
+    found = limits(pid)
+    values = {"key": key, "container": container, "id": container_id, "pid": str(int(pid)),
+              "starttime": starttime, "limits": found, "hash": spec_hash,
+              "memory": "-" if memory is None else str(int(memory)), "pidfile": pid_file or ""}
+    forget_container(container, keep=key)
+    if starttime is None or found is None or not container_id or \
+            any(v is None or "\n" in v for v in values.values()):
+        forget(key)  # nothing trustworthy to note
+        return
     path = _path(key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(rec, fh)
-    os.replace(tmp, path)
+    text = FORMAT + "\n" + "".join(f"{name} {values[name]}\n" for name in _FIELDS)
+    try:
+        os.makedirs(_dir(), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:  # a record we cannot write only costs speed
+        forget(key)
 
 
-def forget(key: str) -> None:
+def restarted(rec: dict, pid: int) -> dict | None:
+    """After the record's container was started again: the updated record, or None
+    when the new process does not enforce the limits the record noted."""
+    starttime = _alive_since(pid)
+    if starttime is None or limits(pid) != rec.get("limits"):
+        return None
+    new = dict(rec, pid=pid, starttime=starttime)
+    write(new["key"], container=new["container"], container_id=new["id"], pid=pid,
+          spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"))
+    return new
+
+
+def forget(key: str | None) -> None:
+    if not key:
+        return
     try:
         os.unlink(_path(key))
     except OSError:
         pass
+
+
+def forget_container(container: str, keep: str | None = None) -> None:
+    """Remove every record that names container (except the one for keep)."""
+    folder = _dir()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.endswith(".json"):
+            stale = True  # the first record format
+        elif name.endswith(".rec"):
+            rec = _load(path)
+            stale = rec is None or (rec["container"] == container and rec["key"] != keep)
+        else:
+            continue
+        if stale:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

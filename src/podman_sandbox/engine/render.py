@@ -12,8 +12,6 @@ from __future__ import annotations
 import shlex
 from functools import lru_cache
 
-import jinja2
-
 
 def _quote(value) -> str:
     if value is None:
@@ -24,7 +22,11 @@ def _quote(value) -> str:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def _environment():
+    # Imported here, not at the top: importing this module must stay cheap, since
+    # the no-change path of apply imports it without rendering anything.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("podman_sandbox.engine", "templates"),
         undefined=jinja2.StrictUndefined,

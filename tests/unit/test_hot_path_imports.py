@@ -1,0 +1,408 @@
+"""The hot paths stay cheap: what a fresh interpreter imports, and what the fast path trusts.
+
+`execute` on an in-sync sandbox is served by fastpath.py + engine/record.py
+with the standard library alone; `apply` with nothing to change goes through
+click but must load neither Jinja, deepdiff, PyYAML nor jsonschema. Each check
+runs in a fresh interpreter (python -c), so nothing this test process has
+imported hides an import.
+
+The fast path is driven for real, against a stand-in `podman` on PATH (a tiny
+Python script that logs its argv) and records that point at live processes
+of this test run, so no Podman is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fake_runner import invoke, make_project, recorded_world
+from podman_sandbox.engine import record
+from podman_sandbox.engine.actual import inspect_argv
+from podman_sandbox.engine.render import render
+from podman_sandbox.locate import locate
+
+UNIT_DIR = Path(__file__).resolve().parent
+SRC = UNIT_DIR.parents[1] / "src"
+
+HEAVY_THIRD_PARTY = {"click", "yaml", "jsonschema", "jinja2", "deepdiff", "markupsafe",
+                     "referencing", "rpds", "attrs", "ordered_set"}
+# Standard modules that cost milliseconds each to import and that the execute hot
+# path does without (see the notes in fastpath.py and engine/record.py).
+COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", "dataclasses",
+                 "inspect", "typing", "tempfile", "threading", "datetime", "argparse", "logging",
+                 "pathlib", "importlib.metadata", "socket", "selectors"}
+EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",
+                   "podman_sandbox.paths", "podman_sandbox.engine", "podman_sandbox.engine.record",
+                   "podman_sandbox.engine.execute", "podman_sandbox.engine.cgroup"}
+RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
+
+FAKE_PODMAN = """\
+#!{python}
+import json, os, sys
+with open(os.environ["FAKE_PODMAN_LOG"], "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "start":
+    with open(os.environ["FAKE_PODMAN_PIDFILE"], "w") as fh:
+        fh.write(os.environ.get("FAKE_PODMAN_NEW_PID", "0"))
+    sys.exit(int(os.environ.get("FAKE_PODMAN_START_EXIT", "0")))
+sys.exit(int(os.environ.get("FAKE_PODMAN_EXEC_EXIT", "0")))
+"""
+
+# Runs try_execute in a fresh interpreter and reports its result and the modules
+# it imported. sys is built in; json is imported only after the modules are counted.
+EXECUTE_PROBE = """\
+import sys
+before = set(sys.modules)
+from podman_sandbox.fastpath import try_execute
+code = try_execute(sys.argv[1:])
+new = sorted(set(sys.modules) - before)
+import json
+print(json.dumps({"code": code, "new": new}))
+"""
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _third_party(modules) -> set[str]:
+    stdlib = getattr(sys, "stdlib_module_names", None)
+    if stdlib is None:  # Python < 3.10: check the known heavy ones only
+        return {m for m in modules if _top(m) in HEAVY_THIRD_PARTY}
+    return {m for m in modules if _top(m) not in stdlib and _top(m) != "podman_sandbox"}
+
+
+def _sleeper() -> subprocess.Popen:
+    """A live process of ours for a record to point at (same cgroup, same limits as us)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    # Its start time is fixed at fork; wait until it runs the new program all the same.
+    for _ in range(100):
+        if record.process_start_time(proc.pid):
+            break
+        time.sleep(0.01)
+    return proc
+
+
+class World:
+    """A project, its own XDG folders, a stand-in podman on PATH and helper processes."""
+
+    def __init__(self, tmp_path: Path, monkeypatch):
+        self.tmp = tmp_path
+        self.project = make_project(tmp_path, monkeypatch, spec="image: localhost/x/y:1\nname: hot\n")
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        podman = bin_dir / "podman"
+        podman.write_text(FAKE_PODMAN.format(python=sys.executable))
+        podman.chmod(0o755)
+        self.log = tmp_path / "podman.log"
+        self.pidfile = tmp_path / "pidfile"
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+        monkeypatch.setenv("FAKE_PODMAN_LOG", str(self.log))
+        monkeypatch.setenv("FAKE_PODMAN_PIDFILE", str(self.pidfile))
+        monkeypatch.delenv("PYTHONPATH", raising=False)
+        self.monkeypatch = monkeypatch
+        self.procs: list[subprocess.Popen] = []
+
+    def sleeper(self) -> subprocess.Popen:
+        proc = _sleeper()
+        self.procs.append(proc)
+        return proc
+
+    def key(self) -> str:
+        target = locate()
+        return record.record_key(target.spec_path, target.project_dir)
+
+    def write_record(self, pid: int) -> str:
+        key = self.key()
+        record.write(key, container="hot", container_id="c0ffee", pid=pid, spec_hash="h",
+                     memory=None, pid_file=str(self.pidfile))
+        return key
+
+    def execute(self, *argv: str) -> dict:
+        env = dict(os.environ, PYTHONPATH=str(SRC))
+        proc = subprocess.run([sys.executable, "-c", EXECUTE_PROBE, *argv], cwd=self.project,
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def podman_calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    w = World(tmp_path, monkeypatch)
+    yield w
+    w.close()
+
+
+def _assert_lean(new: list[str], allowed_ours: set[str]) -> None:
+    assert not _third_party(new), f"third-party modules on the hot path: {_third_party(new)}"
+    assert not (set(new) & COSTLY_STDLIB), f"costly modules on the hot path: {set(new) & COSTLY_STDLIB}"
+    ours = {m for m in new if _top(m) == "podman_sandbox"}
+    assert ours <= allowed_ours, f"unexpected modules of ours: {ours - allowed_ours}"
+
+
+# --- execute on a running, in-sync sandbox ------------------------------------------
+
+def test_execute_hot_path_imports_the_standard_library_only(world):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    result = world.execute("execute", "true")
+    assert result["code"] == 0  # served by the fast path, not handed to the CLI
+    _assert_lean(result["new"], EXECUTE_MODULES)
+    for heavy in ("click", "yaml", "jsonschema", "jinja2", "deepdiff"):
+        assert heavy not in result["new"]
+    (call,) = world.podman_calls()
+    assert call[0] == "exec" and "c0ffee" in call  # by id: the container the record vouches for
+    assert call[-4:] == ["sh", "-c", "--", "true"]
+    assert call[call.index("--workdir") + 1] == "/workspace"
+
+
+def test_execute_passes_the_exit_code_and_the_subfolder(world, monkeypatch):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    sub = world.project / "a b"
+    sub.mkdir()
+    world.project = sub
+    monkeypatch.setenv("PWD", str(sub))
+    monkeypatch.setenv("FAKE_PODMAN_EXEC_EXIT", "7")
+    assert world.execute("execute", "--", "exit 7")["code"] == 7
+    (call,) = world.podman_calls()
+    assert call[call.index("--workdir") + 1] == "/workspace/a b"
+
+
+# --- what makes a record untrustworthy ------------------------------------------------
+
+def test_an_edited_spec_finds_no_record(world):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    (world.project / "sandbox.yaml").write_text("image: localhost/x/y:1\nname: hot\nmemory: 64m\n")
+    assert world.execute("execute", "true")["code"] is None  # the full CLI converges
+    assert world.podman_calls() == []
+
+
+def test_another_podman_configuration_finds_no_record(world, monkeypatch):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    monkeypatch.setenv("CONTAINERS_CONF", str(world.tmp / "other.conf"))
+    assert world.execute("execute", "true")["code"] is None
+    assert world.podman_calls() == []
+
+
+def test_a_changed_limit_in_the_cgroup_makes_the_record_stale(world):
+    """`podman update` behind our back: same process, other limits -> converge, run nothing."""
+    live = world.sleeper()
+    key = world.write_record(live.pid)
+    path = Path(record._path(key))
+    text = path.read_text()
+    assert "\nlimits " in text
+    path.write_text(text.replace("\nlimits ", "\nlimits 1;"))
+    assert record.read(key) is None
+    assert world.execute("execute", "true")["code"] is None
+    assert world.podman_calls() == []  # not even a start
+
+
+def test_a_reused_pid_is_not_the_recorded_process(world):
+    live = world.sleeper()
+    key = world.write_record(live.pid)
+    path = Path(record._path(key))
+    path.write_text(path.read_text().replace("\nstarttime ", "\nstarttime 1"))
+    assert record.read(key) is None
+
+
+def test_one_record_per_container(world):
+    """Writing a record for a container drops the others naming it (e.g. the spec before
+    an edit that was applied live): reverting the edit can never find a stale one."""
+    live = world.sleeper()
+    old_key = world.write_record(live.pid)
+    (world.project / "sandbox.yaml").write_text("image: localhost/x/y:1\nname: hot\nmemory: 64m\n")
+    new_key = world.write_record(live.pid)
+    assert new_key != old_key
+    assert record.lookup(old_key) is None
+    assert record.read(new_key) is not None
+
+
+def test_a_dead_process_is_never_written(world):
+    gone = world.sleeper()
+    gone.kill()
+    gone.wait()
+    key = world.write_record(gone.pid)
+    assert record.lookup(key) is None
+
+
+# --- execute on a stopped sandbox -----------------------------------------------------
+
+def test_stopped_container_is_started_by_id_and_the_record_renewed(world, monkeypatch):
+    old = world.sleeper()
+    key = world.write_record(old.pid)
+    old.kill()
+    old.wait()
+    new = world.sleeper()  # what `podman start` brings up: another process, same limits
+    monkeypatch.setenv("FAKE_PODMAN_NEW_PID", str(new.pid))
+    result = world.execute("execute", "true")
+    assert result["code"] == 0
+    _assert_lean(result["new"], EXECUTE_MODULES | RESTART_MODULES)
+    calls = world.podman_calls()
+    assert calls[0] == ["start", "c0ffee"]
+    assert calls[1][0] == "exec" and "c0ffee" in calls[1]
+    assert len(calls) == 2
+    assert record.read(key)["pid"] == new.pid
+
+
+def test_a_container_that_cannot_start_goes_to_the_full_path(world, monkeypatch):
+    old = world.sleeper()
+    key = world.write_record(old.pid)
+    old.kill()
+    old.wait()
+    monkeypatch.setenv("FAKE_PODMAN_START_EXIT", "125")  # removed behind our back
+    assert world.execute("execute", "true")["code"] is None
+    assert [c[0] for c in world.podman_calls()] == ["start"]
+    assert record.read(key) is None
+
+
+def test_a_started_container_with_other_limits_goes_to_the_full_path(world, monkeypatch):
+    old = world.sleeper()
+    key = world.write_record(old.pid)
+    path = Path(record._path(key))
+    path.write_text(path.read_text().replace("\nlimits ", "\nlimits 1;"))
+    old.kill()
+    old.wait()
+    new = world.sleeper()
+    monkeypatch.setenv("FAKE_PODMAN_NEW_PID", str(new.pid))
+    assert world.execute("execute", "true")["code"] is None  # converge, which updates the limits
+    assert [c[0] for c in world.podman_calls()] == ["start"]
+
+
+def test_a_locked_sandbox_goes_to_the_full_path(world):
+    from podman_sandbox.engine.lock import sandbox_lock
+
+    old = world.sleeper()
+    world.write_record(old.pid)
+    old.kill()
+    old.wait()
+    with sandbox_lock("hot"):  # another command is converging it
+        assert world.execute("execute", "true")["code"] is None
+    assert world.podman_calls() == []
+
+
+# --- the forms the fast path serves -------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["execute", "true"],
+    ["execute", "-i", "true"],
+    ["execute", "--timeout", "5", "true"],
+    ["execute", "--timeout=5", "--", "-x"],
+    ["-f", "sandbox.yaml", "execute", "true"],
+])
+def test_plain_forms_are_served(world, argv):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    assert world.execute(*argv)["code"] == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["execute"],
+    ["execute", "a", "b"],
+    ["execute", "--timeout", "0", "true"],
+    ["execute", "--timeout", "nan", "true"],
+    ["execute", "--help"],
+    ["-v", "execute", "true"],
+    ["apply"],
+])
+def test_other_forms_go_to_the_cli(world, argv):
+    live = world.sleeper()
+    world.write_record(live.pid)
+    assert world.execute(*argv)["code"] is None
+    assert world.podman_calls() == []
+
+
+# --- apply with nothing to change -----------------------------------------------------
+
+APPLY_PROBE = """\
+import sys
+sys.path.insert(0, {unit!r})
+from fake_runner import FakeRunner
+import json
+world = json.load(open({world!r}))
+fake = FakeRunner()
+fake.containers, fake.images, fake.diff = world["containers"], world["images"], world["diff"]
+before = set(sys.modules)
+from podman_sandbox.cli.main import run
+code = run(["apply"], obj={{"runner": fake}})
+new = sorted(set(sys.modules) - before)
+print(json.dumps({{"code": code, "new": new, "calls": fake.calls}}))
+"""
+
+
+def test_apply_with_nothing_to_change_loads_neither_jinja_nor_deepdiff(tmp_path, monkeypatch):
+    project = make_project(tmp_path, monkeypatch)
+    fake = recorded_world(project, "inspect_running.json")
+    first = invoke(fake, "apply")  # validates sandbox.yaml once (cached by its bytes)
+    assert first.code == 0 and "nothing changed" in first.stderr, first
+    state = tmp_path / "world.json"
+    state.write_text(json.dumps({"containers": fake.containers, "images": fake.images,
+                                 "diff": fake.diff}))
+    probe = APPLY_PROBE.format(unit=str(UNIT_DIR), world=str(state))
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(SRC)), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, proc.stderr
+    assert "nothing changed" in proc.stderr
+    assert [c[:2] for c in result["calls"]] == [["podman", "inspect"]]  # one podman call
+    loaded = {_top(m) for m in result["new"]}
+    assert not loaded & {"yaml", "jsonschema", "jinja2", "deepdiff", "markupsafe"}, loaded
+    assert _third_party(result["new"]) <= {m for m in result["new"] if _top(m) == "click"}
+
+
+@pytest.mark.parametrize("names", [
+    ["plain", "localhost/img:1"],
+    ["with space", "$(touch x)", "--rm", "quote'\"", "new\nline", ""],
+])
+def test_inspect_argv_is_what_the_template_renders(names):
+    assert inspect_argv(names) == render("inspect", names=names)
+
+
+def test_record_key_covers_version_environment_and_bytes(tmp_path, monkeypatch):
+    spec = tmp_path / "sandbox.yaml"
+    spec.write_text("image: a\n")
+    base = record.record_key(str(spec), str(tmp_path))
+    assert record.record_key(str(spec), str(tmp_path)) == base
+    spec.write_text("image: b\n")
+    assert record.record_key(str(spec), str(tmp_path)) != base
+    spec.write_text("image: a\n")
+    assert record.record_key(str(spec), str(tmp_path)) == base
+    monkeypatch.setenv("HOME", str(tmp_path))  # `~` in mount sources
+    assert record.record_key(str(spec), str(tmp_path)) != base
+    monkeypatch.undo()
+    monkeypatch.setattr(record, "__version__", "0.0.0-other")
+    assert record.record_key(str(spec), str(tmp_path)) != base
+    spec.unlink()
+    assert record.record_key(str(spec), str(tmp_path)) != base
+
+
+def test_signal_module_is_restored_after_the_fast_path(world):
+    """The fast path installs handlers for the command's lifetime only."""
+    from podman_sandbox.engine import execute
+
+    before = signal.getsignal(signal.SIGINT)
+    code = execute.run("c0ffee", "true", workdir="/workspace", podman=str(world.tmp / "bin" / "podman"))
+    assert code == 0
+    assert signal.getsignal(signal.SIGINT) is before
+
