@@ -103,6 +103,9 @@ def test_apply_says_not_enforced_and_a_second_apply_does_nothing(sandbox):
     # Podman ignored the limits; that is not drift: nothing to plan, nothing to apply.
     plan = sandbox.run("plan", "--exit-code")
     assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "Not enforced here: cpus, memory, pids_limit" in plan.stdout
+    assert "In sync" in plan.stdout
+    assert json.loads(sandbox.ok("plan", "--json").stdout)["not_enforced"] == ["cpus", "memory", "pids_limit"]
     second = sandbox.ok("apply", "--json")
     assert json.loads(second.stdout)["changed"] is False
     assert json.loads(second.stdout)["actions"] == []

@@ -27,11 +27,21 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
                      "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]
                      if a.kind != "commit" else []}
                     for a in plan.actions],
+        # Limits requested but ignored by this host (rootless Podman on cgroup v1).
+        "not_enforced": sorted(_unenforced(desired.container)),
     }
+
+
+def _unenforced(container: dict) -> dict:
+    from podman_sandbox.engine import host
+    return host.unenforced_limits(container)
 
 
 def print_plan(data: dict) -> None:
     click.echo(f"Sandbox {data['sandbox']} ({data['source']})")
+    if data.get("not_enforced"):
+        click.echo(f"Not enforced here: {', '.join(data['not_enforced'])} "
+                   "(rootless Podman cannot set limits on cgroup v1 hosts)")
     if data["in_sync"]:
         click.echo("In sync: nothing to change.")
         return
