@@ -184,4 +184,4 @@ def test_doctor_checks_the_rootless_setup(sandbox):
     assert result.returncode in (0, 122), result.stdout + result.stderr
     text = result.stdout + result.stderr
     assert "rootless" in text
-    assert "subordinate ids" in text or "subuid" in text
+    assert "subordinate" in text or "subuid" in text
