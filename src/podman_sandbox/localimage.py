@@ -52,7 +52,15 @@ def build_rootfs_tar(busybox: str, tar_path: str) -> None:
             fh.write("root:x:0:\nnobody:x:65534:\n")
         with tarfile.open(tar_path, "w") as tar:
             for entry in sorted(os.listdir(root)):
-                tar.add(os.path.join(root, entry), arcname=entry)
+                tar.add(os.path.join(root, entry), arcname=entry, filter=_owned_by_root)
+
+
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """An image's files belong to root, whoever builds it (rootless: the user's own uid
+    would show up inside, and needs subordinate ids to be imported at all)."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
 def build_busybox_image(runner: Runner, tag: str = DEFAULT_TAG) -> str:

@@ -20,12 +20,12 @@ import os
 import signal
 import sys
 import time
-import uuid
 
 from podman_sandbox.engine import cgroup
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
 GRACE_SECONDS = 2.0
+LATE_START_SECONDS = 1.0  # how long a command stopped before it started may take to show up
 EXIT_TIMEOUT = 124
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
@@ -86,21 +86,25 @@ def _signal_all(pids: set[int], signum: int) -> set[int]:
     return alive
 
 
-def end_tagged(tag: str, container: str, first_signal: int, podman: str = "podman") -> None:
-    """End the command and everything it started: first_signal, then SIGKILL after a grace."""
+def end_tagged(tag: str, container: str, first_signal: int, podman: str = "podman") -> bool:
+    """End the command and everything it started: first_signal, then SIGKILL after a grace.
+    False when nothing carrying the tag was found."""
     pids = _signal_all(_tagged_processes(tag), first_signal)
     if not pids:
-        # Host /proc was not readable for them (e.g. another user inside a rootless
-        # sandbox): ask the sandbox itself.
-        _end_from_inside(tag, container, first_signal, podman)
-        return
+        # Root sees every process: the command has not started yet (the caller kills it
+        # when it shows up). Rootless, the host's /proc may hide another user's processes
+        # inside the sandbox: ask the sandbox itself.
+        if os.geteuid() != 0:
+            _end_from_inside(tag, container, first_signal, podman)
+        return False
     deadline = time.monotonic() + GRACE_SECONDS
     while time.monotonic() < deadline:
         pids = {p for p in pids if os.path.exists(f"/proc/{p}")}
         if not pids:
-            return
+            return True
         time.sleep(0.05)
     _signal_all(_tagged_processes(tag) | pids, signal.SIGKILL)
+    return True
 
 
 def _end_from_inside(tag: str, container: str, signum: int, podman: str) -> None:
@@ -117,6 +121,37 @@ def _end_from_inside(tag: str, container: str, signum: int, podman: str) -> None
     os.waitpid(pid, 0)
 
 
+def _stop_command(child: int, tag: str, container: str, first_signal: int, podman: str,
+                  status: int | None = None) -> int:
+    """End the command and all it started, and reap the podman client; its wait status.
+
+    status: the client's, when it has already ended (a Ctrl-C at a terminal reaches
+    the client too, and it dies without stopping the command inside).
+    A signal that comes very early may find nothing yet: the command can still start
+    a moment later (even with the client gone), so what carries the tag is killed as
+    it shows up, for LATE_START_SECONDS at most.
+    """
+    found = end_tagged(tag, container, first_signal, podman)
+    start = time.monotonic()
+    while True:
+        if status is None:
+            try:
+                pid, wait_status = os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:
+                pid, wait_status = child, 0
+            if pid:
+                status = wait_status
+        now = time.monotonic()
+        if status is not None and (found or now - start >= LATE_START_SECONDS):
+            return status
+        if status is None and now - start >= LATE_START_SECONDS:
+            os.kill(child, signal.SIGKILL)  # stop waiting: the client at least goes
+            return os.waitpid(child, 0)[1]
+        late = _signal_all(_tagged_processes(tag), signal.SIGKILL)
+        found = found or bool(late)
+        time.sleep(0.02)
+
+
 def _exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -129,7 +164,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     """Run command in the sandbox; return the exit code to give the user.
     verbose: show the podman exec command first (as Runner does for the others)."""
     tty = interactive and sys.stdin.isatty()
-    tag = uuid.uuid4().hex
+    tag = os.urandom(16).hex()  # not uuid: its import pulls in platform (ms on the hot path)
     argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=tty, podman=podman)
     if verbose:
         import shlex
@@ -137,38 +172,58 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         sys.stderr.flush()
     oom_before = cgroup.oom_kills(init_pid) if init_pid else None
 
+    # A signal interrupts only the wait for the client. Anywhere else it is noted and
+    # acted on right after, so no exception can escape from the middle of a cleanup.
+    stopped: list[int] = []
+    state = {"waiting": False}
+
     def on_signal(signum, _frame):
-        raise _Stop(signum)
+        if not stopped:
+            stopped.append(signum)
+        if state["waiting"]:
+            state["waiting"] = False
+            raise _Stop(signum)
 
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)
     previous = {s: signal.signal(s, on_signal) for s in handled}
+    status = None
     try:
-        child = os.posix_spawnp(argv[0], argv, os.environ)
-    except FileNotFoundError:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        raise
-    stopped_by = None
-    try:
+        # No signal between the spawn and knowing the child's pid; the child itself
+        # starts with nothing blocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+        try:
+            child = os.posix_spawnp(argv[0], argv, os.environ, setsigmask=())
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
         if timeout:
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            _, status = os.waitpid(child, 0)
-        except _Stop as stop:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            stopped_by = stop.signum
-            # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
-            first = signal.SIGTERM if stop.signum == signal.SIGALRM else stop.signum
-            for s in handled:  # a second Ctrl-C must not leave things half done
-                signal.signal(s, signal.SIG_IGN)
-            end_tagged(tag, container, first, podman)
-            _, status = os.waitpid(child, 0)
+            state["waiting"] = True
+            if not stopped:
+                _, status = os.waitpid(child, 0)
+        except _Stop:
+            pass
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            state["waiting"] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for s in handled:  # a second Ctrl-C must not leave things half done
+            signal.signal(s, signal.SIG_IGN)
+        if stopped == [signal.SIGALRM] and status is not None:
+            stopped.clear()  # it ended by itself, just in time
+        if stopped:
+            # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
+            first = signal.SIGTERM if stopped[0] == signal.SIGALRM else stopped[0]
+            status = _stop_command(child, tag, container, first, podman, status)
+        elif os.WIFSIGNALED(status):
+            # Someone killed the podman client itself; without it the command would
+            # run on, unseen: end it too.
+            end_tagged(tag, container, signal.SIGTERM, podman)
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for s, h in previous.items():
             signal.signal(s, h)
 
+    stopped_by = stopped[0] if stopped else None
     if stopped_by == signal.SIGALRM:
         sys.stderr.write(f"podman-sandbox: timed out after {timeout:g}s; "
                          "the command and everything it started were stopped\n")

@@ -1,0 +1,575 @@
+"""`podman-sandbox doctor`: can sandboxes work on this host, and if not, what to do.
+
+It checks, in order: that podman is installed (and its version), that
+`podman info` answers (and what it says: rootless or not, cgroup version,
+runtime, storage driver), the host facts rootless Podman depends on
+(subordinate uid/gid ranges, newuidmap, XDG_RUNTIME_DIR, /dev/net/tun, cgroup
+v1), and finally runs a tiny probe container with the options every sandbox
+gets (--init, no-new-privileges, a pids and a memory limit, a read-write bind
+mount at /workspace) on Podman's default network.
+
+Podman's error text is matched against KNOWN, the host failures we know
+and how to fix each. Two of them are fixed by a containers.conf (crun on a
+hybrid cgroup host; rlimits the host will not let a container set): before
+recommending it, doctor runs the probe again with exactly that file and says
+whether it worked.
+
+The exit code is non-zero (122, "Podman not working") when sandboxes cannot
+work here as things stand; warnings (limits ignored, slow storage) keep 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+from podman_sandbox.errors import EXIT_OK, EXIT_PODMAN_MISSING, PodmanMissingError, SandboxError
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+MIN_VERSION = (4, 3)  # `podman update` (live memory/CPU changes) appeared in 4.3
+PROBE_MARK = "podman-sandbox-probe-ok"
+PROBE_MEMORY = 64 * 1024 * 1024
+PROBE_PIDS = 64
+# The most a containers.conf fix asks for: Podman's own default for open files; for
+# processes a sandbox-sized number (the pids limit caps them anyway), because some
+# hosts refuse an nproc rlimit well below their hard limit.
+FIX_RLIMITS = {"nofile": 1048576, "nproc": 4096}
+_RLIMITS = {"nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
+NETWORK_KEYS = ("tun", "slirp4netns")  # known failures of the default network only
+
+
+# ---------------------------------------------------------------- known failures
+
+@dataclass(frozen=True)
+class Host:
+    """What the fix texts need to know about the host (kept apart so tests can fake it)."""
+
+    user: str = "root"
+    uid: int = 0
+    rootless: bool = False
+    conf_path: str = "/etc/containers/containers.conf"  # where a containers.conf fix goes
+    conf_env: str | None = None  # CONTAINERS_CONF, when set
+    runc: bool = True  # runc installed
+
+
+@dataclass(frozen=True)
+class Known:
+    key: str
+    pattern: str  # regular expression searched in Podman's output
+    level: str  # FAIL: sandboxes cannot work; WARN: they work, with a caveat
+    problem: str
+    fix: Callable[[Host], str]
+    conf: tuple[str, ...] = ()  # containers.conf sections/keys that fix it (see containers_conf)
+
+
+def _rlimit_lines() -> list[str]:
+    """default_ulimits entries this host can grant: FIX_RLIMITS, lowered to our hard limits."""
+    entries = []
+    for name, default in FIX_RLIMITS.items():
+        _, hard = resource.getrlimit(_RLIMITS[name])
+        value = default if hard == resource.RLIM_INFINITY else min(hard, default)
+        entries.append(f"{name}={value}:{value}")
+    return entries
+
+
+def containers_conf(keys: tuple[str, ...] | list[str]) -> str:
+    """The containers.conf that fixes the known problems named by keys."""
+    sections: dict[str, list[str]] = {}
+    if "rlimits" in keys:
+        sections.setdefault("containers", []).append(
+            "default_ulimits = [" + ", ".join(f'"{e}"' for e in _rlimit_lines()) + "]")
+    if "crun-hybrid" in keys:
+        sections.setdefault("engine", []).append('runtime = "runc"')
+    out = []
+    for section, lines in sections.items():
+        out.append(f"[{section}]")
+        out.extend(lines)
+    return "\n".join(out) + "\n"
+
+
+def _conf_fix(host: Host) -> str:
+    where = (f"the file CONTAINERS_CONF names ({host.conf_env}); Podman reads only that file"
+             if host.conf_env else
+             f"{host.conf_path} (create it if missing; it is merged with Podman's defaults)")
+    return f"put the containers.conf lines below in {where}"
+
+
+def _crun_fix(host: Host) -> str:
+    text = _conf_fix(host) + " to use runc instead of crun"
+    if not host.runc:
+        text = "install runc (Debian/Ubuntu: apt-get install runc; Fedora: dnf install runc), then " + text
+    return text
+
+
+def _subuid_fix(host: Host) -> str:
+    return (f"give {host.user} subordinate id ranges, as root: "
+            f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {host.user}; "
+            "then, as the user: podman system migrate")
+
+
+KNOWN: tuple[Known, ...] = (
+    Known("crun-hybrid", r"cgroups in hybrid mode not supported", FAIL,
+          "crun, Podman's runtime here, cannot run containers on this host's hybrid "
+          "cgroup layout (cgroup v1 with a v2 tree mounted)",
+          _crun_fix, conf=("crun-hybrid",)),
+    Known("rlimits", r"setrlimit|error setting rlimit", FAIL,
+          "Podman's default rlimits (open files, processes) are higher than this host lets a "
+          "container set",
+          lambda h: _conf_fix(h) + " to ask for limits this host allows", conf=("rlimits",)),
+    Known("containers-conf", r"CONTAINERS_CONF file: ", FAIL,
+          "CONTAINERS_CONF names a file that cannot be read",
+          lambda h: "fix the path in CONTAINERS_CONF, or unset it"),
+    Known("no-subuid", r"no sub[ug]id ranges found|insufficient UIDs or GIDs|"
+                       r"Using rootless single mapping|there might not be enough IDs available", FAIL,
+          "rootless Podman needs subordinate uid/gid ranges for the user (/etc/subuid, /etc/subgid); "
+          "without them images with files of several owners cannot be used",
+          _subuid_fix),
+    Known("newuidmap", r"newuidmap|newgidmap", FAIL,
+          "rootless Podman needs newuidmap and newgidmap (setuid helpers) to map the user's ids",
+          lambda h: ("install them: apt-get install uidmap (Fedora: dnf install shadow-utils); "
+                     "they must be setuid root (ls -l /usr/bin/newuidmap)")),
+    Known("xdg-runtime-dir", r"XDG_RUNTIME_DIR|mkdir /run/user/\d+: permission denied", FAIL,
+          "XDG_RUNTIME_DIR does not name a folder this user owns and can write "
+          "(common after su or sudo, which start no login session)",
+          lambda h: (f"log in as {h.user} directly (ssh, a console, or `machinectl shell "
+                     f"{h.user}@`), or run `loginctl enable-linger {h.user}` as root; or use a "
+                     f"folder of your own: export XDG_RUNTIME_DIR=/tmp/run-{h.uid} && "
+                     "mkdir -m 700 -p $XDG_RUNTIME_DIR")),
+    Known("tun", r"/dev/net/tun", FAIL,
+          "rootless networking (slirp4netns) cannot open /dev/net/tun, so the default "
+          "network (bridge) cannot work",
+          lambda h: ("as root: modprobe tun && chmod 0666 /dev/net/tun (its usual mode); "
+                     "or give the sandbox `network: none` or `network: host` in sandbox.yaml "
+                     "(podman-sandbox configure --network none)")),
+    Known("slirp4netns", r"slirp4netns", FAIL,
+          "rootless networking (slirp4netns) failed, so the default network (bridge) cannot work",
+          lambda h: ("install slirp4netns (apt-get install slirp4netns), or use `network: none` "
+                     "or `network: host` in sandbox.yaml")),
+    Known("cgroup-v1-rootless", r"ignored on cgroups V1 rootless", WARN,
+          "rootless Podman on cgroup v1 ignores memory, cpus and pids_limit: sandboxes run "
+          "without limits",
+          lambda h: ("boot with cgroup v2 (kernel option systemd.unified_cgroup_hierarchy=1), "
+                     "or run podman-sandbox as root")),
+    Known("storage-mismatch", r"overwritten by graph driver|does not match our storage graph driver", WARN,
+          "the storage driver in storage.conf differs from the one Podman's existing storage was "
+          "made with; Podman keeps using the old one",
+          lambda h: ("set `driver` in storage.conf back to the one in use, or run `podman system "
+                     "reset` (deletes ALL images and containers of this user) to switch")),
+    Known("storage-driver", r"prerequisites for driver not satisfied|driver not supported|"
+                            r"kernel does not support overlay|overlay: can't stat program|"
+                            r"is not supported over|mount_program", FAIL,
+          "Podman's storage driver cannot work on this filesystem or kernel",
+          lambda h: ("choose another driver in "
+                     + ("~/.config/containers/storage.conf" if h.rootless else "/etc/containers/storage.conf")
+                     + ': driver = "overlay" (rootless before kernel 5.13: also install '
+                     'fuse-overlayfs), or driver = "vfs" (works everywhere, slow)')),
+    Known("shared-mount", r"is not a shared mount", WARN,
+          "/ is not a shared mount; rootless mounts may go missing",
+          lambda h: "as root: mount --make-rshared /"),
+)
+
+
+def recognise(text: str) -> list[Known]:
+    """The known failures whose signature appears in Podman's output, most specific first."""
+    found = [k for k in KNOWN if re.search(k.pattern, text)]
+    keys = {k.key for k in found}
+    if "tun" in keys:  # the tun failure is reported by slirp4netns; name the cause only
+        found = [k for k in found if k.key != "slirp4netns"]
+    return found
+
+
+def known(key: str) -> Known:
+    return next(k for k in KNOWN if k.key == key)
+
+
+def podman_reason(stderr: str) -> str:
+    """The line of Podman's output that says what went wrong."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for prefix in ("Error:", "level=error", "level=fatal"):
+        hits = [ln for ln in lines if prefix in ln]
+        if hits:
+            line = hits[-1]
+            match = re.search(r'msg="(.*)"\s*$', line)
+            if match:
+                return match.group(1).replace('\\"', '"')
+            return line.split("Error:", 1)[-1].strip() if line.startswith("Error:") else line
+    return lines[-1] if lines else "no error output"
+
+
+# ---------------------------------------------------------------- the report
+
+@dataclass
+class Finding:
+    level: str
+    title: str
+    details: list[str] = field(default_factory=list)
+    key: str | None = None
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, level: str, title: str, *details: str, key: str | None = None) -> Finding:
+        finding = Finding(level, title, [d for d in details if d], key)
+        self.findings.append(finding)
+        return finding
+
+    def has(self, key: str) -> bool:
+        return any(f.key == key for f in self.findings)
+
+    def add_known(self, k: Known, host: Host, said: str = "", found: str = "") -> Finding | None:
+        """Report a known problem once; said: Podman's words, found: what we saw on the host."""
+        if self.has(k.key):
+            return None
+        details = []
+        if said:
+            details.append(f"podman said: {said}")
+        if found:
+            details.append(f"found: {found}")
+        details.append(f"fix: {k.fix(host)}")
+        return self.add(k.level, k.problem, *details, key=k.key)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.level == FAIL for f in self.findings)
+
+    def write(self, stream: TextIO) -> None:
+        """One finding per entry: level, title, indented details (wrapped on a terminal)."""
+        width = 0
+        if getattr(stream, "isatty", lambda: False)():
+            width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+
+        def emit(first: str, text: str, rest: str) -> None:
+            lines = textwrap.wrap(text, width - len(first), break_on_hyphens=False,
+                                  break_long_words=False) if width and len(first) + len(text) > width else [text]
+            stream.write(first + (lines[0] if lines else "") + "\n")
+            for line in lines[1:]:
+                stream.write(rest + line + "\n")
+
+        for f in self.findings:
+            emit(f"{f.level:<5} ", f.title, "      ")
+            for detail in f.details:
+                for line in detail.splitlines():
+                    emit("      ", line, "        ")
+        fails = sum(f.level == FAIL for f in self.findings)
+        warns = sum(f.level == WARN for f in self.findings)
+        if fails:
+            stream.write(f"\nSandboxes cannot work here yet: {fails} problem(s)"
+                         + (f", {warns} warning(s)" if warns else "")
+                         + ". Fix them, then run `podman-sandbox doctor` again.\n")
+        elif warns:
+            stream.write(f"\nSandboxes work here, with {warns} warning(s) above.\n")
+        else:
+            stream.write("\nSandboxes work here.\n")
+
+
+# ---------------------------------------------------------------- host facts
+
+def host_facts() -> Host:
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    rootless = uid != 0
+    conf_path = (os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
+                              "containers", "containers.conf")
+                 if rootless else "/etc/containers/containers.conf")
+    return Host(user=user, uid=uid, rootless=rootless, conf_path=conf_path,
+                conf_env=os.environ.get("CONTAINERS_CONF") or None,
+                runc=shutil.which("runc") is not None)
+
+
+def cgroup_layout() -> str:
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "v2"
+    if os.path.isdir("/sys/fs/cgroup/unified"):
+        return "v1 (hybrid)"
+    return "v1"
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(x) for x in match.groups() if x is not None) if match else None
+
+
+# ---------------------------------------------------------------- the checks
+
+class Doctor:
+    def __init__(self, runner, image: str | None = None, host: Host | None = None):
+        self.runner = runner
+        self.image = image
+        self.host = host or host_facts()
+        self.report = Report()
+        self.info: dict = {}
+
+    def podman(self, *args: str, env: dict | None = None):
+        extra = {"env": env} if env is not None else {}
+        return self.runner.run(["podman", *args], what=f"podman {args[0]}", check=False, **extra)
+
+    def check(self) -> Report:
+        if self.check_podman() and self.check_info():
+            if self.host.rootless:
+                self.check_rootless()
+            self.check_storage()
+            self.check_probe()
+        return self.report
+
+    # -- podman itself
+    def check_podman(self) -> bool:
+        try:
+            path = self.runner.executable()
+        except PodmanMissingError as exc:
+            self.report.add(FAIL, "podman is not installed (not found on PATH)",
+                            f"fix: {exc.hint}" if exc.hint else "", key="podman-missing")
+            return False
+        result = self.podman("--version")
+        version = parse_version(result.stdout)
+        if result.returncode != 0 or version is None:
+            self.report.add(FAIL, f"podman at {path} does not run: {podman_reason(result.stderr)}",
+                            "fix: reinstall podman", key="podman-broken")
+            return False
+        shown = ".".join(map(str, version))
+        if version < MIN_VERSION:
+            self.report.add(WARN, f"podman {shown} at {path} is older than "
+                                  f"{'.'.join(map(str, MIN_VERSION))}",
+                            "memory and CPU changes cannot be applied live (`podman update` is "
+                            "missing); the sandbox is re-created instead, other features work",
+                            "fix: upgrade Podman to 4.3 or newer", key="old-podman")
+        else:
+            self.report.add(OK, f"podman {shown} ({path})")
+        return True
+
+    def check_info(self) -> bool:
+        result = self.podman("info", "--format", "json")
+        for k in recognise(result.stderr):
+            self.report.add_known(k, self.host, podman_reason(result.stderr) if k.level == FAIL else "")
+        if result.returncode != 0:
+            if not self.report.failed:
+                self.report.add(FAIL, f"`podman info` fails: {podman_reason(result.stderr)}",
+                                "fix: Podman itself is not working; run `podman info` to see the "
+                                "full error", key="info-fails")
+            return False
+        try:
+            self.info = json.loads(result.stdout or "{}")
+        except json.JSONDecodeError:
+            self.info = {}
+        host = self.info.get("host") or {}
+        security = host.get("security") or {}
+        runtime = (host.get("ociRuntime") or {}).get("name", "?")
+        rootless = bool(security.get("rootless", self.host.rootless))
+        cgroups = host.get("cgroupVersion", "?")
+        if cgroups == "v1" and cgroup_layout() == "v1 (hybrid)":
+            cgroups = "v1 (hybrid)"
+        driver = (self.info.get("store") or {}).get("graphDriverName", "?")
+        self.report.add(OK, f"podman works: {'rootless' if rootless else 'rootful'}, cgroups {cgroups}, "
+                            f"runtime {runtime}, storage {driver}")
+        return True
+
+    # -- rootless prerequisites (the checks themselves live in engine/host.py)
+    def _add_sentence(self, level: str, text: str, key: str) -> None:
+        """A host.*_problem() sentence: what is wrong, then 'Fix: ...'."""
+        match = re.search(r"\s*\bFix( \(as root\))?:\s*", text)
+        if not match:
+            self.report.add(level, text, key=key)
+            return
+        who = "(as root) " if match.group(1) else ""
+        self.report.add(level, text[:match.start()].rstrip(". "),
+                        f"fix: {who}{text[match.end():]}", key=key)
+
+    def check_rootless(self) -> None:
+        from podman_sandbox.engine import host
+
+        h, report = self.host, self.report
+        problem = host.subid_problem(h.user)
+        mappings = ((self.info.get("host") or {}).get("idMappings") or {}).get("uidmap") or []
+        if problem:
+            self._add_sentence(FAIL, problem, "no-subuid")
+        elif len(mappings) == 1 and mappings[0].get("size") == 1:
+            report.add_known(known("no-subuid"), h, found="podman info shows a single-id mapping")
+        else:
+            report.add(OK, f"subordinate uid and gid ranges for {h.user}")
+        problem = host.idmap_tools_problem()
+        if problem:
+            self._add_sentence(FAIL, problem, "newuidmap")
+        if host.rootless_cgroup_v1():
+            report.add_known(known("cgroup-v1-rootless"), h)
+        problem = host.runtime_dir_problem()
+        if problem:
+            # Unset, Podman falls back to a folder in /tmp: it works, so only a warning.
+            unset = host.runtime_dir() is None
+            self._add_sentence(WARN if unset else FAIL, problem,
+                               "no-xdg-runtime-dir" if unset else "xdg-runtime-dir")
+        network = (self.info.get("host") or {}).get("slirp4netns") or {}
+        if not network.get("executable") and not shutil.which("slirp4netns"):
+            report.add_known(known("slirp4netns"), h, found="slirp4netns is not installed")
+        else:
+            problem = host.tun_problem()
+            if problem:
+                report.add(FAIL, problem, key="tun")
+
+    def check_storage(self) -> None:
+        from podman_sandbox.engine import host
+
+        driver = host.storage_driver_from_info(self.info)
+        note = host.storage_driver_note(driver)
+        if note:
+            self.report.add(WARN, note, key="vfs")
+        elif driver == "vfs":
+            self.report.add(WARN, "storage driver vfs: every container copies its whole image "
+                                  "(slow start, much disk)",
+                            'fix: driver = "overlay" under [storage] in /etc/containers/storage.conf, '
+                            "then `podman system reset` (deletes ALL images and containers)", key="vfs")
+
+    # -- a real container
+    def check_probe(self) -> None:
+        image, made = self._probe_image()
+        if image is None:
+            return
+        try:
+            self._probe(image)
+        finally:
+            if made:
+                self.podman("rmi", "--force", image)
+
+    def _probe_image(self) -> tuple[str | None, bool]:
+        if self.image:
+            result = self.podman("image", "exists", self.image)
+            if result.returncode != 0:
+                pulled = self.podman("pull", "--quiet", self.image)
+                if pulled.returncode != 0:
+                    self.report.add(FAIL, f"the probe image {self.image} is not here and cannot be "
+                                          f"pulled: {podman_reason(pulled.stderr)}",
+                                    "fix: name an image that is present (`podman images`), or leave "
+                                    "--image out to probe with one made from the host's busybox",
+                                    key="probe-image")
+                    return None, False
+            return self.image, False
+        from podman_sandbox.localimage import build_busybox_image
+        tag = f"localhost/podman-sandbox/doctor-probe:{os.getpid()}"
+        try:
+            build_busybox_image(self.runner, tag)
+        except SandboxError as exc:
+            stderr = getattr(exc, "stderr", "") or ""
+            found = recognise(stderr)
+            for k in found:
+                self.report.add_known(k, self.host, podman_reason(stderr) if k.level == FAIL else "")
+            if found:
+                self.report.add(FAIL if any(k.level == FAIL for k in found) else WARN,
+                                "no probe container was run: the probe image could not be made "
+                                "(see above)", key="no-probe")
+            else:
+                self.report.add(WARN, f"no probe container was run: {exc.message}",
+                                f"fix: {exc.hint}" if exc.hint else "",
+                                "or name an image to probe with: podman-sandbox doctor --image IMAGE",
+                                key="no-probe")
+            return None, False
+        return tag, True
+
+    def _probe_argv(self, image: str, workspace: str, network: str | None) -> list[str]:
+        script = (f"echo {PROBE_MARK}; "
+                  "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown; "
+                  "echo probe > /workspace/probe")
+        argv = ["run", "--rm", "--init", "--security-opt", "no-new-privileges",
+                "--pids-limit", str(PROBE_PIDS),
+                "--memory", f"{PROBE_MEMORY}b", "--memory-swap", f"{PROBE_MEMORY}b",
+                "--volume", f"{workspace}:/workspace:rw,z", "--workdir", "/workspace"]
+        if network:
+            argv += ["--network", network]
+        return argv + ["--entrypoint", "sh", image, "-c", script]
+
+    def _run_probe(self, image: str, network: str | None = None, env: dict | None = None):
+        with tempfile.TemporaryDirectory(prefix="podman-sandbox-doctor-") as workspace:
+            result = self.podman(*self._probe_argv(image, workspace, network), env=env)
+            wrote = os.path.exists(os.path.join(workspace, "probe"))
+        ok = result.returncode == 0 and PROBE_MARK in result.stdout
+        return ok, wrote, result
+
+    def _probe(self, image: str) -> None:
+        ok, wrote, result = self._run_probe(image)
+        network_note = ""
+        if not ok:
+            network = [k for k in recognise(result.stderr) if k.key in NETWORK_KEYS]
+            if network:  # the rest may still work: probe again without a network
+                for k in network:
+                    self.report.add_known(k, self.host, podman_reason(result.stderr))
+                ok, wrote, result = self._run_probe(image, network="none")
+                network_note = " with --network none"
+        if not ok:
+            self._probe_failed(image, result.stderr or result.stdout)
+            return
+        for k in recognise(result.stderr):  # warnings from a run that worked
+            self.report.add_known(k, self.host)
+        self.report.add(OK, "a probe container runs with the sandbox's options" + network_note,
+                        "--init, no-new-privileges, pids and memory limits, a read-write /workspace")
+        if not wrote:
+            self.report.add(FAIL, "the probe container could not write to its /workspace bind mount",
+                            "fix: check SELinux/AppArmor and that the user can write the project folder",
+                            key="mount")
+        lines = result.stdout.splitlines()
+        limit = lines[lines.index(PROBE_MARK) + 1].strip() if PROBE_MARK in lines and \
+            lines.index(PROBE_MARK) + 1 < len(lines) else "unknown"
+        if limit.isdigit() and int(limit) == PROBE_MEMORY:
+            self.report.add(OK, "memory limits are enforced (read back from the container's cgroup)")
+        elif not self.report.has("cgroup-v1-rootless"):
+            self.report.add(WARN, f"the memory limit did not reach the container's cgroup "
+                                  f"(asked {PROBE_MEMORY}, found {limit})",
+                            "sandboxes run, but `memory:` may not be enforced", key="memory")
+
+    def _probe_failed(self, image: str, stderr: str) -> None:
+        reason = podman_reason(stderr)
+        found = recognise(stderr)
+        if not found:
+            self.report.add(FAIL, f"a probe container cannot run: {reason}",
+                            f"to see it yourself: podman run --rm {image} true", key="probe")
+            return
+        conf_keys = [key for k in found for key in k.conf]
+        for k in found:
+            self.report.add_known(k, self.host, reason if k.level == FAIL else "")
+        if conf_keys:
+            self._try_conf_fix(image, conf_keys)
+
+    def _try_conf_fix(self, image: str, keys: list[str]) -> None:
+        """Run the probe with the containers.conf fix (growing it while new known errors show)."""
+        keys = list(dict.fromkeys(keys))
+        worked = False
+        with tempfile.TemporaryDirectory(prefix="podman-sandbox-doctor-conf-") as folder:
+            path = os.path.join(folder, "containers.conf")
+            for _ in range(3):
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(containers_conf(keys))
+                env = dict(os.environ, CONTAINERS_CONF=path)
+                ok, _, result = self._run_probe(image, network="none", env=env)
+                if ok:
+                    worked = True
+                    break
+                more = [key for k in recognise(result.stderr) for key in k.conf if key not in keys]
+                for k in recognise(result.stderr):
+                    self.report.add_known(k, self.host, podman_reason(result.stderr) if k.level == FAIL else "")
+                if not more:
+                    break
+                keys += more
+        text = containers_conf(keys)
+        finding = next(f for f in self.report.findings if f.key == keys[0])
+        finding.details.append("containers.conf:\n" + "\n".join("    " + ln for ln in text.splitlines()))
+        finding.details.append("checked: a probe container runs with exactly this containers.conf"
+                               if worked else
+                               "not enough on its own: with this containers.conf the probe still fails")
+
+
+def run(runner, out=None, image: str | None = None, stream: TextIO | None = None) -> int:
+    """Check the host, print the report; 0 when sandboxes can work here, else 122."""
+    report = Doctor(runner, image=image).check()
+    report.write(stream or sys.stdout)
+    return EXIT_PODMAN_MISSING if report.failed else EXIT_OK

@@ -1,0 +1,321 @@
+"""Stopping commands, memory kills, concurrency, faults and hostile values, on a real Podman.
+
+A sandbox runs untrusted code: what it starts must end when asked (timeout,
+Ctrl-C, SIGTERM) without taking the sandbox down; parallel commands must make
+one container; a crash at any point must leave a state the next command
+converges from; and no value may turn into an extra argument on its way to Podman.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import podman
+
+
+def spec(image: str, extra: str = "") -> str:
+    return f"image: {image}\n{extra}"
+
+
+def names(sandbox) -> list[str]:
+    return sorted(n for c in sandbox.containers() for n in c.get("Names") or [])
+
+
+def sandbox_name(sandbox) -> str:
+    [c] = sandbox.containers()
+    return c["Names"][0]
+
+
+def processes(container: str) -> list[str]:
+    """Command lines running in the container, from `podman top`, minus the sandbox's own two."""
+    out = podman("top", container, "pid", "args", check=False).stdout.splitlines()[1:]
+    rows = [ln.split(None, 1)[1] for ln in out if len(ln.split(None, 1)) == 2]
+    return [r for r in rows if "podman-init" not in r and r.strip() != "sleep infinity"]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def popen(sandbox, *args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "podman_sandbox", *args], cwd=sandbox.project,
+                            env=sandbox.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+# ------------------------------------------------------------------ timeouts and signals
+
+def test_timeout_stops_the_command_with_124(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    start = time.monotonic()
+    result = sandbox.run("execute", "--timeout", "2", "sleep 40")
+    elapsed = time.monotonic() - start
+    assert result.returncode == 124, result
+    assert 2 <= elapsed < 6, elapsed
+    assert "timed out after 2s" in result.stderr
+    assert processes(name) == []
+    assert sandbox.inspect(name)["State"]["Running"]
+
+
+def test_timeout_stops_everything_the_command_started(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    start = time.monotonic()
+    result = sandbox.run("execute", "--timeout", "1", "sh -c 'sleep 40 & sleep 41 & sleep 42'")
+    assert result.returncode == 124, result
+    assert time.monotonic() - start < 5
+    assert processes(name) == []
+    # A command that ignores SIGTERM is killed after the grace period.
+    start = time.monotonic()
+    result = sandbox.run("execute", "--timeout", "1", "trap '' TERM; sleep 40 & sleep 41")
+    assert result.returncode == 124
+    assert time.monotonic() - start < 6
+    assert processes(name) == []
+
+
+def test_timeout_on_a_sandbox_not_yet_created(sandbox):
+    """The slow path (converge first) honours --timeout the same way."""
+    sandbox.write_spec(spec(sandbox.image))
+    result = sandbox.run("execute", "--timeout", "1", "sleep 40")
+    assert result.returncode == 124, result
+    assert processes(sandbox_name(sandbox)) == []
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("to", ["process", "group"])
+def test_signal_ends_the_command_inside_and_keeps_the_sandbox(sandbox, signum, code, to):
+    """to=group is Ctrl-C at a terminal: the podman client gets the signal too and dies
+    at once, which alone would leave the command running in the container."""
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    cid = sandbox.inspect(name)["Id"]
+    proc = popen(sandbox, "execute", "sleep 40", start_new_session=True)
+    assert wait_for(lambda: any("sleep 40" in p for p in processes(name))), "the command never started"
+    sent = time.monotonic()
+    if to == "group":
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == code, err
+    assert time.monotonic() - sent < 5
+    assert "Traceback" not in err
+    assert processes(name) == []
+    info = sandbox.inspect(name)
+    assert info["Id"] == cid and info["State"]["Running"]
+
+
+def test_signal_before_the_command_has_started(sandbox):
+    """Ctrl-C right after the command was typed: whatever had begun is gone, nothing is
+    left running in the sandbox, and the exit code says how it ended."""
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    for n, delay in enumerate((0.1, 0.2, 0.3, 0.4)):
+        proc = popen(sandbox, "execute", f"sleep {50 + n}", start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT if n % 2 else signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == (130 if n % 2 else 143), (delay, err)
+        assert "Traceback" not in err
+        time.sleep(0.3)  # a command that escaped would be running by now
+        assert processes(name) == [], delay
+    assert sandbox.inspect(name)["State"]["Running"]
+
+
+# ------------------------------------------------------------------ memory
+
+def test_out_of_memory_is_137_with_a_message(sandbox):
+    sandbox.write_spec(spec(sandbox.image, "memory: 32m\n"))
+    sandbox.ok("apply")
+    # A 200 MB shell variable: the shell really allocates it.
+    result = sandbox.run("execute", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}")
+    assert result.returncode == 137, result
+    assert "ran out of memory" in result.stderr and "32m" in result.stderr
+    assert result.stdout == ""
+    # The sandbox is still there, and a SIGKILL that is not about memory says nothing of it.
+    killed = sandbox.run("execute", "kill -9 $$")
+    assert killed.returncode == 137
+    assert "memory" not in killed.stderr
+    assert sandbox.ok("execute", "echo alive").stdout == "alive\n"
+
+
+# ------------------------------------------------------------------ concurrency
+
+def _six_executes(sandbox) -> list[tuple[int, str, str]]:
+    procs = [popen(sandbox, "execute", f"echo run-{i}; cat /root/setup-done") for i in range(6)]
+    return [(p.wait(timeout=120), *p.communicate()) for p in procs]
+
+
+def test_six_parallel_executes_make_one_container(sandbox):
+    sandbox.write_spec(spec(sandbox.image, "setup:\n  - echo yes > /root/setup-done\n"))
+    for i, (code, out, err) in enumerate(_six_executes(sandbox)):
+        assert code == 0, err
+        assert out == f"run-{i}\nyes\n"
+    assert len(sandbox.containers()) == 1
+    # Stopped behind our back: six more at once start it once, the same container.
+    name = sandbox_name(sandbox)
+    cid = sandbox.inspect(name)["Id"]
+    podman("stop", "--time", "0", name)
+    for i, (code, out, err) in enumerate(_six_executes(sandbox)):
+        assert code == 0, err
+        assert out == f"run-{i}\nyes\n"
+    assert [c["Id"] for c in sandbox.containers()] == [cid]
+    assert sandbox.inspect(name)["State"]["Running"]
+
+
+# ------------------------------------------------------------------ faults
+
+def test_removed_or_stopped_behind_our_back_converges(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("execute", "true")
+    name = sandbox_name(sandbox)
+    first = sandbox.inspect(name)["Id"]
+    podman("stop", "--time", "0", name)
+    assert sandbox.ok("execute", "echo back").stdout == "back\n"
+    assert sandbox.inspect(name)["Id"] == first
+    podman("rm", "--force", "--time", "0", name)
+    assert sandbox.ok("execute", "echo again").stdout == "again\n"
+    assert [c["Id"] for c in sandbox.containers()] != [first]
+    assert len(sandbox.containers()) == 1
+    assert sandbox.run("plan", "--exit-code").returncode == 0
+
+
+def test_apply_killed_during_setup_then_next_apply_converges(sandbox):
+    gate = sandbox.project / "go"
+    sandbox.write_spec(spec(sandbox.image, "setup:\n"
+                            "  - while [ ! -e /workspace/go ]; do sleep 0.1; done; echo set > /root/s\n"))
+    proc = popen(sandbox, "apply", start_new_session=True)
+    setup = wait_for(lambda: [n for n in names(sandbox) if n.endswith("-setup")])
+    assert setup, "the setup container never appeared"
+    time.sleep(0.3)  # the step is running now
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and the podman it runs, as a terminal would
+    proc.wait(timeout=10)
+    assert names(sandbox) == setup  # the leftover is there
+    gate.write_text("")
+    result = sandbox.ok("apply")
+    assert "build-setup" in result.stderr
+    assert [n for n in names(sandbox) if n.endswith(("-setup", "-next"))] == []
+    assert len(sandbox.containers()) == 1
+    assert sandbox.ok("execute", "cat /root/s").stdout == "set\n"
+
+
+def test_leftover_next_container_is_cleaned_by_the_next_apply(sandbox):
+    """What a crash between `create NAME-next` and the rename leaves behind."""
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    podman("create", "--name", f"{name}-next", "--label", "io.podman-sandbox.managed=true",
+           "--label", f"io.podman-sandbox.project={sandbox.project}", sandbox.image, "true")
+    sandbox.write_spec(spec(sandbox.image, "env:\n  CHANGED: 'yes'\n"))
+    sandbox.ok("apply")
+    assert names(sandbox) == [name]
+    assert sandbox.ok("execute", "echo $CHANGED").stdout == "yes\n"
+
+
+def test_interrupted_commit_keeps_the_previous_state(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("execute", "echo v1 > /root/state")
+    sandbox.ok("commit")
+    # A big change makes the next commit slow enough to be killed in the middle.
+    sandbox.ok("execute", "echo v2 > /root/state; head -c 40000000 /dev/zero > /root/big")
+    name = sandbox_name(sandbox)
+    proc = popen(sandbox, "commit", start_new_session=True)
+
+    def committing() -> bool:
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    argv = fh.read().split(b"\0")
+            except OSError:
+                continue
+            if b"commit" in argv and name.encode() in argv and os.getsid(int(entry)) == proc.pid:
+                return True
+        return False
+
+    assert wait_for(committing, interval=0.01), "podman commit never started"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    # The committed state is still v1: a fresh container from it says so.
+    podman("rm", "--force", "--time", "0", name)
+    assert sandbox.ok("execute", "cat /root/state").stdout == "v1\n"
+    assert sandbox.run("execute", "test -e /root/big").returncode == 1
+    # And committing works again afterwards.
+    sandbox.ok("execute", "echo v3 > /root/state")
+    sandbox.ok("commit")
+    podman("rm", "--force", "--time", "0", name)
+    assert sandbox.ok("execute", "cat /root/state").stdout == "v3\n"
+
+
+def test_podman_not_installed_is_one_line_and_122(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.env["PATH"] = str(sandbox.root)  # no podman there
+    for cmd in (("execute", "true"), ("apply",), ("status",), ("plan",)):
+        result = sandbox.run(*cmd)
+        assert result.returncode == 122, (cmd, result)
+        lines = result.stderr.strip().splitlines()
+        assert lines[0] == "podman-sandbox: error: podman is not installed (not found on PATH)"
+        assert len(lines) <= 2 and all("Traceback" not in ln for ln in lines)
+
+
+def test_image_that_cannot_be_pulled_is_125(sandbox):
+    sandbox.write_spec(spec("example.invalid/podman-sandbox/nothing:1"))
+    for cmd in (("execute", "true"), ("apply",)):
+        result = sandbox.run(*cmd)
+        assert result.returncode == 125, result
+        errors = [ln for ln in result.stderr.splitlines() if ln.startswith("podman-sandbox: error:")]
+        assert len(errors) == 1 and "pull example.invalid/podman-sandbox/nothing:1 failed" in errors[0]
+        assert "Traceback" not in result.stderr
+    assert sandbox.containers() == []
+
+
+# ------------------------------------------------------------------ hostile values
+
+HOSTILE = {
+    "SPACES": "a b  c",
+    "QUOTES": "it's \"double\" and 'single'",
+    "NEWLINES": "line one\nline two\n",
+    "SUBST": "$(touch /tmp/pwned) `touch /tmp/pwned2` ${HOME}",
+    "DASHES": "--privileged",
+    "SEMI": "; rm -rf / #",
+}
+
+
+def test_hostile_values_stay_one_argument(sandbox, tmp_path):
+    project = sandbox.root / "we 'ird\" $(x) --dir"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text(spec(sandbox.image, "env:\n" + "".join(
+        f"  {k}: {json.dumps(v)}\n" for k, v in HOSTILE.items())))
+    (project / "here.txt").write_text("inside the odd folder\n")
+    for key, value in HOSTILE.items():
+        out = sandbox.ok("execute", f'printf %s "${key}"', cwd=project).stdout
+        assert out == value, key
+    assert sandbox.ok("execute", "cat here.txt; pwd", cwd=project).stdout == \
+        "inside the odd folder\n/workspace\n"
+    assert sandbox.run("execute", "test -e /tmp/pwned || test -e /tmp/pwned2", cwd=project).returncode == 1
+    assert not os.path.exists("/tmp/pwned") and not os.path.exists("/tmp/pwned2")
+    [c] = [c for c in sandbox.containers()
+           if c["Labels"]["io.podman-sandbox.project"] == str(project)]
+    info = sandbox.inspect(c["Id"])
+    assert info["HostConfig"]["Privileged"] is False
+    assert [(m["Source"], m["Destination"]) for m in info["Mounts"]] == [(str(project), "/workspace")]
+    # The command itself is one argument for sh -c, whatever it looks like.
+    out = sandbox.ok("execute", "--", "echo -- --version \"$(echo sub)\" ';' '|'", cwd=project).stdout
+    assert out == "-- --version sub ; |\n"

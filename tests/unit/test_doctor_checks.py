@@ -1,0 +1,435 @@
+"""doctor without Podman: the recognisers on recorded Podman output, and the checks
+driven by a scripted runner (what each podman command answers)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+
+from podman_sandbox.engine import doctor
+from podman_sandbox.engine.runner import Result
+from podman_sandbox.errors import PodmanMissingError
+
+# Recorded from Podman 4.3.1 on Debian 12 (runc, cgroup v1 hybrid), unless noted.
+RECORDED = {
+    # crun on this host (ENVIRONMENT.md)
+    "crun-hybrid": "Error: crun: cgroups in hybrid mode not supported, drop all controllers from "
+                   "cgroupv2: OCI runtime error\n",
+    # crun's wording of the rlimit failure (ENVIRONMENT.md)
+    "rlimits-crun": "Error: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied\n",
+    # runc, CONTAINERS_CONF unset
+    "rlimits": "Error: runc: runc create failed: unable to start container process: error during "
+               "container init: error setting rlimits for ready process: error setting rlimit type 7: "
+               "operation not permitted: OCI permission denied\n",
+    # rootless user made with useradd -K SUB_UID_COUNT=0: podman info
+    "no-subuid": 'time="2026-11-26T11:27:13Z" level=warning msg="\\"/\\" is not a shared mount, this '
+                 'could cause issues or missing mounts with rootless containers"\n'
+                 'time="2026-11-26T11:27:13Z" level=error msg="cannot find UID/GID for user me4nosub: '
+                 'no subuid ranges found for user \\"me4nosub\\" in /etc/subuid - check rootless mode '
+                 'in man pages."\n'
+                 'time="2026-11-26T11:27:13Z" level=warning msg="Using rootless single mapping into the '
+                 'namespace. This might break some images. Check /etc/subuid and /etc/subgid for adding '
+                 'sub*ids if not using a network user"\n',
+    # the same user, podman import of a layer owned by uid 1002
+    "insufficient-ids": 'Error: writing blob: adding layer with blob "sha256:220960f46b49": ApplyLayer '
+                        'stdout:  stderr: potentially insufficient UIDs or GIDs available in user '
+                        'namespace (requested 1002:1002 for /bin): Check /etc/subuid and /etc/subgid if '
+                        'configured locally and run podman-system-migrate: lchown /bin: invalid argument '
+                        'exit status 1\n',
+    # containers/podman pkg/rootless wording when the helper is not installed
+    "newuidmap": 'Error: command required for rootless mode with multiple IDs: exec: "newuidmap": '
+                 'executable file not found in $PATH\n',
+    # rootless, podman run --memory 64m on cgroup v1
+    "cgroup-v1-rootless": "Resource limits are not supported and ignored on cgroups V1 rootless systems\n",
+    # rootless, default network, /dev/net/tun mode 0600 root
+    "tun": 'Error: /usr/bin/slirp4netns failed: "open(\\"/dev/net/tun\\"): Permission denied\\n'
+           'WARNING: Support for seccomp is experimental\\nWARNING: Support for IPv6 is experimental\\n'
+           'child failed(1)\\n"\n',
+    # rootless, XDG_RUNTIME_DIR a folder of root's
+    "xdg-owner": 'time="2026-11-26T11:27:26Z" level=error msg="XDG_RUNTIME_DIR directory '
+                 '\\"/tmp/me4/rootowned\\" is not owned by the current user"\n',
+    # rootless, XDG_RUNTIME_DIR=/run/user/1002 that does not exist
+    "xdg-missing": 'the path in $XDG_RUNTIME_DIR must be writable by the user\n'
+                   'time="2026-11-26T11:27:28Z" level=error msg="mkdir /run/user/1002: permission denied"\n'
+                   'Error: runc: time="2026-11-26T11:27:28Z" level=error msg="mkdir /run/user/1002: '
+                   'permission denied": OCI permission denied\n',
+    # storage.conf driver changed after storage was made with vfs
+    "storage-mismatch": 'time="2026-11-26T11:27:31Z" level=error msg="User-selected graph driver '
+                        '\\"overlay\\" overwritten by graph driver \\"vfs\\" from database - delete libpod '
+                        'local files to resolve.  May prevent use of images created by other tools"\n',
+    # driver = "btrfs" on ext4; overlay with a missing mount_program
+    "storage-btrfs": 'Error: "/tmp/me4/st-btrfs/g/btrfs" is not on a btrfs filesystem: prerequisites '
+                     'for driver not satisfied (wrong filesystem?)\n',
+    "storage-fuse": 'Error: overlay: can\'t stat program "/nonexistent/fuse-overlayfs": stat '
+                    '/nonexistent/fuse-overlayfs: no such file or directory\n',
+    # CONTAINERS_CONF=/nonexist.conf podman info
+    "containers-conf": 'time="2026-11-26T11:28:05Z" level=error msg="finding config on system: '
+                       'CONTAINERS_CONF file: stat /nonexist.conf: no such file or directory"\n',
+}
+
+EXPECTED = {
+    "crun-hybrid": ["crun-hybrid"],
+    "rlimits-crun": ["rlimits"],
+    "rlimits": ["rlimits"],
+    "no-subuid": ["no-subuid", "shared-mount"],
+    "insufficient-ids": ["no-subuid"],
+    "newuidmap": ["newuidmap"],
+    "cgroup-v1-rootless": ["cgroup-v1-rootless"],
+    "tun": ["tun"],
+    "xdg-owner": ["xdg-runtime-dir"],
+    "xdg-missing": ["xdg-runtime-dir"],
+    "storage-mismatch": ["storage-mismatch"],
+    "storage-btrfs": ["storage-driver"],
+    "storage-fuse": ["storage-driver"],
+    "containers-conf": ["containers-conf"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_recognises_recorded_failures(name):
+    assert sorted(k.key for k in doctor.recognise(RECORDED[name])) == sorted(EXPECTED[name])
+
+
+def test_recognises_nothing_in_healthy_or_unrelated_output():
+    assert doctor.recognise("") == []
+    assert doctor.recognise("Error: no such object: \"sandbox-x\"\n") == []
+    assert doctor.recognise("Error: initializing source docker://example.invalid/x:1: no such host\n") == []
+
+
+def test_every_known_failure_has_a_fix_naming_something_to_do():
+    host = doctor.Host(user="alice", uid=1000, rootless=True,
+                       conf_path="/home/alice/.config/containers/containers.conf")
+    for k in doctor.KNOWN:
+        fix = k.fix(host)
+        assert k.level in (doctor.FAIL, doctor.WARN)
+        assert len(fix) > 20, k.key
+    assert "usermod --add-subuids" in doctor.known("no-subuid").fix(host)
+    assert "alice" in doctor.known("no-subuid").fix(host)
+    assert "/home/alice/.config/containers/containers.conf" in doctor.known("rlimits").fix(host)
+    assert "install runc" in doctor.known("crun-hybrid").fix(doctor.Host(runc=False))
+    assert "install runc" not in doctor.known("crun-hybrid").fix(doctor.Host(runc=True))
+    assert "CONTAINERS_CONF" in doctor.known("rlimits").fix(doctor.Host(conf_env="/tmp/x.conf"))
+
+
+def test_podman_reason_picks_the_error_line():
+    assert doctor.podman_reason(RECORDED["rlimits"]).startswith("runc: runc create failed")
+    assert doctor.podman_reason(RECORDED["xdg-owner"]) == \
+        'XDG_RUNTIME_DIR directory "/tmp/me4/rootowned" is not owned by the current user'
+    assert doctor.podman_reason("") == "no error output"
+
+
+def test_containers_conf_holds_the_fix_for_each_quirk(monkeypatch):
+    limits = {doctor.resource.RLIMIT_NOFILE: (1024, 20000),
+              doctor.resource.RLIMIT_NPROC: (1024, doctor.resource.RLIM_INFINITY)}
+    monkeypatch.setattr(doctor.resource, "getrlimit", lambda which: limits[which])
+    text = doctor.containers_conf(["rlimits", "crun-hybrid"])
+    assert text == ('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
+                    '[engine]\nruntime = "runc"\n')
+    assert doctor.containers_conf(["crun-hybrid"]) == '[engine]\nruntime = "runc"\n'
+
+
+def test_parse_version():
+    assert doctor.parse_version("podman version 4.3.1\n") == (4, 3, 1)
+    assert doctor.parse_version("podman version 3.4\n") == (3, 4)
+    assert doctor.parse_version("nothing") is None
+
+
+# ------------------------------------------------------------------ scripted runner
+
+INFO = {"host": {"cgroupVersion": "v2", "ociRuntime": {"name": "runc"},
+                 "security": {"rootless": False}, "idMappings": {"uidmap": None}},
+        "store": {"graphDriverName": "overlay"}}
+
+
+class Scripted:
+    """Answers podman commands from a function of (argv, env); records them."""
+
+    def __init__(self, answer, missing: bool = False):
+        self.answer = answer
+        self.missing = missing
+        self.calls: list[tuple[list[str], dict | None]] = []
+
+    def executable(self) -> str:
+        if self.missing:
+            raise PodmanMissingError("podman is not installed (not found on PATH)", hint="install it")
+        return "/usr/bin/podman"
+
+    def run(self, argv, *, what, check=True, stream=False, input=None, env=None):
+        self.calls.append((list(argv), env))
+        code, out, err = self.answer(argv, env)
+        return Result(argv, code, out, err)
+
+    def subcommands(self) -> list[str]:
+        return [argv[1] for argv, _ in self.calls]
+
+
+def probe_output(memory: str = str(doctor.PROBE_MEMORY)) -> str:
+    return f"{doctor.PROBE_MARK}\n{memory}\n"
+
+
+def wrote_probe(argv, output: str | None = None):
+    """What a probe container that works does: write /workspace/probe, print its report."""
+    workspace = argv[argv.index("--volume") + 1].split(":")[0]
+    with open(os.path.join(workspace, "probe"), "w") as fh:
+        fh.write("probe\n")
+    return 0, output if output is not None else probe_output(), ""
+
+
+def healthy(argv, env, *, run=None):
+    sub = argv[1]
+    if sub == "--version":
+        return 0, "podman version 4.3.1\n", ""
+    if sub == "info":
+        return 0, json.dumps(INFO), ""
+    if sub == "import":
+        return 0, "sha256:abc\n", ""
+    if sub == "run":
+        return run(argv, env) if run else wrote_probe(argv)
+    return 0, "", ""
+
+
+def run_doctor(runner, **kw) -> tuple[int, str]:
+    stream = io.StringIO()
+    host = doctor.Host(user="root", uid=0, rootless=False)
+    report = doctor.Doctor(runner, host=host, **kw).check()
+    report.write(stream)
+    return (doctor.EXIT_PODMAN_MISSING if report.failed else 0), stream.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def static_busybox(monkeypatch):
+    """The probe image is 'built' through the scripted runner (podman import)."""
+    import podman_sandbox.localimage as li
+    monkeypatch.setattr(li, "find_static_busybox", lambda: "/bin/busybox")
+    monkeypatch.setattr(li, "build_rootfs_tar", lambda busybox, path: open(path, "wb").close())
+
+
+def test_healthy_host_passes_and_removes_its_probe_image():
+    runner = Scripted(healthy)
+    code, text = run_doctor(runner)
+    assert code == 0, text
+    assert "ok    podman 4.3.1" in text
+    assert "a probe container runs" in text and "memory limits are enforced" in text
+    assert text.rstrip().endswith("Sandboxes work here.")
+    run_argv = next(a for a, _ in runner.calls if a[1] == "run")
+    for flag in ("--init", "no-new-privileges", "--pids-limit", "--memory", "--rm"):
+        assert flag in run_argv
+    imported = next(a for a, _ in runner.calls if a[1] == "import")[-1]
+    assert ["podman", "rmi", "--force", imported] in [a for a, _ in runner.calls]
+
+
+def test_podman_missing_is_one_failure_and_exit_122():
+    stream = io.StringIO()
+
+    class Missing(Scripted):
+        pass
+
+    runner = Missing(healthy, missing=True)
+    code = doctor.run(runner, None, stream=stream)
+    assert code == 122
+    assert "FAIL  podman is not installed" in stream.getvalue()
+    assert runner.calls == []
+
+
+def rlimit_host(argv, env):
+    """Runs only with a CONTAINERS_CONF that sets default_ulimits (and runtime runc if crun_too)."""
+    conf = ""
+    if env and env.get("CONTAINERS_CONF"):
+        with open(env["CONTAINERS_CONF"]) as fh:
+            conf = fh.read()
+    if "default_ulimits" not in conf:
+        return 126, "", RECORDED["rlimits"]
+    return wrote_probe(argv)
+
+
+def test_unconfigured_host_names_the_rlimit_fix_and_checks_it(monkeypatch):
+    monkeypatch.delenv("CONTAINERS_CONF", raising=False)
+    runner = Scripted(lambda a, e: healthy(a, e, run=rlimit_host))
+    code, text = run_doctor(runner)
+    assert code == 122, text
+    assert "FAIL  Podman's default rlimits" in text
+    assert "default_ulimits = [" in text
+    assert "checked: a probe container runs with exactly this containers.conf" in text
+    trials = [e for a, e in runner.calls if a[1] == "run" and e]
+    assert len(trials) == 1 and "CONTAINERS_CONF" in trials[0]
+    assert not os.path.exists(trials[0]["CONTAINERS_CONF"])  # the trial file is gone
+    assert "Sandboxes cannot work here yet: 1 problem(s)" in text
+
+
+def test_crun_then_rlimits_grow_one_fix_that_works(monkeypatch):
+    def host(argv, env):
+        conf = open(env["CONTAINERS_CONF"]).read() if env else ""
+        if 'runtime = "runc"' not in conf:
+            return 126, "", RECORDED["crun-hybrid"]
+        if "default_ulimits" not in conf:
+            return 126, "", RECORDED["rlimits-crun"]
+        return wrote_probe(argv)
+
+    runner = Scripted(lambda a, e: healthy(a, e, run=host))
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "FAIL  crun, Podman's runtime here" in text and "FAIL  Podman's default rlimits" in text
+    conf = [ln.strip() for ln in text.split("containers.conf:\n", 1)[1].splitlines()[:4]]
+    assert conf[0] == "[containers]" and conf[1].startswith("default_ulimits = [")
+    assert conf[2:] == ["[engine]", 'runtime = "runc"']
+    assert "checked: a probe container runs" in text
+
+
+def test_a_fix_that_does_not_work_is_said_so():
+    runner = Scripted(lambda a, e: healthy(a, e, run=lambda a2, e2: (126, "", RECORDED["rlimits"])))
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "not enough on its own" in text
+
+
+def test_unknown_probe_failure_shows_podmans_reason():
+    runner = Scripted(lambda a, e: healthy(a, e, run=lambda a2, e2: (125, "", "Error: something odd\n")))
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "FAIL  a probe container cannot run: something odd" in text
+
+
+def test_info_failure_with_a_known_cause():
+    def answer(argv, env):
+        if argv[1] == "info":
+            return 125, "", RECORDED["storage-btrfs"]
+        return healthy(argv, env)
+
+    runner = Scripted(answer)
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "storage driver cannot work" in text and 'driver = "vfs"' in text
+    assert "run" not in runner.subcommands()  # no probe when podman itself fails
+
+
+def test_memory_limit_not_reaching_the_cgroup_is_a_warning():
+    runner = Scripted(lambda a, e: healthy(a, e, run=lambda a2, e2: wrote_probe(a2, probe_output("9223372036854771712"))))
+    code, text = run_doctor(runner)
+    assert code == 0
+    assert "warn  the memory limit did not reach the container's cgroup" in text
+
+
+def test_old_podman_is_a_warning():
+    def answer(argv, env):
+        if argv[1] == "--version":
+            return 0, "podman version 4.2.0\n", ""
+        return healthy(argv, env)
+
+    code, text = run_doctor(Scripted(answer))
+    assert code == 0
+    assert "warn  podman 4.2.0" in text and "podman update" in text
+
+
+def test_given_image_is_used_and_not_removed():
+    runner = Scripted(healthy)
+    code, _ = run_doctor(runner, image="localhost/mine:1")
+    assert code == 0
+    assert "import" not in runner.subcommands() and "rmi" not in runner.subcommands()
+    assert next(a for a, _ in runner.calls if a[1] == "run")[-3] == "localhost/mine:1"
+
+
+def test_given_image_that_cannot_be_pulled_fails_clearly():
+    def answer(argv, env):
+        if argv[1:3] == ["image", "exists"]:
+            return 1, "", ""
+        if argv[1] == "pull":
+            return 125, "", "Error: initializing source docker://example.invalid/x:1: no such host\n"
+        return healthy(argv, env)
+
+    code, text = run_doctor(Scripted(answer), image="example.invalid/x:1")
+    assert code == 122
+    assert "the probe image example.invalid/x:1 is not here and cannot be pulled" in text
+
+
+def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | None,
+                    tun: bool, info_uidmap=None, run=None):
+    """Doctor as a rootless user on a cgroup v1 host, with the host's files faked in tmp_path."""
+    from podman_sandbox.engine import host
+
+    for kind in ("uid", "gid"):
+        (tmp_path / f"sub{kind}").write_text(subuid)
+    real_ranges = host.subid_ranges
+    monkeypatch.setattr(host, "subid_ranges", lambda kind="uid", user=None, path=None:
+                        real_ranges(kind, user, str(tmp_path / f"sub{kind}")))
+    monkeypatch.setattr(host, "is_rootless", lambda: True)
+    monkeypatch.setattr(host, "cgroup_version", lambda: 1)
+    monkeypatch.setattr(doctor, "cgroup_layout", lambda: "v1 (hybrid)")
+    tun_path = tmp_path / "tun"
+    if tun:
+        tun_path.write_text("")
+    monkeypatch.setattr(host, "TUN_DEVICE", str(tun_path))
+    if runtime_dir is None:
+        monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    else:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", runtime_dir)
+    info = json.loads(json.dumps(INFO))
+    info["host"]["security"]["rootless"] = True
+    info["host"]["idMappings"]["uidmap"] = info_uidmap or [
+        {"container_id": 0, "host_id": 1000, "size": 1},
+        {"container_id": 1, "host_id": 100000, "size": 65536}]
+    info["host"]["slirp4netns"] = {"executable": "/usr/bin/slirp4netns"}
+    info["store"]["graphDriverName"] = "vfs"
+
+    def answer(argv, env):
+        if argv[1] == "info":
+            return 0, json.dumps(info), ""
+        return healthy(argv, env, run=run)
+
+    d = doctor.Doctor(Scripted(answer), host=doctor.Host(user="alice", uid=os.getuid(), rootless=True))
+    stream = io.StringIO()
+    report = d.check()
+    report.write(stream)
+    return report, stream.getvalue()
+
+
+def test_rootless_without_subuid_ranges(tmp_path, monkeypatch):
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="bob:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True,
+                                   info_uidmap=[{"container_id": 0, "host_id": 1000, "size": 1}])
+    assert report.failed
+    assert "FAIL  alice has no range of 65536 ids in /etc/subuid and /etc/subgid" in text
+    assert "fix: (as root) usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice" in text
+    assert "warn  rootless Podman on cgroup v1 ignores memory" in text
+    assert "warn  storage driver vfs" in text
+
+
+def test_rootless_ready_except_cgroup_v1_warns_only(tmp_path, monkeypatch):
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True)
+    assert not report.failed, text
+    assert "ok    subordinate uid and gid ranges for alice" in text
+    assert "ignores memory, cpus and pids_limit" in text
+    # On cgroup v1 rootless the probe's memory limit is not expected to hold.
+    assert "did not reach the container's cgroup" not in text
+
+
+def test_rootless_without_tun_fails_and_probes_without_network(tmp_path, monkeypatch):
+    def run(argv, env):
+        if "--network" not in argv:
+            return 126, "", RECORDED["tun"]
+        return wrote_probe(argv)
+
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=False, run=run)
+    assert report.failed
+    assert "is not usable: the default network (bridge) cannot work" in text
+    assert "network: none" in text
+    assert "a probe container runs with the sandbox's options with --network none" in text
+
+
+def test_rootless_runtime_dir_not_usable(tmp_path, monkeypatch):
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir="/proc/1/nonexistent/run", tun=True)
+    assert report.failed
+    assert "FAIL  XDG_RUNTIME_DIR=/proc/1/nonexistent/run does not exist" in text
+    assert "fix: log in as the user" in text
+
+
+def test_rootless_runtime_dir_unset_is_a_warning(tmp_path, monkeypatch):
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=None, tun=True)
+    assert not report.failed, text
+    assert "warn  XDG_RUNTIME_DIR is not set" in text
