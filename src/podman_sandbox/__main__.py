@@ -1,6 +1,6 @@
 """Entry point: `podman-sandbox` and `python -m podman_sandbox`.
 
-`execute` on a running, unchanged sandbox is served by fastpath.py with the
+`execute` and `apply` on an in-sync sandbox are served by fastpath.py with the
 standard library alone; everything else goes to the click CLI.
 """
 
@@ -21,9 +21,9 @@ def main() -> None:
         import signal
 
         signal.signal(signal.SIGTERM, _terminated)
-        from podman_sandbox.fastpath import try_execute
+        from podman_sandbox.fastpath import serve
 
-        code = try_execute(argv)
+        code = serve(argv)
     except KeyboardInterrupt:  # Ctrl-C before the command started: nothing to stop
         code = 130
     if code is not None:

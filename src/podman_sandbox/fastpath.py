@@ -1,4 +1,4 @@
-"""`execute` on an in-sync sandbox with the standard library alone.
+"""`execute` and `apply` on an in-sync sandbox with the standard library alone.
 
 People run thousands of small commands in a sandbox; each pays our start-up.
 This module recognises the plain forms of `execute` (global -f/--file, then
@@ -11,11 +11,16 @@ the governing spec file as it is now (engine/record.py) and:
   same container by id under the sandbox lock, checks that the new process
   enforces the recorded limits, renews the record and runs the command.
 
-It never imports click, yaml, jsonschema, jinja2 or deepdiff, and keeps even
-the standard library to cheap modules (no hashlib, json, shutil, uuid,
-dataclasses, subprocess): tests/unit/test_hot_path_imports.py holds it to
-that. Anything else, or any doubt, returns None and the full CLI takes over,
-which converges and then runs the command.
+Plain `apply` with a record that says the container was in sync with this
+spec confirms that with the one `podman inspect` the full path would make
+(see try_apply) and says so.
+
+It never imports click, yaml, jsonschema, jinja2 or deepdiff, and `execute`
+keeps even the standard library to cheap modules (no hashlib, json, shutil,
+uuid, dataclasses, subprocess; `apply` adds json to read the inspect):
+tests/unit/test_hot_path_imports.py holds it to that. Anything else, or any
+doubt, returns None and the full CLI takes over, which converges (and then
+runs the command).
 """
 
 from __future__ import annotations
@@ -123,15 +128,13 @@ def start_again(rec: dict, podman: str) -> dict | None:
         return None  # another command is working on it: the full path waits for it
 
 
-def try_execute(argv: list[str]) -> int | None:
-    opts = _parse(argv)
-    if opts is None:
-        return None
+def _record_for(spec_file: str | None):
+    """(target, podman, record) for the spec as it is now; None when any is missing."""
     from podman_sandbox.engine import record
     from podman_sandbox.locate import locate
 
     try:
-        target = locate(opts["file"])
+        target = locate(spec_file)
     except OSError:
         return None
     podman = which("podman")
@@ -140,6 +143,37 @@ def try_execute(argv: list[str]) -> int | None:
     rec = record.lookup(record.record_key(target.spec_path, target.project_dir))
     if rec is None:
         return None
+    return target, podman, rec
+
+
+def serve(argv: list[str]) -> int | None:
+    """The exit code when the fast path served argv; None: the full CLI must."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-f", "--file"):
+            i += 2
+        elif arg.startswith("--file="):
+            i += 1
+        elif arg == "execute":
+            return try_execute(argv)
+        elif arg == "apply":
+            return try_apply(argv)
+        else:
+            return None  # another option or command: the CLI's
+    return None
+
+
+def try_execute(argv: list[str]) -> int | None:
+    opts = _parse(argv)
+    if opts is None:
+        return None
+    from podman_sandbox.engine import record
+
+    found = _record_for(opts["file"])
+    if found is None:
+        return None
+    target, podman, rec = found
     if not record.is_live(rec):
         try:
             rec = start_again(rec, podman)
@@ -153,3 +187,111 @@ def try_execute(argv: list[str]) -> int | None:
     return execute.run(rec["id"], opts["command"], workdir=target.workdir,
                        interactive=opts["interactive"], timeout=opts["timeout"],
                        init_pid=rec["pid"], memory_limit=rec.get("memory"), podman=podman)
+
+
+# --- apply with nothing to change ---------------------------------------------------
+
+def _parse_apply(argv: list[str]) -> dict | None:
+    """Plain `apply` (after -f/--file at most); None for anything else (--json, --force, -q...)."""
+    opts: dict = {"file": None}
+    args = list(argv)
+    while args and args[0] != "apply":
+        arg = args.pop(0)
+        if arg in ("-f", "--file") and args:
+            opts["file"] = args.pop(0)
+        elif arg.startswith("--file="):
+            opts["file"] = arg[len("--file="):]
+        else:
+            return None
+    return opts if args == ["apply"] else None
+
+
+def _capture(argv: list[str]) -> str | None:
+    """stdout of argv (no shell; stdin and stderr /dev/null); None unless it exits 0."""
+    read_end, write_end = os.pipe()
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_DUP2, write_end, 1),
+               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_CLOSE, read_end)]
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    finally:
+        os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as out:
+        while True:
+            chunk = out.read(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _confirms(found: list, rec: dict) -> bool:
+    """The inspect output shows the recorded container, running as recorded, made from
+    the image the spec's image name still points at."""
+    container = image = None
+    for info in found if isinstance(found, list) else ():
+        if not isinstance(info, dict):
+            return False
+        if "State" in info and info.get("Name") == rec["container"]:
+            container = info
+        elif "RootFS" in info or "RepoTags" in info:
+            image = info
+    if container is None or image is None:
+        return False
+    state = container.get("State") or {}
+    labels = (container.get("Config") or {}).get("Labels") or {}
+    return (container.get("Id") == rec["id"] and state.get("Running") is True
+            and state.get("Pid") == rec["pid"]
+            and labels.get("io.podman-sandbox.managed") == "true"
+            and labels.get("io.podman-sandbox.base-id") == rec["base"]
+            and image.get("Id") == rec["base"])
+
+
+def try_apply(argv: list[str]) -> int | None:
+    """`apply` with nothing to change: the record says the container was in sync with
+    this spec; one `podman inspect` (as the full path makes) shows that it still runs
+    as recorded and that the image name still points at the image it was made from.
+    The limits are checked in its cgroup (record.read). Anything else: the full path."""
+    opts = _parse_apply(argv)
+    if opts is None:
+        return None
+    from podman_sandbox.engine import record
+
+    found = _record_for(opts["file"])
+    if found is None:
+        return None
+    _, podman, rec = found
+    if rec.get("insync") != "1" or not rec.get("image") or not rec.get("base"):
+        return None
+    if os.geteuid() != 0 and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return None  # rootless on cgroup v1: the full path says which limits are not enforced
+    from podman_sandbox.engine.lock import sandbox_lock
+    from podman_sandbox.errors import LockTimeoutError
+
+    try:
+        with sandbox_lock(rec["container"], wait=0):
+            if not record.is_live(rec):
+                return None
+            out = _capture([podman, "inspect", rec["container"], rec["image"]])
+    except LockTimeoutError:
+        return None  # another command is changing it: the full path waits for it
+    except KeyboardInterrupt:
+        return 130
+    if out is None:
+        return None
+    import json
+
+    try:
+        if not _confirms(json.loads(out), rec):
+            return None
+    except ValueError:
+        return None
+    from podman_sandbox.output import Output
+
+    Output().step(f"{rec['container']} is running and in sync: nothing changed")
+    return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_runner import invoke, make_project, recorded_world
+from fake_runner import RECORDED_NAME, invoke, make_project, recorded_world
 from podman_sandbox.engine import record
 from podman_sandbox.engine.actual import inspect_argv
 from podman_sandbox.engine.render import render
@@ -53,16 +53,20 @@ if sys.argv[1] == "start":
     with open(os.environ["FAKE_PODMAN_PIDFILE"], "w") as fh:
         fh.write(os.environ.get("FAKE_PODMAN_NEW_PID", "0"))
     sys.exit(int(os.environ.get("FAKE_PODMAN_START_EXIT", "0")))
+if sys.argv[1] == "inspect":
+    with open(os.environ["FAKE_PODMAN_INSPECT"]) as fh:
+        sys.stdout.write(fh.read())
+    sys.exit(int(os.environ.get("FAKE_PODMAN_INSPECT_EXIT", "0")))
 sys.exit(int(os.environ.get("FAKE_PODMAN_EXEC_EXIT", "0")))
 """
 
-# Runs try_execute in a fresh interpreter and reports its result and the modules
+# Runs the fast path in a fresh interpreter and reports its result and the modules
 # it imported. sys is built in; json is imported only after the modules are counted.
 EXECUTE_PROBE = """\
 import sys
 before = set(sys.modules)
-from podman_sandbox.fastpath import try_execute
-code = try_execute(sys.argv[1:])
+from podman_sandbox.fastpath import serve
+code = serve(sys.argv[1:])
 new = sorted(set(sys.modules) - before)
 import json
 print(json.dumps({"code": code, "new": new}))
@@ -120,18 +124,26 @@ class World:
         target = locate()
         return record.record_key(target.spec_path, target.project_dir)
 
-    def write_record(self, pid: int) -> str:
+    def write_record(self, pid: int, in_sync: bool = False) -> str:
         key = self.key()
         record.write(key, container="hot", container_id="c0ffee", pid=pid, spec_hash="h",
-                     memory=None, pid_file=str(self.pidfile))
+                     memory=None, pid_file=str(self.pidfile), image="localhost/x/y:1",
+                     base_id="sha256:base", in_sync=in_sync)
         return key
 
     def execute(self, *argv: str) -> dict:
+        """serve(argv) in a fresh interpreter: {"code", "new" modules, "stderr"}."""
         env = dict(os.environ, PYTHONPATH=str(SRC))
         proc = subprocess.run([sys.executable, "-c", EXECUTE_PROBE, *argv], cwd=self.project,
                               env=env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]), stderr=proc.stderr)
+
+    def inspect_answer(self, entries: list, code: int = 0) -> None:
+        answer = self.tmp / "inspect.json"
+        answer.write_text(json.dumps(entries))
+        self.monkeypatch.setenv("FAKE_PODMAN_INSPECT", str(answer))
+        self.monkeypatch.setenv("FAKE_PODMAN_INSPECT_EXIT", str(code))
 
     def podman_calls(self) -> list[list[str]]:
         if not self.log.exists():
@@ -332,7 +344,91 @@ def test_other_forms_go_to_the_cli(world, argv):
     assert world.podman_calls() == []
 
 
-# --- apply with nothing to change -----------------------------------------------------
+# --- apply with nothing to change, served by the fast path -----------------------------
+
+def _in_sync_inspect(pid: int) -> list:
+    """What `podman inspect hot localhost/x/y:1` says of the recorded, in-sync sandbox."""
+    return [{"Id": "c0ffee", "Name": "hot", "State": {"Running": True, "Pid": pid},
+             "Config": {"Labels": {"io.podman-sandbox.managed": "true",
+                                   "io.podman-sandbox.base-id": "sha256:base"}}},
+            {"Id": "sha256:base", "RepoTags": ["localhost/x/y:1"], "RootFS": {}}]
+
+
+def test_fast_apply_is_one_inspect_with_the_standard_library(world):
+    live = world.sleeper()
+    world.write_record(live.pid, in_sync=True)
+    world.inspect_answer(_in_sync_inspect(live.pid))
+    result = world.execute("apply")
+    assert result["code"] == 0
+    assert result["stderr"] == "==> hot is running and in sync: nothing changed\n"
+    assert world.podman_calls() == [["inspect", "hot", "localhost/x/y:1"]]
+    _assert_lean([m for m in result["new"] if m != "json" and not m.startswith("json.")],
+                 EXECUTE_MODULES | RESTART_MODULES | {"podman_sandbox.output"})
+
+
+def _moved_image(entries):
+    entries[1]["Id"] = "sha256:other"  # the image name now points at another image
+
+
+def _other_container(entries):
+    entries[0]["Id"] = "d00d"  # re-created under the same name
+
+
+def _other_process(entries):
+    entries[0]["State"]["Pid"] += 1
+
+
+def _stopped(entries):
+    entries[0]["State"]["Running"] = False
+
+
+def _not_ours(entries):
+    del entries[0]["Config"]["Labels"]["io.podman-sandbox.managed"]
+
+
+def _image_missing(entries):
+    del entries[1]
+
+
+@pytest.mark.parametrize("change", [_moved_image, _other_container, _other_process, _stopped,
+                                    _not_ours, _image_missing])
+def test_fast_apply_leaves_any_difference_to_the_full_path(world, change):
+    live = world.sleeper()
+    world.write_record(live.pid, in_sync=True)
+    entries = _in_sync_inspect(live.pid)
+    change(entries)
+    world.inspect_answer(entries)
+    result = world.execute("apply")
+    assert result["code"] is None and result["stderr"] == ""
+    assert len(world.podman_calls()) == 1
+
+
+def test_fast_apply_needs_a_record_made_in_sync_and_a_plain_apply(world):
+    live = world.sleeper()
+    world.write_record(live.pid, in_sync=False)  # the converge could not bring it in line
+    world.inspect_answer(_in_sync_inspect(live.pid))
+    assert world.execute("apply")["code"] is None
+    world.write_record(live.pid, in_sync=True)
+    for argv in (["apply", "--json"], ["apply", "--force"], ["-q", "apply"], ["-v", "apply"]):
+        assert world.execute(*argv)["code"] is None
+    assert world.podman_calls() == []
+    world.inspect_answer(_in_sync_inspect(live.pid), code=125)
+    assert world.execute("apply")["code"] is None
+
+
+def test_fast_apply_says_what_the_full_path_says(world, tmp_path, monkeypatch):
+    live = world.sleeper()
+    world.write_record(live.pid, in_sync=True)
+    world.inspect_answer(_in_sync_inspect(live.pid))
+    fast = world.execute("apply")["stderr"]
+    (tmp_path / "full").mkdir()
+    project = make_project(tmp_path / "full", monkeypatch)
+    full = invoke(recorded_world(project, "inspect_running.json"), "apply")
+    assert full.code == 0
+    assert full.stderr.replace(RECORDED_NAME, "hot") == fast
+
+
+# --- apply with nothing to change, through the CLI (--json, -q, or no record yet) ------
 
 APPLY_PROBE = """\
 import sys

@@ -24,9 +24,14 @@ A record whose process is gone still says which container served the spec:
 `execute` may start that very container (by id, never by name) and must then
 find the same limits again, or fall back to the full path (fastpath.py).
 
-What a record does not see: a new image under the same tag. `apply`, `plan`,
-`start` and `status` compare image ids; a fast `execute` keeps using the
-running container until then.
+A record written when the converge found the container in sync also notes
+the spec's image and its id: a plain `apply` then confirms "nothing to
+change" with the one `podman inspect` the full path makes (same container id
+and process, the image name still pointing at the image it was made from).
+
+What a record alone does not see: a new image under the same tag. `apply`,
+`plan`, `start` and `status` compare image ids; a fast `execute` keeps using
+the running container until then, as `podman exec` would.
 
 Standard library only, and only cheap modules: this is the hot path.
 """
@@ -53,7 +58,8 @@ _ENV = ("HOME", "CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
         "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "XDG_RUNTIME_DIR",
         "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 
-_FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile")
+_FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile",
+           "image", "base", "insync")
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 # Files that hold the limits `podman update` can change, per cgroup version.
@@ -205,9 +211,13 @@ def read(key: str) -> dict | None:
 
 
 def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: str,
-          memory: int | None, pid_file: str | None = None) -> None:
+          memory: int | None, pid_file: str | None = None, image: str | None = None,
+          base_id: str | None = None, in_sync: bool = False) -> None:
     """Note that container (running, init process pid) serves the spec of key.
 
+    image and base_id: the spec's image and the id it had; in_sync: the
+    converge found the container in sync with the spec (then `apply` may
+    confirm that with one podman inspect, see fastpath.py).
     Every other record naming the same container goes first: the container
     may no longer be what they describe.
     """
@@ -215,7 +225,9 @@ def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: s
     found = limits(pid)
     values = {"key": key, "container": container, "id": container_id, "pid": str(int(pid)),
               "starttime": starttime, "limits": found, "hash": spec_hash,
-              "memory": "-" if memory is None else str(int(memory)), "pidfile": pid_file or ""}
+              "memory": "-" if memory is None else str(int(memory)), "pidfile": pid_file or "",
+              "image": image or "", "base": base_id or "",
+              "insync": "1" if in_sync and image and base_id else "0"}
     forget_container(container, keep=key)
     if starttime is None or found is None or not container_id or \
             any(v is None or "\n" in v for v in values.values()):
@@ -241,7 +253,8 @@ def restarted(rec: dict, pid: int) -> dict | None:
         return None
     new = dict(rec, pid=pid, starttime=starttime)
     write(new["key"], container=new["container"], container_id=new["id"], pid=pid,
-          spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"))
+          spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"),
+          image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1")
     return new
 
 
