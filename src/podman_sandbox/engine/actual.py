@@ -39,6 +39,7 @@ class Actual:
     state: str = "missing"  # missing | running | stopped
     container_id: str | None = None
     pid: int | None = None  # init process on the host, when running
+    pid_file: str | None = None  # where Podman writes the init pid (read by the fast path)
     observed: dict | None = None  # canonical shape, as Desired.container
     managed: bool = True  # False: a container of that name that we did not make
     base_image_id: str | None = None  # the spec's image as it is locally now (None: absent)
@@ -56,8 +57,18 @@ class Actual:
         return spec_hash(self.observed) if self.observed is not None else None
 
 
+def inspect_argv(names: list[str]) -> list[str]:
+    """render("inspect", names=names), without loading Jinja.
+
+    This call is the whole no-change check of apply, execute and status, and
+    Jinja's import costs tens of ms there; templates/inspect.j2 stays the
+    reference (tests/unit/test_hot_path_imports.py holds the two equal).
+    """
+    return ["podman", "inspect", *(str(name) for name in names)]
+
+
 def _inspect(runner: Runner, names: list[str]) -> list[dict]:
-    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+    result = runner.run(inspect_argv(names), what="podman inspect", check=False)
     try:
         found = json.loads(result.stdout or "[]")
     except json.JSONDecodeError:
@@ -150,6 +161,7 @@ def _fill_container(actual: Actual, info: dict) -> None:
     actual.container_id = info.get("Id")
     actual.state = "running" if state.get("Running") else "stopped"
     actual.pid = state.get("Pid") or None if state.get("Running") else None
+    actual.pid_file = info.get("PidFile") or None
     actual.managed = labels.get(LABEL_MANAGED) == "true"
     actual.built_from_base_id = labels.get(LABEL_BASE_ID)
     if actual.managed:
