@@ -256,7 +256,7 @@ def test_unconfigured_host_names_the_rlimit_fix_and_checks_it(monkeypatch):
     trials = [e for a, e in runner.calls if a[1] == "run" and e]
     assert len(trials) == 1 and "CONTAINERS_CONF" in trials[0]
     assert not os.path.exists(trials[0]["CONTAINERS_CONF"])  # the trial file is gone
-    assert "Sandboxes cannot work here yet: 1 problem(s)" in text
+    assert "Sandboxes cannot work here yet: 1 problem. Fix them" in text
 
 
 def test_crun_then_rlimits_grow_one_fix_that_works(monkeypatch):

@@ -74,6 +74,22 @@ def _remove_if_ours(runner: Runner, name: str) -> None:
         runner.run(render("remove", name=name), what=f"remove the leftover {name}", check=False)
 
 
+def _remove_leftovers(runner: Runner, name: str) -> None:
+    """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
+    one podman inspect for both; only containers podman-sandbox made are removed."""
+    names = [setup_container_name(name), next_name(name)]
+    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+    try:
+        found = json.loads(result.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return
+    for info in found:
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
+            runner.run(render("remove", name=info["Name"]), what=f"remove the leftover {info['Name']}",
+                       check=False)
+
+
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
     name = desired.spec.name
     base_id = actual.base_image_id
@@ -115,6 +131,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         carried: list[Action] = []
         if not found.plan.in_sync:
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            _remove_leftovers(runner, desired.spec.name)
             if found.plan.needs_images:
                 for action in found.plan.actions:
                     if action.kind in ("pull", "build-setup"):

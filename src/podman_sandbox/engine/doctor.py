@@ -263,12 +263,16 @@ class Report:
                     emit("      ", line, "        ")
         fails = sum(f.level == FAIL for f in self.findings)
         warns = sum(f.level == WARN for f in self.findings)
+
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}" + ("" if n == 1 else "s")
+
         if fails:
-            stream.write(f"\nSandboxes cannot work here yet: {fails} problem(s)"
-                         + (f", {warns} warning(s)" if warns else "")
+            stream.write(f"\nSandboxes cannot work here yet: {count(fails, 'problem')}"
+                         + (f", {count(warns, 'warning')}" if warns else "")
                          + ". Fix them, then run `podman-sandbox doctor` again.\n")
         elif warns:
-            stream.write(f"\nSandboxes work here, with {warns} warning(s) above.\n")
+            stream.write(f"\nSandboxes work here, with {count(warns, 'warning')} above.\n")
         else:
             stream.write("\nSandboxes work here.\n")
 
