@@ -148,7 +148,10 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
             record.write(record_key, container=desired.spec.name,
                          container_id=found.actual.container_id or "", pid=found.actual.pid,
                          spec_hash=desired.hash,
-                         memory=desired.container.get("memory") if found.actual.memory_enforced else None)
+                         memory=desired.container.get("memory") if found.actual.memory_enforced else None,
+                         pid_file=found.actual.pid_file, image=desired.spec.image,
+                         base_id=found.actual.base_image_id,
+                         in_sync=is_in_sync(desired, found.actual))
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
         if not_enforced:
