@@ -1,0 +1,14 @@
+"""Unit tests describe a rootful host: the recorded Podman answers came from one.
+
+Pinned so the suite gives the same answers when a developer runs it as an
+ordinary user on a cgroup v1 host, where limits are (rightly) not drift.
+"""
+
+import pytest
+
+from podman_sandbox.engine import host
+
+
+@pytest.fixture(autouse=True)
+def rootful_host(monkeypatch):
+    monkeypatch.setattr(host, "is_rootless", lambda: False)
