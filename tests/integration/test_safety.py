@@ -181,6 +181,25 @@ def test_six_parallel_executes_make_one_container(sandbox):
     assert sandbox.inspect(name)["State"]["Running"]
 
 
+def test_execute_apply_and_commit_at_once(sandbox):
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("apply")
+    name = sandbox_name(sandbox)
+    cid = sandbox.inspect(name)["Id"]
+    procs = [popen(sandbox, *args) for args in (
+        ("execute", "echo one > /root/one"), ("commit",), ("apply",),
+        ("execute", "echo two > /root/two"), ("commit",), ("apply",))]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, (p.args, err)
+        assert "Traceback" not in err
+    assert [c["Id"] for c in sandbox.containers()] == [cid]
+    # One more commit saves both files; a fresh container from the state has them.
+    sandbox.ok("commit")
+    podman("rm", "--force", "--time", "0", name)
+    assert sandbox.ok("execute", "cat /root/one /root/two").stdout == "one\ntwo\n"
+
+
 # ------------------------------------------------------------------ faults
 
 def test_removed_or_stopped_behind_our_back_converges(sandbox):

@@ -223,11 +223,7 @@ def test_healthy_host_passes_and_removes_its_probe_image():
 
 def test_podman_missing_is_one_failure_and_exit_122():
     stream = io.StringIO()
-
-    class Missing(Scripted):
-        pass
-
-    runner = Missing(healthy, missing=True)
+    runner = Scripted(healthy, missing=True)
     code = doctor.run(runner, None, stream=stream)
     assert code == 122
     assert "FAIL  podman is not installed" in stream.getvalue()
@@ -290,6 +286,21 @@ def test_unknown_probe_failure_shows_podmans_reason():
     code, text = run_doctor(runner)
     assert code == 122
     assert "FAIL  a probe container cannot run: something odd" in text
+
+
+def test_unknown_probe_failure_next_to_a_known_warning_still_fails():
+    stderr = RECORDED["cgroup-v1-rootless"] + "Error: something odd\n"
+    runner = Scripted(lambda a, e: healthy(a, e, run=lambda a2, e2: (125, "", stderr)))
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "FAIL  a probe container cannot run: something odd" in text
+
+
+def test_probe_that_cannot_write_its_workspace_fails():
+    runner = Scripted(lambda a, e: healthy(a, e, run=lambda a2, e2: (0, probe_output(), "")))
+    code, text = run_doctor(runner)
+    assert code == 122
+    assert "FAIL  the probe container could not write to its /workspace bind mount" in text
 
 
 def test_info_failure_with_a_known_cause():

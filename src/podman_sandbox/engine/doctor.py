@@ -534,7 +534,9 @@ class Doctor:
     def _probe_failed(self, image: str, stderr: str) -> None:
         reason = podman_reason(stderr)
         found = recognise(stderr)
-        if not found:
+        if not any(k.level == FAIL for k in found):  # unknown (at most a warning we know)
+            for k in found:
+                self.report.add_known(k, self.host)
             self.report.add(FAIL, f"a probe container cannot run: {reason}",
                             f"to see it yourself: podman run --rm {image} true", key="probe")
             return
