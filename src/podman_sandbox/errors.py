@@ -11,7 +11,8 @@ from __future__ import annotations
 
 # Exit codes, documented in the README and in `podman-sandbox --help`.
 EXIT_OK = 0
-EXIT_INTERNAL = 1  # a bug: an exception we did not expect
+EXIT_FAILED = 1  # cannot be done as asked (nothing to commit, a foreign container); also a bug
+EXIT_INTERNAL = EXIT_FAILED
 EXIT_USAGE = 2  # bad command-line usage (click's own code)
 EXIT_LOCKED = 120  # another podman-sandbox holds the sandbox lock too long
 EXIT_SPEC = 121  # sandbox.yaml or config.json is invalid
@@ -27,7 +28,7 @@ EXIT_TERMINATED = 143  # SIGTERM (128 + 15)
 class SandboxError(Exception):
     """Base class: a failure we can explain in one line."""
 
-    exit_code = EXIT_INTERNAL
+    exit_code = EXIT_FAILED
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)

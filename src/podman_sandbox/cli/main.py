@@ -15,6 +15,7 @@ from podman_sandbox.output import Output
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    success          (execute: the command's own code, passed through)
+  1    cannot be done as asked (e.g. nothing to commit)  (plan --exit-code: any error)
   2    usage error      (plan --exit-code: changes pending)
   120  another podman-sandbox held the sandbox lock too long
   121  invalid sandbox.yaml or config.json
