@@ -13,6 +13,29 @@ from podman_sandbox.output import Output
 from podman_sandbox.schema.spec import Spec
 
 
+ALLOW_BROAD_ENV = "PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"
+
+
+def refuse_broad_workspace(project_dir: str) -> None:
+    """/workspace is mounted read-write: never the whole host or home folder by accident
+    (classic mode mounts the current folder, so `cd ~ && podman-sandbox execute` would)."""
+    import os
+
+    from podman_sandbox.errors import RefusedError
+
+    home = os.path.expanduser("~")
+    broad = {"/": "the whole host (/)", home: f"your whole home folder ({home})"}
+    real = os.path.realpath(project_dir)
+    for path, what in broad.items():
+        if path and (project_dir == path or real == os.path.realpath(path)):
+            if os.environ.get(ALLOW_BROAD_ENV) == "1":
+                return
+            raise RefusedError(
+                f"refusing to mount {what} read-write at /workspace",
+                hint=f"run podman-sandbox from a project folder, or set {ALLOW_BROAD_ENV}=1 "
+                     "if you really mean it")
+
+
 class App:
     def __init__(self, *, spec_file: str | None = None, verbose: bool = False,
                  quiet: bool = False, runner: Runner | None = None):
@@ -61,6 +84,7 @@ class App:
         change under you (a git pull), so start/execute refuse like apply.
         """
         from podman_sandbox.engine.apply import converge
+        refuse_broad_workspace(self.spec.project_dir)
         if imperative is None:
             imperative = self.target.mode == "classic"
         return converge(self.runner, self.desired, out=self.out, force=force,

@@ -235,3 +235,17 @@ def test_foreign_container_with_our_name_is_left_alone(sandbox):
     result = sandbox.run("apply")
     assert result.returncode != 0 and "not made by podman-sandbox" in result.stderr
     assert sandbox.inspect(name)["Config"]["Labels"].get("io.podman-sandbox.managed") is None
+
+
+def test_workspace_is_never_the_whole_home_folder_by_accident(sandbox):
+    """Classic mode mounts the current folder: run from home, that would be all of it."""
+    config = sandbox.root / "config" / "podman-sandbox"
+    config.mkdir(parents=True)
+    name = f"pstest-home-{sandbox.root.name[-6:]}"
+    (config / "config.json").write_text(json.dumps({"image": sandbox.image, "name": name}))
+    sandbox.env["HOME"] = str(sandbox.project)
+    refused = sandbox.run("execute", "true")
+    assert refused.returncode == 123 and "whole home folder" in refused.stderr
+    assert sandbox.containers() == []
+    sandbox.env["PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"] = "1"
+    assert sandbox.ok("execute", "echo allowed").stdout == "allowed\n"

@@ -63,17 +63,6 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
                  "or pass --force to discard them")
 
 
-def _remove_if_ours(runner: Runner, name: str) -> None:
-    """Leftovers of an interrupted run (e.g. NAME-next) go; anyone else's container stays."""
-    result = runner.run(render("inspect", names=[name]), what="podman inspect", check=False)
-    try:
-        info = json.loads(result.stdout or "[]")
-    except json.JSONDecodeError:
-        return
-    if info and ((info[0].get("Config") or {}).get("Labels") or {}).get(act.LABEL_MANAGED) == "true":
-        runner.run(render("remove", name=name), what=f"remove the leftover {name}", check=False)
-
-
 def _remove_leftovers(runner: Runner, name: str) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
     one podman inspect for both; only containers podman-sandbox made are removed."""
@@ -102,11 +91,10 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
                    "run `podman-sandbox commit` first to keep such changes")
     commands = commands_for(action, desired, base_id)
     cleanup = None
+    # Leftovers of a killed run were removed before any action (converge).
     if action.kind == "build-setup":
-        _remove_if_ours(runner, setup_container_name(name))
         cleanup = setup_container_name(name)
     elif action.kind in ("create", "replace"):
-        _remove_if_ours(runner, next_name(name))
         cleanup = next_name(name) if action.kind == "replace" else name
     out.step(f"{action.kind}: {action.reason}")
     done = 0
