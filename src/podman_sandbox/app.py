@@ -16,24 +16,24 @@ from podman_sandbox.schema.spec import Spec
 ALLOW_BROAD_ENV = "PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"
 
 
-def refuse_broad_workspace(project_dir: str) -> None:
-    """/workspace is mounted read-write: never the whole host or home folder by accident
-    (classic mode mounts the current folder, so `cd ~ && podman-sandbox execute` would)."""
+def check_workspace(project_dir: str) -> None:
+    """/workspace is mounted read-write: never the whole host, a folder holding your home
+    folder or a system folder by accident (classic mode mounts the current folder, so
+    `cd ~ && podman-sandbox execute` would), and never a path Podman cannot mount."""
     import os
 
-    from podman_sandbox.errors import RefusedError
+    from podman_sandbox.errors import RefusedError, SandboxError
+    from podman_sandbox.schema.hostpaths import broad_reason
 
-    home = os.path.expanduser("~")
-    broad = {"/": "the whole host (/)", home: f"your whole home folder ({home})"}
-    real = os.path.realpath(project_dir)
-    for path, what in broad.items():
-        if path and (project_dir == path or real == os.path.realpath(path)):
-            if os.environ.get(ALLOW_BROAD_ENV) == "1":
-                return
-            raise RefusedError(
-                f"refusing to mount {what} read-write at /workspace",
-                hint=f"run podman-sandbox from a project folder, or set {ALLOW_BROAD_ENV}=1 "
-                     "if you really mean it")
+    if ":" in project_dir:
+        raise SandboxError(f"cannot mount {project_dir} at /workspace: Podman's --volume "
+                           "cannot carry a path with ':'", hint="rename the folder or work from another one")
+    reason = broad_reason(project_dir)
+    if reason and os.environ.get(ALLOW_BROAD_ENV) != "1":
+        raise RefusedError(
+            f"refusing to mount {reason} read-write at /workspace",
+            hint=f"run podman-sandbox from a project folder, or set {ALLOW_BROAD_ENV}=1 "
+                 "if you really mean it")
 
 
 class App:
@@ -45,7 +45,14 @@ class App:
 
     @cached_property
     def target(self) -> Target:
-        return locate(self.spec_file)
+        target = locate(self.spec_file)
+        if target.mode == "classic":
+            from podman_sandbox.locate import foreign_spec_file
+            foreign = foreign_spec_file(target.cwd)
+            if foreign:
+                self.out.notice(f"ignoring {foreign}: another user owns it (use -f to choose it "
+                                "anyway); your own settings apply")
+        return target
 
     @cached_property
     def spec(self) -> Spec:
@@ -84,7 +91,7 @@ class App:
         change under you (a git pull), so start/execute refuse like apply.
         """
         from podman_sandbox.engine.apply import converge
-        refuse_broad_workspace(self.spec.project_dir)
+        check_workspace(self.spec.project_dir)
         if imperative is None:
             imperative = self.target.mode == "classic"
         return converge(self.runner, self.desired, out=self.out, force=force,

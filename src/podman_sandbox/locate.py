@@ -11,6 +11,7 @@ Standard library only: the fast path of `execute` imports this.
 from __future__ import annotations
 
 import os
+import stat
 from collections import namedtuple
 
 from podman_sandbox import paths
@@ -48,17 +49,40 @@ def _logical_cwd() -> str:
     return real
 
 
-def find_spec_file(start: str) -> str | None:
+def _walk_up(start: str) -> tuple[str | None, str | None]:
+    """(the spec file that governs, a spec file skipped because someone else owns it).
+
+    Like git's safe.directory: a sandbox.yaml owned by another user (say, one
+    planted in a shared /tmp above your folder) would choose the image, the
+    setup steps and the mounts of your sandbox. The walk stops there.
+    """
     folder = start
+    trusted = (os.geteuid(), 0)
     while True:
         for name in SPEC_NAMES:
             candidate = os.path.join(folder, name)
-            if os.path.isfile(candidate):
-                return candidate
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if st.st_uid not in trusted:
+                return None, candidate
+            return candidate, None
         parent = os.path.dirname(folder)
         if parent == folder:
-            return None
+            return None, None
         folder = parent
+
+
+def find_spec_file(start: str) -> str | None:
+    return _walk_up(start)[0]
+
+
+def foreign_spec_file(start: str) -> str | None:
+    """A sandbox.yaml above start that was ignored because another user owns it."""
+    return _walk_up(start)[1]
 
 
 def locate(spec_file: str | None = None, cwd: str | None = None) -> Target:

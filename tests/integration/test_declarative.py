@@ -246,6 +246,11 @@ def test_workspace_is_never_the_whole_home_folder_by_accident(sandbox):
     sandbox.env["HOME"] = str(sandbox.project)
     refused = sandbox.run("execute", "true")
     assert refused.returncode == 123 and "whole home folder" in refused.stderr
+    assert sandbox.run("plan").returncode == 123
+    assert sandbox.run("plan", "--exit-code").returncode == 1
+    # A folder that holds the home folder is as broad.
+    sandbox.env["HOME"] = str(sandbox.project / "me")
+    assert sandbox.run("execute", "true").returncode == 123
     assert sandbox.containers() == []
     sandbox.env["PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"] = "1"
     assert sandbox.ok("execute", "echo allowed").stdout == "allowed\n"

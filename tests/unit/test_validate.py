@@ -189,7 +189,8 @@ def home(tmp_path, monkeypatch):
 def test_mounting_root_needs_force(source, home):
     found = problems(f"image: a\nmounts:\n  - source: '{source}'\n    target: /host\n")
     assert found == [
-        "sandbox.yaml:3:13: mounts[0].source: mounting / exposes the whole host; set force: true if you really mean it"
+        "sandbox.yaml:3:13: mounts[0].source: mounting the whole host (/) is too broad; "
+        "set force: true if you really mean it"
     ]
     check(f"image: a\nmounts:\n  - source: '{source}'\n    target: /host\n    force: true\n")
 
@@ -198,9 +199,21 @@ def test_mounting_root_needs_force(source, home):
 def test_mounting_home_needs_force(source, home):
     source = str(home) if source == "HOME" else source
     (message,) = problems(f"image: a\nmounts:\n  - source: {source}\n    target: /h\n")
-    assert message.startswith("sandbox.yaml:3:13: mounts[0].source: mounting your home folder")
+    assert message.startswith("sandbox.yaml:3:13: mounts[0].source: mounting your whole home folder")
     assert "force: true" in message
     check(f"image: a\nmounts:\n  - source: {source}\n    target: /h\n    force: true\n")
+
+
+def test_a_folder_holding_home_needs_force(home):
+    (message,) = problems(f"image: a\nmounts:\n  - {{source: '{home.parent}', target: /h}}\n")
+    assert f"mounting {home.parent} (it holds your home folder) is too broad" in message
+
+
+@pytest.mark.parametrize("source", ["/etc", "/usr", "/var/", "/home"])
+def test_system_folders_need_force(source, home):
+    (message,) = problems(f"image: a\nmounts:\n  - {{source: '{source}', target: /s}}\n")
+    assert f"the system folder {source.rstrip('/')} is too broad" in message
+    check(f"image: a\nmounts:\n  - {{source: '{source}', target: /s, force: true}}\n")
 
 
 def test_home_subfolders_and_relative_sources_are_fine(home):
@@ -210,7 +223,7 @@ def test_home_subfolders_and_relative_sources_are_fine(home):
 
 def test_relative_source_resolving_to_home_needs_force(home):
     (message,) = problems("image: a\nmounts:\n  - {source: .., target: /up}\n", base_dir=str(home / "proj"))
-    assert "mounting your home folder" in message
+    assert "mounting your whole home folder" in message
 
 
 def test_base_dir_defaults_to_the_folder_of_the_file(home):

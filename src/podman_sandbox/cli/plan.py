@@ -31,7 +31,10 @@ def command(app: App, as_json: bool, exit_code: bool) -> int:
     """
     from podman_sandbox.engine.apply import survey
 
+    from podman_sandbox.app import check_workspace
+
     try:
+        check_workspace(app.spec.project_dir)
         found = survey(app.runner, app.desired)
     except SandboxError as exc:
         if exit_code:

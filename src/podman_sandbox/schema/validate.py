@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from podman_sandbox.errors import SpecError
 from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
+from podman_sandbox.schema.hostpaths import broad_reason
 from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
 from podman_sandbox.schema.spec import WORKSPACE, resolve_host_path
 
@@ -415,15 +416,6 @@ def _home() -> Optional[str]:
     return os.path.normpath(home)
 
 
-def _same_path(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    try:
-        return os.path.realpath(a) == os.path.realpath(b)
-    except (OSError, ValueError):
-        return False
-
-
 def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
     mounts = doc.get("mounts")
     if not isinstance(mounts, list) or out.has_problem_at_or_above(("mounts",)):
@@ -444,10 +436,8 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
                 resolved = resolve_host_path(source, base_dir)
                 if ":" in resolved:
                     out.add(where, f"{resolved} contains ':', which podman's --volume cannot carry")
-                elif not force and _same_path(resolved, "/"):
-                    out.add(where, "mounting / exposes the whole host; set force: true if you really mean it")
-                elif not force and home and _same_path(resolved, home):
-                    out.add(where, f"mounting your home folder ({home}) exposes all your files; "
+                elif not force and broad_reason(resolved, home or ""):
+                    out.add(where, f"mounting {broad_reason(resolved, home or '')} is too broad; "
                                    "set force: true if you really mean it")
         if isinstance(target, str) and target.startswith("/") and not out.has_problem_at_or_above(
             path + ("target",)
