@@ -254,3 +254,12 @@ def test_workspace_is_never_the_whole_home_folder_by_accident(sandbox):
     assert sandbox.containers() == []
     sandbox.env["PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"] = "1"
     assert sandbox.ok("execute", "echo allowed").stdout == "allowed\n"
+
+
+def test_setup_steps_run_under_the_sandbox_limits(sandbox):
+    step = ("(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max) > /root/pids; "
+            "(cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /root/mem")
+    sandbox.write_spec(spec(sandbox.image, memory="48m", setup=(step,), extra="pids_limit: 77\n"))
+    sandbox.ok("apply")
+    assert sandbox.ok("execute", "cat /root/pids /root/mem").stdout.split() == ["77", str(48 * MIB)]

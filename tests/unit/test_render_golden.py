@@ -65,10 +65,12 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
              "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro,z",
              "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
         "setup_create": (
-            {"name": h, "labels": labels, "image": h, "project_dir": f"/p/{h}", "userns": [h]},
+            {"name": h, "labels": labels, "image": h, "project_dir": f"/p/{h}", "userns": [h],
+             "limits": {"pids_limit": 64, "memory": 67108864, "cpus": 1.5}},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
-             "--init", "--security-opt", "no-new-privileges", h,
+             "--init", "--security-opt", "no-new-privileges", "--pids-limit", "64",
+             "--memory", "67108864b", "--memory-swap", "67108864b", "--cpus", "1.5", h,
              "--volume", f"/p/{h}:/workspace:rw,z", "--workdir", "/workspace",
              "--entrypoint", "sleep", h, "infinity"]),
         "setup_step": (

@@ -73,6 +73,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
                   "io.podman-sandbox.role": "setup"}
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
+                               limits=desired.container,
                                project_dir=spec.project_dir, userns=userns_args()),
                         f"start a setup container from {p['image']}")]
         for i, step in enumerate(p["steps"], 1):
