@@ -72,6 +72,44 @@ class App:
         """Forget the loaded spec (after configure rewrote it)."""
         self.__dict__.pop("spec", None)
 
+    def tolerate_invalid_spec(self) -> None:
+        """For stop, reset, status and logs: a broken spec file (a bad `git pull`) must not
+        lock you out of your sandbox. Falls back to what can still be read of the file:
+        its name, and auto_commit (taken as on when unreadable: committing loses nothing)."""
+        from podman_sandbox.errors import SpecError
+
+        try:
+            self.spec  # noqa: B018 - loads it
+        except SpecError as exc:
+            self.__dict__["spec"] = self._recovery_spec(exc)
+
+    def _recovery_spec(self, error) -> Spec:
+        import re
+
+        from podman_sandbox.schema.spec import build_spec
+
+        raw = None
+        try:
+            import yaml
+            with open(self.target.spec_path, encoding="utf-8") as fh:
+                raw = yaml.safe_load(fh)
+        except Exception:  # any reason the file cannot be read: nothing of it is used
+            pass
+        raw = raw if isinstance(raw, dict) else {}
+        auto_commit = raw.get("auto_commit", False) if raw else True
+        doc: dict = {"auto_commit": auto_commit if isinstance(auto_commit, bool) else True}
+        name = raw.get("name")
+        if isinstance(name, str) and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}", name):
+            doc["name"] = name
+        if isinstance(raw.get("image"), str) and raw["image"].strip():
+            doc["image"] = raw["image"].strip()
+        spec = build_spec(doc, project_dir=self.target.project_dir, source=self.target.spec_path,
+                          mode=self.target.mode)
+        self.out.notice(f"{error.problems[0]}")
+        self.out.notice(f"the spec is invalid; acting on sandbox {spec.name} anyway (fix the file "
+                        "before the next start)")
+        return spec
+
     def record_key_now(self) -> str:
         from podman_sandbox.engine import record
         return record.record_key(self.target.spec_path, self.target.project_dir)

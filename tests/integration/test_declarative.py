@@ -263,3 +263,18 @@ def test_setup_steps_run_under_the_sandbox_limits(sandbox):
     sandbox.write_spec(spec(sandbox.image, memory="48m", setup=(step,), extra="pids_limit: 77\n"))
     sandbox.ok("apply")
     assert sandbox.ok("execute", "cat /root/pids /root/mem").stdout.split() == ["77", str(48 * MIB)]
+
+
+def test_a_broken_spec_does_not_lock_you_out_of_your_sandbox(sandbox):
+    sandbox.write_spec(spec(sandbox.image, setup=()))
+    sandbox.ok("apply")
+    sandbox.ok("execute", "echo scratch > /root/scratch")
+    sandbox.write_spec(spec(sandbox.image, setup=()) + "memory: lots\n")  # a bad merge
+    assert sandbox.run("execute", "true").returncode == 121
+    status = sandbox.ok("status", "--json")
+    assert json.loads(status.stdout)["state"] == "running"
+    assert "invalid" in status.stderr
+    stopped = sandbox.ok("stop")
+    # auto_commit is absent (off): the scratch file is discarded, and said so; no commit.
+    assert "/root/scratch" in stopped.stderr and "committing" not in stopped.stderr
+    assert sandbox.containers() == []

@@ -27,6 +27,7 @@ def command(app: App, follow: bool, tail: int | None, since: str | None, timesta
       podman-sandbox logs
       podman-sandbox logs --follow --tail 20
     """
+    app.tolerate_invalid_spec()
     from podman_sandbox.engine import actual as act
     from podman_sandbox.engine.render import render
 

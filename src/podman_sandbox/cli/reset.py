@@ -19,6 +19,7 @@ def command(app: App) -> int:
     Example:
       podman-sandbox reset && podman-sandbox start
     """
+    app.tolerate_invalid_spec()
     from podman_sandbox.engine import lifecycle
 
     removed = lifecycle.reset(app.runner, app.desired, app.out)

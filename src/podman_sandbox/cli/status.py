@@ -70,6 +70,7 @@ def command(app: App, as_json: bool) -> int:
       podman-sandbox status
       podman-sandbox status --json
     """
+    app.tolerate_invalid_spec()
     from podman_sandbox.engine import host
     from podman_sandbox.schema.sizes import format_size
 

@@ -19,6 +19,7 @@ def command(app: App) -> int:
     Example:
       podman-sandbox stop
     """
+    app.tolerate_invalid_spec()
     from podman_sandbox.engine import lifecycle
 
     stopped = lifecycle.stop(app.runner, app.desired, app.out)
