@@ -53,7 +53,7 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     target = app.target
     path = target.spec_path
     old_doc = read_document(path, kind=target.mode, base_dir=target.project_dir)
-    changed = [(k, old_doc.get(k), v) for k, v in updates.items() if old_doc.get(k) != v]
+    changed = [(k, old_doc.get(k), v) for k, v in updates.items() if not _same_setting(k, old_doc.get(k), v)]
     if not changed:
         return []
     if target.mode == "project":
@@ -68,6 +68,17 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     _write_atomically(path, text)
     app.reload()
     return changed
+
+
+def _same_setting(key: str, old, new) -> bool:
+    """512m and 536870912 are the same memory limit: no change to write."""
+    if key == "memory" and old is not None and new is not None:
+        from podman_sandbox.schema.sizes import parse_size
+        try:
+            return parse_size(old) == parse_size(new)
+        except ValueError:
+            return False
+    return old == new
 
 
 def _updated_config_json(path: str, changed) -> str:

@@ -24,11 +24,22 @@ def containers(app: App) -> list[dict]:
         labels = c.get("Labels") or {}
         name = (c.get("Names") or [""])[0]
         sandbox = labels.get(LABEL_MANAGED) == "true" and labels.get("io.podman-sandbox.role") != "setup"
-        rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": c.get("Image", ""),
+        rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": _image(c, sandbox),
                      "state": c.get("State", ""), "sandbox": sandbox,
                      "project": labels.get(LABEL_PROJECT) if sandbox else None,
                      "current": sandbox and name == current})
     return rows
+
+
+def _image(container: dict, sandbox: bool) -> str:
+    """A sandbox's image as its spec names it (it runs from a setup or state image)."""
+    if sandbox:
+        from podman_sandbox.engine.actual import LABEL_SPEC
+        try:
+            return json.loads((container.get("Labels") or {})[LABEL_SPEC])["image"]
+        except (KeyError, ValueError, TypeError):
+            pass
+    return container.get("Image", "")
 
 
 @click.command("list")

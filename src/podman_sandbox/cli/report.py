@@ -8,6 +8,7 @@ import shlex
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.engine.diff import show_value
 from podman_sandbox.engine.plan import Plan
 
 
@@ -48,8 +49,8 @@ def print_plan(data: dict) -> None:
     if data["changes"]:
         click.echo("Changes:")
         for c in data["changes"]:
-            click.echo(f"  {c['field']}: {_value(c['field'], c['old'])} -> "
-                       f"{_value(c['field'], c['new'])}  [{c['class']}]")
+            click.echo(f"  {c['field']}: {show_value(c['field'], c['old'])} -> "
+                       f"{show_value(c['field'], c['new'])}  [{c['class']}]")
     click.echo("Actions:")
     for i, a in enumerate(data["actions"], 1):
         click.echo(f"  {i}. {a['kind']} ({a['class']}): {a['reason']}")
@@ -58,13 +59,6 @@ def print_plan(data: dict) -> None:
                        + ", ".join(a["discards"][:5]) + (" ..." if len(a["discards"]) > 5 else ""))
         for argv in a["commands"]:
             click.echo(f"     $ {shlex.join(argv)}")
-
-
-def _value(field: str, value) -> str:
-    if field == "memory":
-        from podman_sandbox.schema.sizes import format_size
-        return format_size(value)
-    return json.dumps(value)
 
 
 def applied(app: App, outcome, *, as_json: bool) -> None:

@@ -9,6 +9,8 @@ Change classes:
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
 from podman_sandbox.engine.desired import LIVE_FIELDS, REBUILD_FIELDS
@@ -22,10 +24,11 @@ class Change:
     change_class: str  # live | rebuild | recreate
 
     def describe(self) -> str:
-        return f"{self.field}: {_show(self.field, self.old)} -> {_show(self.field, self.new)}"
+        return f"{self.field}: {show_value(self.field, self.old)} -> {show_value(self.field, self.new)}"
 
 
-def _show(field: str, value) -> str:
+def show_value(field: str, value) -> str:
+    """A field's value as people read it: 64m, none, /a:/workspace, JSON for the rest."""
     if field == "memory":
         from podman_sandbox.schema.sizes import format_size
         return format_size(value)
@@ -34,7 +37,7 @@ def _show(field: str, value) -> str:
     if field == "mounts" and isinstance(value, list):
         return ", ".join(f"{m.get('source')}:{m.get('target')}{':ro' if m.get('read_only') else ''}"
                          for m in value) or "none"
-    return repr(value) if isinstance(value, str) else str(value)
+    return json.dumps(value, sort_keys=True)
 
 
 def classify(field: str, old: object = None, new: object = None) -> str:

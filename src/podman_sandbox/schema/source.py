@@ -46,6 +46,8 @@ def read_document(path: str, *, kind: str, base_dir: str) -> dict:
         if kind == "classic":
             return {}
         raise SpecError([f"{display_path(path)}: no such file"]) from None
+    except IsADirectoryError:
+        raise SpecError([f"{path} is a folder: name the spec file itself (-f path/to/sandbox.yaml)"]) from None
     except OSError as exc:
         raise SpecError([f"{display_path(path)}: cannot read: {exc.strerror}"]) from None
     cached = _cache_path(content, path, kind, base_dir)
