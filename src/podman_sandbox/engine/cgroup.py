@@ -16,21 +16,26 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 UNLIMITED_THRESHOLD = 1 << 60  # cgroup v1 writes "no limit" as 2^63 rounded to a page
 
 
-def _cgroup_dirs(pid: int) -> dict[str, str]:
-    """Controller -> directory on the host; key "" for cgroup v2's unified tree."""
-    dirs: dict[str, str] = {}
+def cgroup_dirs(pid: int) -> dict[str, str] | None:
+    """Controller -> its directory on the host, from /proc/PID/cgroup; key "" for
+    cgroup v2's unified tree. None when the process is gone. Malformed lines are skipped."""
     try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        with open(f"/proc/{pid}/cgroup", "rb") as fh:
+            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
     except OSError:
-        return dirs
+        return None
+    dirs: dict[str, str] = {}
     for line in lines:
-        _, controllers, path = line.split(":", 2)
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":
+            dirs[""] = os.path.join(CGROUP_ROOT, path.lstrip("/"))
+            continue
         for ctrl in controllers.split(","):
-            if ctrl == "":
-                dirs[""] = os.path.join(CGROUP_ROOT, path.lstrip("/"))
-            elif ctrl == "memory":
-                dirs["memory"] = os.path.join(CGROUP_ROOT, "memory", path.lstrip("/"))
+            # v1 mounts a hierarchy under its controllers' joined names (cpu,cpuacct).
+            dirs[ctrl] = os.path.join(CGROUP_ROOT, controllers, path.lstrip("/"))
     return dirs
 
 
@@ -44,7 +49,7 @@ def _read(path: str) -> str | None:
 
 def memory_limit(pid: int) -> tuple[bool, int | None]:
     """(readable, limit in bytes or None for no limit)."""
-    dirs = _cgroup_dirs(pid)
+    dirs = cgroup_dirs(pid) or {}
     if "memory" in dirs:
         value = _read(os.path.join(dirs["memory"], "memory.limit_in_bytes"))
     elif "" in dirs:
@@ -60,7 +65,7 @@ def memory_limit(pid: int) -> tuple[bool, int | None]:
 
 def oom_kills(pid: int) -> int | None:
     """How many processes the kernel killed for memory in this cgroup so far."""
-    dirs = _cgroup_dirs(pid)
+    dirs = cgroup_dirs(pid) or {}
     if "memory" in dirs:
         text = _read(os.path.join(dirs["memory"], "memory.oom_control"))
         key = "oom_kill"
@@ -81,24 +86,17 @@ def oom_kills(pid: int) -> int | None:
 
 def cpu_limit(pid: int) -> float | None:
     """Cores allowed (quota / period); 0.0 for no limit; None when unreadable."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+    dirs = cgroup_dirs(pid) or {}
+    if "cpu" in dirs:
+        quota = _read(os.path.join(dirs["cpu"], "cpu.cfs_quota_us"))
+        period = _read(os.path.join(dirs["cpu"], "cpu.cfs_period_us"))
+    elif "" in dirs:
+        quota, _, period = (_read(os.path.join(dirs[""], "cpu.max")) or "").partition(" ")
+    else:
         return None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "cpu" in controllers.split(","):
-            base = os.path.join(CGROUP_ROOT, controllers, path.lstrip("/"))
-            quota = _read(os.path.join(base, "cpu.cfs_quota_us"))
-            period = _read(os.path.join(base, "cpu.cfs_period_us"))
-            if quota is None or period is None:
-                return None
-            return 0.0 if int(quota) <= 0 else round(int(quota) / int(period), 3)
-        if controllers == "":
-            text = _read(os.path.join(CGROUP_ROOT, path.lstrip("/"), "cpu.max"))
-            if text is None:
-                return None
-            quota, _, period = text.partition(" ")
-            return 0.0 if quota == "max" else round(int(quota) / int(period), 3)
-    return None
+    try:
+        if quota in ("max", "-1") or int(quota) <= 0:
+            return 0.0
+        return round(int(quota) / int(period), 3)
+    except (TypeError, ValueError):
+        return None

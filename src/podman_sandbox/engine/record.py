@@ -41,6 +41,7 @@ from __future__ import annotations
 import os
 
 from podman_sandbox import __version__, paths
+from podman_sandbox.engine.cgroup import cgroup_dirs
 
 try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
     from _sha2 import sha256  # Python >= 3.12
@@ -61,7 +62,6 @@ _ENV = ("HOME", "CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
 _FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile",
            "image", "base", "insync")
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 # Files that hold the limits `podman update` can change, per cgroup version.
 _V1_FILES = (("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes"),
              ("cpu", "cpu.cfs_quota_us"), ("cpu", "cpu.cfs_period_us"), ("pids", "pids.max"))
@@ -135,27 +135,13 @@ def _read(path: str) -> str:
 
 def limits(pid: int) -> str | None:
     """The limits the cgroup of pid enforces, as one comparable string; None: no such process."""
-    try:
-        with open(f"/proc/{pid}/cgroup", "rb") as fh:
-            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
-    except OSError:
+    dirs = cgroup_dirs(pid)
+    if dirs is None:
         return None
-    v1: dict[str, str] = {}
-    unified = None
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        _, controllers, path = parts
-        if controllers == "":
-            unified = os.path.join(CGROUP_ROOT, path.lstrip("/"))
-        for ctrl in controllers.split(","):
-            if ctrl in ("memory", "cpu", "pids"):
-                v1[ctrl] = os.path.join(CGROUP_ROOT, controllers, path.lstrip("/"))
-    if v1:
-        values = [_read(os.path.join(v1[c], f)) if c in v1 else "-" for c, f in _V1_FILES]
-    elif unified is not None:
-        values = [_read(os.path.join(unified, f)) for f in _V2_FILES]
+    if any(c in dirs for c in ("memory", "cpu", "pids")):
+        values = [_read(os.path.join(dirs[c], f)) if c in dirs else "-" for c, f in _V1_FILES]
+    elif "" in dirs:
+        values = [_read(os.path.join(dirs[""], f)) for f in _V2_FILES]
     else:
         values = []
     return ";".join(values)
