@@ -28,21 +28,28 @@ from __future__ import annotations
 import os
 
 
-def _parse(argv: list[str]) -> dict | None:
-    """The options of the forms we serve; None for anything else (the CLI decides)."""
-    opts: dict = {"file": None, "interactive": False, "timeout": None}
+def _split_globals(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """(-f/--file value, the rest) when only -f/--file come before the command; else None."""
+    spec_file = None
     args = list(argv)
-    while args and args[0] != "execute":
+    while args and args[0].startswith("-"):
         arg = args.pop(0)
         if arg in ("-f", "--file") and args:
-            opts["file"] = args.pop(0)
+            spec_file = args.pop(0)
         elif arg.startswith("--file="):
-            opts["file"] = arg[len("--file="):]
+            spec_file = arg[len("--file="):]
         else:
             return None
-    if not args:
+    return spec_file, args
+
+
+def _parse(argv: list[str]) -> dict | None:
+    """The options of the `execute` forms we serve; None for anything else (the CLI decides)."""
+    split = _split_globals(argv)
+    if split is None or not split[1] or split[1][0] != "execute":
         return None
-    args.pop(0)
+    opts: dict = {"file": split[0], "interactive": False, "timeout": None}
+    args = split[1][1:]
     command = None
     while args:
         arg = args.pop(0)
@@ -148,19 +155,13 @@ def _record_for(spec_file: str | None):
 
 def serve(argv: list[str]) -> int | None:
     """The exit code when the fast path served argv; None: the full CLI must."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("-f", "--file"):
-            i += 2
-        elif arg.startswith("--file="):
-            i += 1
-        elif arg == "execute":
-            return try_execute(argv)
-        elif arg == "apply":
-            return try_apply(argv)
-        else:
-            return None  # another option or command: the CLI's
+    split = _split_globals(argv)
+    if split is None or not split[1]:
+        return None  # another option, or no command: the CLI's
+    if split[1][0] == "execute":
+        return try_execute(argv)
+    if split[1][0] == "apply":
+        return try_apply(argv)
     return None
 
 
@@ -193,17 +194,8 @@ def try_execute(argv: list[str]) -> int | None:
 
 def _parse_apply(argv: list[str]) -> dict | None:
     """Plain `apply` (after -f/--file at most); None for anything else (--json, --force, -q...)."""
-    opts: dict = {"file": None}
-    args = list(argv)
-    while args and args[0] != "apply":
-        arg = args.pop(0)
-        if arg in ("-f", "--file") and args:
-            opts["file"] = args.pop(0)
-        elif arg.startswith("--file="):
-            opts["file"] = arg[len("--file="):]
-        else:
-            return None
-    return opts if args == ["apply"] else None
+    split = _split_globals(argv)
+    return {"file": split[0]} if split is not None and split[1] == ["apply"] else None
 
 
 def _capture(argv: list[str]) -> str | None:
