@@ -135,6 +135,16 @@ class App:
         return converge(self.runner, self.desired, out=self.out, force=force,
                         imperative=imperative, record_key=self.record_key())
 
+    def run_in_sandbox(self, command: str, *, interactive: bool, timeout: float | None = None) -> int:
+        """Converge, then run command with `sh -c` in the sandbox (execute, shell)."""
+        from podman_sandbox.engine import execute
+
+        outcome = self.converge()
+        spec = self.spec
+        return execute.run(spec.name, command, workdir=self.target.workdir, interactive=interactive,
+                           timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,
+                           podman=self.runner.executable(), verbose=self.runner.verbose)
+
     def forget_record(self) -> None:
         from podman_sandbox.engine import record
         record.forget(self.record_key_now())

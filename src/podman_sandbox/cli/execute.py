@@ -28,10 +28,4 @@ def command(app: App, command: str, interactive: bool, timeout: float | None) ->
       echo data | podman-sandbox execute "wc -c"
       podman-sandbox execute --timeout 60 "pytest -x"
     """
-    from podman_sandbox.engine import execute
-
-    outcome = app.converge()
-    spec = app.spec
-    return execute.run(spec.name, command, workdir=app.target.workdir, interactive=interactive,
-                       timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,
-                       podman=app.runner.executable(), verbose=app.runner.verbose)
+    return app.run_in_sandbox(command, interactive=interactive, timeout=timeout)

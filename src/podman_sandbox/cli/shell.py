@@ -33,10 +33,4 @@ def command(app: App, program: str | None) -> int:
       podman-sandbox shell
       podman-sandbox shell --shell python3
     """
-    from podman_sandbox.engine import execute
-
-    outcome = app.converge()
-    spec = app.spec
-    return execute.run(spec.name, shell_command(program), workdir=app.target.workdir,
-                       interactive=True, init_pid=outcome.actual.pid, memory_limit=spec.memory,
-                       podman=app.runner.executable(), verbose=app.runner.verbose)
+    return app.run_in_sandbox(shell_command(program), interactive=True)
