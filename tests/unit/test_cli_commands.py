@@ -241,3 +241,16 @@ def test_completion_without_a_shell_uses_SHELL():
     assert "#compdef" in invoke(None, "completion", env={"SHELL": "/usr/bin/zsh"}).stdout
     result = invoke(None, "completion", env={"SHELL": "/bin/tcsh"})
     assert result.code == 2 and "bash, zsh, fish" in result.stderr
+
+
+def test_schema_command_prints_the_packaged_schema():
+    import json
+
+    from click.testing import CliRunner
+
+    from podman_sandbox.cli.main import cli
+    from podman_sandbox.schema.validate import load_schema
+
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == load_schema()
