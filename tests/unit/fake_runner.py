@@ -18,7 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-from podman_sandbox.engine.runner import Result, _reason, hint_for
+from podman_sandbox.engine.failures import hint_for, podman_reason
+from podman_sandbox.engine.runner import Result
 from podman_sandbox.errors import PodmanError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -118,7 +119,7 @@ class FakeRunner:
         else:
             result = getattr(self, "_" + sub)(argv, argv[2:])
         if check and result.returncode != 0:
-            raise PodmanError(f"{what} failed: {_reason(result.stderr)}", argv=argv,
+            raise PodmanError(f"{what} failed: {podman_reason(result.stderr)}", argv=argv,
                               stderr=result.stderr, returncode=result.returncode,
                               hint=hint_for(result.stderr))
         return result

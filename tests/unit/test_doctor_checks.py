@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from podman_sandbox.engine import doctor
+from podman_sandbox.engine import doctor, failures
 from podman_sandbox.engine.runner import Result
 from podman_sandbox.errors import PodmanMissingError
 
@@ -90,45 +90,75 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
 def test_recognises_recorded_failures(name):
-    assert sorted(k.key for k in doctor.recognise(RECORDED[name])) == sorted(EXPECTED[name])
+    assert sorted(k.key for k in failures.recognise(RECORDED[name])) == sorted(EXPECTED[name])
 
 
 def test_recognises_nothing_in_healthy_or_unrelated_output():
-    assert doctor.recognise("") == []
-    assert doctor.recognise("Error: no such object: \"sandbox-x\"\n") == []
-    assert doctor.recognise("Error: initializing source docker://example.invalid/x:1: no such host\n") == []
+    assert failures.recognise("") == []
+    assert failures.recognise("Error: no such object: \"sandbox-x\"\n") == []
+    assert failures.recognise("Error: initializing source docker://example.invalid/x:1: no such host\n") == []
 
 
 def test_every_known_failure_has_a_fix_naming_something_to_do():
-    host = doctor.Host(user="alice", uid=1000, rootless=True,
-                       conf_path="/home/alice/.config/containers/containers.conf")
-    for k in doctor.KNOWN:
+    host = failures.Host(user="alice", uid=1000, rootless=True,
+                         conf_path="/home/alice/.config/containers/containers.conf")
+    for k in failures.KNOWN:
         fix = k.fix(host)
-        assert k.level in (doctor.FAIL, doctor.WARN)
+        assert k.level in (failures.FAIL, failures.WARN)
         assert len(fix) > 20, k.key
-    assert "usermod --add-subuids" in doctor.known("no-subuid").fix(host)
-    assert "alice" in doctor.known("no-subuid").fix(host)
-    assert "/home/alice/.config/containers/containers.conf" in doctor.known("rlimits").fix(host)
-    assert "install runc" in doctor.known("crun-hybrid").fix(doctor.Host(runc=False))
-    assert "install runc" not in doctor.known("crun-hybrid").fix(doctor.Host(runc=True))
-    assert "CONTAINERS_CONF" in doctor.known("rlimits").fix(doctor.Host(conf_env="/tmp/x.conf"))
+    assert "usermod --add-subuids" in failures.known("no-subuid").fix(host)
+    assert "alice" in failures.known("no-subuid").fix(host)
+    assert "/home/alice/.config/containers/containers.conf" in failures.known("rlimits").fix(host)
+    assert "install runc" in failures.known("crun-hybrid").fix(failures.Host(runc=False))
+    assert "install runc" not in failures.known("crun-hybrid").fix(failures.Host(runc=True))
+    assert "CONTAINERS_CONF" in failures.known("rlimits").fix(failures.Host(conf_env="/tmp/x.conf"))
 
 
 def test_podman_reason_picks_the_error_line():
-    assert doctor.podman_reason(RECORDED["rlimits"]).startswith("runc: runc create failed")
-    assert doctor.podman_reason(RECORDED["xdg-owner"]) == \
+    assert failures.podman_reason(RECORDED["rlimits"]).startswith("runc: runc create failed")
+    assert failures.podman_reason(RECORDED["xdg-owner"]) == \
         'XDG_RUNTIME_DIR directory "/tmp/me4/rootowned" is not owned by the current user'
-    assert doctor.podman_reason("") == "no error output"
+    assert failures.podman_reason("") == "no error output"
+    # A helper's output quoted with escaped newlines: its first line only.
+    assert failures.podman_reason(RECORDED["tun"]) == \
+        '/usr/bin/slirp4netns failed: "open(\\"/dev/net/tun\\"): Permission denied'
+    # A logged error beats a later warning; with no error at all, the last line.
+    assert failures.podman_reason(RECORDED["no-subuid"]).startswith("cannot find UID/GID for user me4nosub")
+    assert failures.podman_reason("some output\nthe last line\n") == "the last line"
+
+
+@pytest.mark.parametrize("stderr, key", [
+    (RECORDED["crun-hybrid"], "crun-hybrid"),
+    (RECORDED["rlimits-crun"], "rlimits"),
+    (RECORDED["rlimits"], "rlimits"),
+    ("Error: initializing source docker://example.invalid/x:1: no such host\n", "registry"),
+    ('Error: short-name "alpine" did not resolve to an alias\n', "short-name"),
+    ("Error: initializing source docker://docker.io/library/alpine:no: reading manifest no in "
+     "docker.io/library/alpine: manifest unknown\n", "registry"),  # the first entry with a hint wins
+    ("Error: reading manifest no: manifest unknown\n", "manifest-unknown"),
+    (RECORDED["tun"], "tun"),  # not slirp4netns: the cause, with its fix
+    ('Error: slirp4netns failed: "child failed(1)"\n', "slirp4netns"),
+    ("Error: runroot must be set\n", "runroot"),
+])
+def test_a_failed_podman_command_gets_the_hint_of_its_failure(stderr, key):
+    hint = failures.hint_for(stderr)
+    assert hint and hint == next(k.hint for k in failures.CATALOGUE if k.key == key)
+
+
+def test_failures_without_a_one_line_hint_get_none():
+    assert failures.hint_for("") is None
+    assert failures.hint_for("Error: no such object: \"sandbox-x\"\n") is None
+    assert failures.hint_for(RECORDED["xdg-owner"]) is None  # doctor explains it; no runner hint today
 
 
 def test_containers_conf_holds_the_fix_for_each_quirk(monkeypatch):
-    limits = {doctor.resource.RLIMIT_NOFILE: (1024, 20000),
-              doctor.resource.RLIMIT_NPROC: (1024, doctor.resource.RLIM_INFINITY)}
-    monkeypatch.setattr(doctor.resource, "getrlimit", lambda which: limits[which])
-    text = doctor.containers_conf(["rlimits", "crun-hybrid"])
+    limits = {failures.resource.RLIMIT_NOFILE: (1024, 20000),
+              failures.resource.RLIMIT_NPROC: (1024, failures.resource.RLIM_INFINITY)}
+    monkeypatch.setattr(failures.resource, "getrlimit", lambda which: limits[which])
+    text = failures.containers_conf(["rlimits", "crun-hybrid"])
     assert text == ('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
                     '[engine]\nruntime = "runc"\n')
-    assert doctor.containers_conf(["crun-hybrid"]) == '[engine]\nruntime = "runc"\n'
+    assert failures.containers_conf(["crun-hybrid"]) == '[engine]\nruntime = "runc"\n'
 
 
 def test_parse_version():
@@ -193,7 +223,7 @@ def healthy(argv, env, *, run=None):
 
 def run_doctor(runner, **kw) -> tuple[int, str]:
     stream = io.StringIO()
-    host = doctor.Host(user="root", uid=0, rootless=False)
+    host = failures.Host(user="root", uid=0, rootless=False)
     report = doctor.Doctor(runner, host=host, **kw).check()
     report.write(stream)
     return (doctor.EXIT_PODMAN_MISSING if report.failed else 0), stream.getvalue()
@@ -389,7 +419,7 @@ def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | No
             return 0, json.dumps(info), ""
         return healthy(argv, env, run=run)
 
-    d = doctor.Doctor(Scripted(answer), host=doctor.Host(user="alice", uid=os.getuid(), rootless=True))
+    d = doctor.Doctor(Scripted(answer), host=failures.Host(user="alice", uid=os.getuid(), rootless=True))
     stream = io.StringIO()
     report = d.check()
     report.write(stream)

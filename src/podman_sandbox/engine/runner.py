@@ -10,40 +10,6 @@ from dataclasses import dataclass
 
 from podman_sandbox.errors import PodmanError, PodmanMissingError
 
-# Known host failures -> what to do (doctor explains them in full).
-_HINTS = (
-    ("cgroups in hybrid mode not supported", "crun cannot run here; use runc: run `podman-sandbox doctor` for the fix"),
-    ("setrlimit", "Podman's default rlimits cannot be set here: run `podman-sandbox doctor` for the fix"),
-    ("initializing source docker://", "no registry could be reached for it: check the name, or build or load the image locally (`podman-sandbox local-image` makes a small one)"),
-    ("short-name", "write the image's full name, e.g. docker.io/library/alpine:latest"),
-    ("manifest unknown", "no such image in the registry: check the image name and tag"),
-    # Before "slirp4netns": the usual cause of its failure, with the fix.
-    ("/dev/net/tun", "rootless networking (slirp4netns) needs /dev/net/tun readable and writable by you: "
-                     "set `network: none` or `network: host` (`podman-sandbox configure --network none`), "
-                     "or have an administrator run `chmod 0666 /dev/net/tun` (its usual mode)"),
-    ("slirp4netns", "rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
-    ("runroot must be set", "your containers/storage.conf sets [storage] driver but not runroot and graphroot; "
-                            "Podman 4.3 then fails here when XDG_CONFIG_HOME is set: add both "
-                            "(`podman info` shows the values in use: store.runRoot, store.graphRoot)"),
-)
-
-
-def hint_for(stderr: str) -> str | None:
-    for needle, hint in _HINTS:
-        if needle in stderr:
-            return hint
-    return None
-
-
-def _reason(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("Error:")]
-    line = (errors or lines or ["no error output"])[-1]
-    # A helper's output quoted into the error (slirp4netns, runc) comes with its
-    # newlines escaped: its first line says what failed; the rest is noise.
-    line = line.split("\\n", 1)[0]
-    return line[len("Error:"):].strip() if line.startswith("Error:") else line
-
 
 @dataclass
 class Result:
@@ -92,7 +58,9 @@ class Runner:
         except FileNotFoundError as exc:
             raise PodmanMissingError(f"podman could not be started: {exc}") from None
         if check and result.returncode != 0:
-            raise PodmanError(f"{what} failed: {_reason(result.stderr) if not stream else f'exit {result.returncode}'}",
+            # Only a failure needs the catalogue (its dataclasses cost ~2 ms to import).
+            from podman_sandbox.engine.failures import hint_for, podman_reason
+            raise PodmanError(f"{what} failed: {podman_reason(result.stderr) if not stream else f'exit {result.returncode}'}",
                               argv=argv, stderr=result.stderr, returncode=result.returncode,
                               hint=hint_for(result.stderr))
         return result
