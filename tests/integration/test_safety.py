@@ -191,11 +191,14 @@ def test_execute_apply_and_commit_at_once(sandbox):
         ("execute", "echo two > /root/two"), ("commit",), ("apply",))]
     for p in procs:
         out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, (p.args, err)
+        # A commit that runs after another one has saved everything has nothing to commit.
+        nothing = "commit" in p.args and p.returncode == 1 and "nothing to commit" in err
+        assert p.returncode == 0 or nothing, (p.args, err)
         assert "Traceback" not in err
     assert [c["Id"] for c in sandbox.containers()] == [cid]
-    # One more commit saves both files; a fresh container from the state has them.
-    sandbox.ok("commit")
+    # One more commit saves both files (unless saved already); a fresh container has them.
+    last = sandbox.run("commit")
+    assert last.returncode == 0 or (last.returncode == 1 and "nothing to commit" in last.stderr), last
     podman("rm", "--force", "--time", "0", name)
     assert sandbox.ok("execute", "cat /root/one /root/two").stdout == "one\ntwo\n"
 

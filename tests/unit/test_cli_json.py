@@ -82,6 +82,8 @@ def test_status_json(fake):
     assert_shape(documented()["status"], data)
     assert data["name"] == RECORDED_NAME and data["state"] == "running" and data["in_sync"] is True
     assert [s["tag"].endswith("-prev") for s in data["previous_state"]] == [True]
+    # The recorded state is the one of the container's base image and setup: in use.
+    assert [s["in_use"] for s in data["committed_state"]] == [True]
 
 
 def test_list_json(fake):

@@ -263,3 +263,57 @@ def test_observed_state_from_recorded_inspect():
     found = act.Actual()
     act._fill_container(found, load("inspect_foreign.json")[0])
     assert (found.state, found.managed, found.observed) == ("stopped", False, None)
+
+
+# --- notes: a committed state left behind, auto_commit with nothing new -------
+
+NOT_USED = "was made on the old image/setup and is not used by the new sandbox"
+
+
+def test_setup_change_notes_that_the_committed_state_is_kept_but_not_used():
+    plan = plan_for(world(committed=True), desired(setup=["echo other > /root/setup-done"]))
+    replace = plan.actions[-1]
+    old_state = images.state_tag(RECORDED_NAME, SETUP_KEY)
+    new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"])
+    assert replace.kind == "replace" and replace.params["image"] == images.setup_tag(new_key)
+    assert [n for n in replace.notes if NOT_USED in n] == [
+        f"committed state {old_state} {NOT_USED}; it is kept (switch back to use it, "
+        "`podman-sandbox reset` removes it)"]
+    assert plan.discards == ()  # nothing is destroyed: a note, not a refusal
+
+
+def test_image_change_notes_the_committed_state_too():
+    fake = world(committed=True)
+    other = copy.deepcopy(load("inspect_running.json")[1])
+    other["Id"] = "f" * 64
+    other["RepoTags"] = ["localhost/other/busybox:2"]
+    fake.add_image(other)
+    replace = plan_for(fake, desired(image="localhost/other/busybox:2")).actions[-1]
+    assert any(images.state_tag(RECORDED_NAME, SETUP_KEY) in n and NOT_USED in n for n in replace.notes)
+
+
+def test_same_base_and_setup_starts_from_the_state_and_has_no_such_note():
+    replace = plan_for(world(committed=True), desired(env={"APP_ENV": "prod"})).actions[-1]
+    assert replace.params["image"] == images.state_tag(RECORDED_NAME, SETUP_KEY)
+    assert replace.notes == ()
+
+
+def test_no_committed_state_no_note():
+    replace = plan_for(world(), desired(setup=["echo other > /root/setup-done"])).actions[-1]
+    assert replace.notes == ()
+
+
+def test_auto_commit_before_a_setup_change_notes_where_the_work_goes():
+    """auto_commit saves under the old key: that state is not used by the new container."""
+    plan = plan_for(world(uncommitted=True), desired(auto_commit=True, setup=["echo other"]))
+    assert kinds(plan) == [("build-setup", "rebuild"), ("commit", "commit"), ("replace", "recreate")]
+    commit, replace = plan.actions[1:]
+    assert commit.params["key"] == SETUP_KEY
+    assert any(images.state_tag(RECORDED_NAME, SETUP_KEY) in n and NOT_USED in n for n in replace.notes)
+
+
+def test_auto_commit_with_nothing_new_skips_the_commit_and_says_so():
+    plan = plan_for(world(committed=True), desired(auto_commit=True, env={"APP_ENV": "prod"}))
+    assert kinds(plan) == [("replace", "recreate")]
+    assert plan.actions[0].notes == (
+        "auto_commit: nothing new to commit (no uncommitted changes in the container)",)

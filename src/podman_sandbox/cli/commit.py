@@ -13,7 +13,8 @@ def command(app: App) -> int:
     """Save the sandbox's state so installed packages survive a restart.
 
     The container keeps running. The next start uses the saved state; the
-    previous one is kept as a fallback (see `reset`).
+    previous one is kept as a fallback (see `reset`). With no changes since
+    the last commit there is nothing to save: exit 1, and both are kept.
 
     \b
     Example:

@@ -25,6 +25,7 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
                     for c in plan.changes],
         "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
                      "discards": list(a.discards),
+                     "notes": list(a.notes),
                      "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]
                      if a.kind != "commit" else []}
                     for a in plan.actions],
@@ -57,13 +58,16 @@ def print_plan(data: dict) -> None:
         if a["discards"]:
             click.echo(f"     discards {len(a['discards'])} uncommitted change(s): "
                        + ", ".join(a["discards"][:5]) + (" ..." if len(a["discards"]) > 5 else ""))
+        for note in a.get("notes") or ():
+            click.echo(f"     note: {note}")
         for argv in a["commands"]:
             click.echo(f"     $ {shlex.join(argv)}")
 
 
 def applied(app: App, outcome, *, as_json: bool) -> None:
     data = {"sandbox": app.spec.name, "changed": not outcome.plan.in_sync,
-            "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason}
+            "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
+                         "notes": list(a.notes)}
                         for a in outcome.plan.actions],
             "state": outcome.actual.state, "container_id": outcome.actual.container_id,
             # Limits requested but ignored by this host (rootless Podman on cgroup v1).

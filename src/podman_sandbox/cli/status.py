@@ -11,7 +11,7 @@ from podman_sandbox.app import App
 
 def status_dict(app: App) -> dict:
     from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, host, state
+    from podman_sandbox.engine import cgroup, host, images, state
     from podman_sandbox.engine.plan import is_in_sync
 
     spec, desired = app.spec, app.desired
@@ -21,6 +21,10 @@ def status_dict(app: App) -> dict:
         readable, effective = cgroup.memory_limit(found.pid)
     saved = state.state_images(app.runner, spec.name)
     current = [s for s in saved if not s.tag.endswith("-prev")]
+    # The state a container made now starts from: the one of the base image's id and
+    # the setup steps. Others were made on another image or setup and are only kept.
+    in_use = (images.state_tag(spec.name, images.setup_key(found.base_image_id, spec.setup))
+              if found.base_image_id else None)
     return {
         "name": spec.name,
         "state": found.state,
@@ -40,7 +44,8 @@ def status_dict(app: App) -> dict:
         "pids_limit": spec.pids_limit,
         "network": spec.network,
         "auto_commit": spec.auto_commit,
-        "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size} for s in current],
+        "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size, "in_use": s.tag == in_use}
+                            for s in current],
         "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
         "in_sync": is_in_sync(desired, found),
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
@@ -93,7 +98,8 @@ def command(app: App, as_json: bool) -> int:
         memory = f"{format_size(mem['effective'])} (effective, from the cgroup)"
         if not mem["enforced"]:
             memory += f"; {format_size(mem['requested'])} requested: run `podman-sandbox apply`"
-    state = data["committed_state"]
+    used = [s["tag"] for s in data["committed_state"] if s["in_use"]]
+    others = [s["tag"] for s in data["committed_state"] if not s["in_use"]]
     rows = [
         ("Sandbox", f"{data['name']} ({'not running, no container' if data['state'] == 'missing' else data['state']})"),
         ("Governed by", f"{data['source']} ({data['mode']})"),
@@ -103,7 +109,10 @@ def command(app: App, as_json: bool) -> int:
         ("CPUs", _limit(data, "cpus")),
         ("Pids limit", _limit(data, "pids_limit")),
         ("Network", data["network"]),
-        ("Saved state", ", ".join(s["tag"] for s in state) if state else "none (fresh from the image)"),
+        ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "
+         "(a new container starts fresh)"),
+        *([("Other saved states", ", ".join(others) + " (made on another image or setup; "
+            "not used, `podman-sandbox reset` removes them)")] if others else []),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
          else "- (not running)"),

@@ -49,6 +49,9 @@ class Actual:
     completed: bool = False
     setup_image_present: bool = False
     state_image: str | None = None  # committed state tag for this sandbox and base
+    # The committed state of the container's own base and setup, when the spec now
+    # keys another one (image or setup changed): kept, but not used by a new container.
+    other_state_image: str | None = None
     uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
 
     @property
@@ -184,14 +187,25 @@ def container_state_key(actual: Actual) -> str:
 
 def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
     """Paths changed in the container since its last commit (or since it was made)."""
-    since = images.state_tag(container, container_state_key(actual))
-    if not list_images(runner, since):
-        since = None
+    return changed_paths(runner, container, committed_tag(runner, container, actual)) or []
+
+
+def committed_tag(runner: Runner, container: str, actual: Actual) -> str | None:
+    """The committed state of the container's own base and setup, if there is one."""
+    tag = images.state_tag(container, container_state_key(actual))
+    return tag if list_images(runner, tag) else None
+
+
+def changed_paths(runner: Runner, container: str, since: str | None) -> list[str] | None:
+    """Paths changed in the container since the image since (None: since it was made);
+    None when `podman diff` gives no answer, so a caller can tell "unknown" from "none"."""
     result = runner.run(render("diff", name=container, since=since), what="podman diff", check=False)
+    if result.returncode != 0:
+        return None
     try:
         data = json.loads(result.stdout or "{}") or {}
     except json.JSONDecodeError:
-        return []
+        return None
     paths = set()
     for kind in ("changed", "added", "deleted"):
         paths.update(data.get(kind) or ())
@@ -204,17 +218,28 @@ def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[
 def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
     """The expensive part, only when something may change: images and uncommitted work."""
     spec = desired.spec
+    saved = None  # tags of this sandbox's committed states, listed once
     if actual.base_image_id:
         key = images.setup_key(actual.base_image_id, spec.setup)
         if spec.setup:
             actual.setup_image_present = bool(list_images(runner, images.setup_tag(key)))
+        saved = _state_tags(runner, spec.name)
         state = images.state_tag(spec.name, key)
-        if list_images(runner, state):
+        if state in saved:
             actual.state_image = state
     if actual.state != "missing" and actual.managed:
+        if actual.base_image_id and actual.built_from_base_id:
+            own = images.state_tag(spec.name, container_state_key(actual))
+            if own != actual.state_image and own in (saved or ()):
+                actual.other_state_image = own
         actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
     actual.completed = True
     return actual
+
+
+def _state_tags(runner: Runner, name: str) -> set[str]:
+    return {tag for img in list_images(runner, images.state_repo(name))
+            for tag in img.get("Names") or img.get("names") or ()}
 
 
 def container_pid_alive(pid: int | None) -> bool:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import host, record, state
+from podman_sandbox.engine import host, images, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
@@ -89,6 +89,14 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     if action.discards:
         out.notice(f"discarding {_describe_lost(action.discards, name)}; "
                    "run `podman-sandbox commit` first to keep such changes")
+    for note in action.notes:
+        out.notice(note)
+    squashed = None
+    if action.kind in ("create", "replace") and \
+            action.params.get("image") == images.state_tag(name, action.params.get("key", "")):
+        # A long layer chain (one layer per start/commit cycle) would stop Podman
+        # from running it at all: squash it first (rare, see state.compact).
+        squashed = state.compact(runner, desired, action.params["image"], base_id or "", out)
     commands = commands_for(action, desired, base_id)
     cleanup = None
     # Leftovers of a killed run were removed before any action (converge).
@@ -109,6 +117,9 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
         if cleanup and not (action.kind == "replace" and done >= 3):
             runner.run(render("remove", name=cleanup), what="clean up", check=False)
         raise
+    if squashed:
+        # The image the squash replaced was still used by the old container: gone now.
+        state.remove_if_untagged(runner, squashed)
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import state
+from podman_sandbox.engine import images, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
@@ -28,6 +28,17 @@ def _say_discarded(runner: Runner, actual: act.Actual, name: str, out: Output) -
                    "(run `podman-sandbox commit` first to keep them)")
 
 
+def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
+    """What nothing changed since (the committed state's tag, or the container's making)
+    when the container holds nothing new to commit; None when it does, or when
+    `podman diff` cannot tell (then committing is the safe choice)."""
+    since = act.committed_tag(runner, name, actual)
+    changed = act.changed_paths(runner, name, since)
+    if changed is None or changed:
+        return None
+    return since or f"{name} was created"
+
+
 def _commit(runner: Runner, desired: Desired, actual: act.Actual, out: Output) -> str:
     name = desired.spec.name
     out.step(f"committing {name}")
@@ -42,8 +53,13 @@ def stop(runner: Runner, desired: Desired, out: Output) -> bool:
         if actual.state == "missing":
             return False
         if desired.spec.auto_commit:
-            tag = _commit(runner, desired, actual, out)
-            out.step(f"auto-commit: state saved as {tag}")
+            # Committing nothing new would push the last good state out of -prev.
+            since = _nothing_new(runner, actual, name)
+            if since:
+                out.step(f"auto-commit: nothing new to commit (no changes since {since})")
+            else:
+                tag = _commit(runner, desired, actual, out)
+                out.step(f"auto-commit: state saved as {tag}")
         else:
             _say_discarded(runner, actual, name, out)
         out.step(f"stopping {name}")
@@ -58,6 +74,12 @@ def commit(runner: Runner, desired: Desired, out: Output) -> str:
         if actual.state == "missing":
             raise SandboxError(f"no sandbox {name!r} to commit",
                                hint="start it (`podman-sandbox start`) and make your changes first")
+        since = _nothing_new(runner, actual, name)
+        if since:
+            # A commit of nothing would replace the undo copy (-prev) with the current state.
+            raise SandboxError(f"nothing to commit: no changes since {since}",
+                               hint="the saved state and the one before it (-prev) are left as they are"
+                               if since.startswith(images.STATE_REPO_PREFIX) else None)
         return _commit(runner, desired, actual, out)
 
 

@@ -25,6 +25,7 @@ class Action:
     change_class: str  # image | rebuild | commit | create | recreate | start | live
     params: dict = field(default_factory=dict, compare=False)
     discards: tuple[str, ...] = ()  # uncommitted paths this action throws away
+    notes: tuple[str, ...] = ()  # what the user should know about it (shown by plan and apply)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,9 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
         if base_changed and not any(c.field == "image" for c in rebuild):
             reasons.append(f"image {spec.image} now has another id ({base_id[:12]})")
         commit_now = spec.auto_commit and bool(actual.uncommitted)
+        old_key = container_state_key(actual)
+        notes = []
         if commit_now:
-            old_key = container_state_key(actual)
             actions.append(Action(
                 "commit", f"auto_commit: save {len(actual.uncommitted)} changed path(s) "
                 "before the container is replaced", "commit",
@@ -109,10 +111,20 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             same_state = old_key == key
         else:
             same_state = False
+            if spec.auto_commit:
+                notes.append("auto_commit: nothing new to commit (no uncommitted changes in the container)")
+        # The container's own committed state (or the one auto_commit is about to save)
+        # belongs to its old base and setup: the new container does not start from it.
+        if base_id is not None and old_key != key:
+            left = actual.other_state_image or (images.state_tag(spec.name, old_key) if commit_now else None)
+            if left:
+                notes.append(f"committed state {left} was made on the old image/setup and is not "
+                             "used by the new sandbox; it is kept (switch back to use it, "
+                             "`podman-sandbox reset` removes it)")
         actions.append(Action(
             "replace", "; ".join(reasons), "recreate",
             {"image": _source_image(desired, actual, key, same_state), "key": key},
-            discards=() if commit_now else tuple(actual.uncommitted)))
+            discards=() if commit_now else tuple(actual.uncommitted), notes=tuple(notes)))
         return Plan(tuple(actions), tuple(changes))
 
     if actual.state == "stopped":

@@ -3,18 +3,29 @@
 The state image is tagged per sandbox and per base (see images.py). A commit
 first tags the current state as <key>-prev, then writes the new one: if the
 commit is interrupted, the current tag still names the last good state.
+
+Every commit of a container made from a state adds one layer on top of it,
+and Podman's overlay storage cannot run an image of more than 128 layers
+("max depth exceeded"). So before a container is made from a state whose
+chain is long, the state is squashed into one layer (compact()): rarely,
+since it takes about a hundred start/commit cycles.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
-from podman_sandbox.engine.steps import commit_commands
+from podman_sandbox.engine.steps import commit_commands, create_command, setup_container_name
+
+# Squash a state image of this many layers or more before a container is made from it
+# (overlay runs at most 128). PODMAN_SANDBOX_SQUASH_AT_LAYERS overrides it (tests).
+SQUASH_AT_LAYERS = 100
 
 
 @dataclass
@@ -36,17 +47,66 @@ def state_images(runner: Runner, name: str) -> list[StateImage]:
     return sorted(found, key=lambda s: s.tag)
 
 
-def image_id(runner: Runner, ref: str) -> str | None:
+def _inspect_image(runner: Runner, ref: str) -> dict | None:
     result = runner.run(render("inspect", names=[ref]), what="podman inspect", check=False)
     try:
         data = json.loads(result.stdout or "[]")
     except json.JSONDecodeError:
         return None
-    return data[0].get("Id") if data else None
+    return data[0] if data else None
+
+
+def image_id(runner: Runner, ref: str) -> str | None:
+    found = _inspect_image(runner, ref)
+    return found.get("Id") if found else None
+
+
+def squash_threshold() -> int:
+    try:
+        return max(2, int(os.environ.get("PODMAN_SANDBOX_SQUASH_AT_LAYERS", "")))
+    except ValueError:
+        return SQUASH_AT_LAYERS
+
+
+def compact(runner: Runner, desired, tag: str, base_id: str, out) -> str | None:
+    """Squash the state image tag into one layer if its layer chain is long.
+
+    Made through a container of the sandbox's own shape (created, never started),
+    so the image's settings stay those of a commit. The tag moves only when the
+    squashed commit has finished. Returns the replaced image's id (to remove once
+    nothing uses it), or None when nothing was done.
+    """
+    found = _inspect_image(runner, tag)
+    layers = len(((found or {}).get("RootFS") or {}).get("Layers") or ())
+    if not found or layers < squash_threshold():
+        return None
+    name = desired.spec.name
+    tmp = setup_container_name(name)  # removed by the next apply if this one is killed
+    out.step(f"squashing the saved state {tag} ({layers} layers) into one")
+    runner.run(create_command(desired, tmp, tag, base_id).argv, what=f"create {tmp}")
+    try:
+        runner.run(render("commit", container=tmp, tag=tag, squash=True,
+                          labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
+                                  "io.podman-sandbox.sandbox": name}),
+                   what=f"squash {tag}")
+    finally:
+        runner.run(render("remove", name=tmp), what=f"remove {tmp}", check=False)
+    remove_if_untagged(runner, found["Id"])
+    return found["Id"]
+
+
+def remove_if_untagged(runner: Runner, image: str) -> None:
+    """Remove an image no tag names any more (another tag, e.g. -prev, keeps it)."""
+    found = _inspect_image(runner, image)
+    if found and not (found.get("RepoTags") or ()):
+        runner.run(render("rmi", image=image), what="remove an old state", check=False)
 
 
 def commit(runner: Runner, name: str, container: str, key: str, base_id: str) -> str:
-    """Save container as the state for (name, key); returns the tag."""
+    """Save container as the state for (name, key); returns the tag.
+
+    Callers check first that there is something new to commit (lifecycle, plan):
+    each commit pushes the last good state to -prev and drops the one before."""
     tag = images.state_tag(name, key)
     prev_tag = images.previous_state_tag(name, key)
     current_id = image_id(runner, tag)
