@@ -225,6 +225,8 @@ def _capture(argv: list[str]) -> str | None:
 def _confirms(found: list, rec: dict) -> bool:
     """The inspect output shows the recorded container, running as recorded, made from
     the image the spec's image name still points at."""
+    from podman_sandbox.engine.labels import LABEL_BASE_ID, LABEL_MANAGED
+
     container = image = None
     for info in found if isinstance(found, list) else ():
         if not isinstance(info, dict):
@@ -239,8 +241,8 @@ def _confirms(found: list, rec: dict) -> bool:
     labels = (container.get("Config") or {}).get("Labels") or {}
     return (container.get("Id") == rec["id"] and state.get("Running") is True
             and state.get("Pid") == rec["pid"]
-            and labels.get("io.podman-sandbox.managed") == "true"
-            and labels.get("io.podman-sandbox.base-id") == rec["base"]
+            and labels.get(LABEL_MANAGED) == "true"
+            and labels.get(LABEL_BASE_ID) == rec["base"]
             and image.get("Id") == rec["base"])
 
 

@@ -363,7 +363,7 @@ def test_fast_apply_is_one_inspect_with_the_standard_library(world):
     assert result["stderr"] == "==> hot is running and in sync: nothing changed\n"
     assert world.podman_calls() == [["inspect", "hot", "localhost/x/y:1"]]
     _assert_lean([m for m in result["new"] if m != "json" and not m.startswith("json.")],
-                 EXECUTE_MODULES | RESTART_MODULES | {"podman_sandbox.output"})
+                 EXECUTE_MODULES | RESTART_MODULES | {"podman_sandbox.output", "podman_sandbox.engine.labels"})
 
 
 def _moved_image(entries):

@@ -11,7 +11,7 @@ from podman_sandbox.errors import SpecError
 
 
 def containers(app: App) -> list[dict]:
-    from podman_sandbox.engine.actual import LABEL_MANAGED, LABEL_PROJECT
+    from podman_sandbox.engine.labels import LABEL_MANAGED, LABEL_PROJECT, LABEL_ROLE
     from podman_sandbox.engine.render import render
 
     result = app.runner.run(render("ps"), what="podman ps")
@@ -23,7 +23,7 @@ def containers(app: App) -> list[dict]:
     for c in json.loads(result.stdout or "[]") or []:
         labels = c.get("Labels") or {}
         name = (c.get("Names") or [""])[0]
-        sandbox = labels.get(LABEL_MANAGED) == "true" and labels.get("io.podman-sandbox.role") != "setup"
+        sandbox = labels.get(LABEL_MANAGED) == "true" and labels.get(LABEL_ROLE) != "setup"
         rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": _image(c, sandbox),
                      "state": c.get("State", ""), "sandbox": sandbox,
                      "project": labels.get(LABEL_PROJECT) if sandbox else None,
@@ -34,7 +34,7 @@ def containers(app: App) -> list[dict]:
 def _image(container: dict, sandbox: bool) -> str:
     """A sandbox's image as its spec names it (it runs from a setup or state image)."""
     if sandbox:
-        from podman_sandbox.engine.actual import LABEL_SPEC
+        from podman_sandbox.engine.labels import LABEL_SPEC
         try:
             return json.loads((container.get("Labels") or {})[LABEL_SPEC])["image"]
         except (KeyError, ValueError, TypeError):

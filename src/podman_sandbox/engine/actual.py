@@ -16,17 +16,13 @@ import os
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
+                                          LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.errors import PodmanError
 
-LABEL_MANAGED = "io.podman-sandbox.managed"
-LABEL_PROJECT = "io.podman-sandbox.project"
-LABEL_SPEC = "io.podman-sandbox.spec"
-LABEL_HASH = "io.podman-sandbox.hash"
-LABEL_BASE_ID = "io.podman-sandbox.base-id"
-LABEL_SOURCE = "io.podman-sandbox.source"  # the sandbox.yaml / config.json that governs it
 
 # Paths Podman itself changes in every container: not the user's changes.
 _PODMAN_PATHS = {"/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run",
@@ -183,6 +179,12 @@ def list_images(runner: Runner, reference: str) -> list[dict]:
 def container_state_key(actual: Actual) -> str:
     """The key of the state a container belongs to: the base and setup it was made from."""
     return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []))
+
+
+def describe_uncommitted(lost, name: str) -> str:
+    """'3 uncommitted changed path(s) in NAME (/a, /b, /c)': the first five, then a count."""
+    listing = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+    return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
 
 
 def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:

@@ -49,16 +49,11 @@ def survey(runner: Runner, desired: Desired) -> Survey:
     return Survey(actual, make_plan(desired, actual, changes))
 
 
-def _describe_lost(lost: tuple[str, ...], name: str) -> str:
-    listing = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
-    return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
-
-
 def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bool) -> None:
     """`apply` never throws uncommitted work away unless told to (--force or auto_commit)."""
     if plan.discards and not (force or imperative):
         raise RefusedError(
-            f"applying this plan would discard {_describe_lost(plan.discards, desired.spec.name)}",
+            f"applying this plan would discard {act.describe_uncommitted(plan.discards, desired.spec.name)}",
             hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
                  "or pass --force to discard them")
 
@@ -87,7 +82,7 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
         state.commit(runner, name, name, action.params["key"], actual.built_from_base_id or "")
         return
     if action.discards:
-        out.notice(f"discarding {_describe_lost(action.discards, name)}; "
+        out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
                    "run `podman-sandbox commit` first to keep such changes")
     for note in action.notes:
         out.notice(note)

@@ -30,14 +30,13 @@ from dataclasses import asdict, dataclass, field
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
+from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.errors import SandboxError
 from podman_sandbox.output import Output
 
-LABEL_SANDBOX = "io.podman-sandbox.sandbox"  # on committed state images: whose state
-LABEL_ROLE = "io.podman-sandbox.role"
 
 
 @dataclass

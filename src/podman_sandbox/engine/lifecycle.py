@@ -23,9 +23,8 @@ def _ours(runner: Runner, desired: Desired) -> act.Actual:
 def _say_discarded(runner: Runner, actual: act.Actual, name: str, out: Output) -> None:
     lost = act.uncommitted_changes(runner, name, actual)
     if lost:
-        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
-        out.notice(f"discarding {len(lost)} uncommitted changed path(s) in {name}: {shown} "
-                   "(run `podman-sandbox commit` first to keep them)")
+        out.notice(f"discarding {act.describe_uncommitted(lost, name)}; "
+                   "run `podman-sandbox commit` first to keep such changes")
 
 
 def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:

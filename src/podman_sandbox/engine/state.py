@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
+from podman_sandbox.engine.labels import LABEL_SANDBOX
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commit_commands, create_command, setup_container_name
@@ -87,7 +88,7 @@ def compact(runner: Runner, desired, tag: str, base_id: str, out) -> str | None:
     try:
         runner.run(render("commit", container=tmp, tag=tag, squash=True,
                           labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                  "io.podman-sandbox.sandbox": name}),
+                                  LABEL_SANDBOX: name}),
                    what=f"squash {tag}")
     finally:
         runner.run(render("remove", name=tmp), what=f"remove {tmp}", check=False)

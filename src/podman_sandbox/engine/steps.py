@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.plan import Action
 from podman_sandbox.engine.render import render
 
@@ -46,7 +47,7 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     return {
         act.LABEL_MANAGED: "true",
         # Overrides the role=setup a container made from a setup image inherits from it.
-        "io.podman-sandbox.role": "sandbox",
+        LABEL_ROLE: "sandbox",
         act.LABEL_PROJECT: spec.project_dir,
         act.LABEL_SOURCE: spec.source,
         act.LABEL_HASH: desired.hash,
@@ -71,7 +72,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "build-setup":
         tmp = setup_container_name(name)
         labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
-                  "io.podman-sandbox.role": "setup"}
+                  LABEL_ROLE: "setup"}
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container,
                                project_dir=spec.project_dir, userns=userns_args()),
@@ -113,6 +114,6 @@ def commit_commands(name: str, container: str, key: str, base_id: str,
                             "keep the previous state"))
     cmds.append(Command(render("commit", container=container, tag=tag,
                                labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                       "io.podman-sandbox.sandbox": name}),
+                                       LABEL_SANDBOX: name}),
                         f"commit {container} as {tag}"))
     return cmds
