@@ -262,7 +262,9 @@ def try_apply(argv: list[str]) -> int | None:
     _, podman, rec = found
     if rec.get("insync") != "1" or not rec.get("image") or not rec.get("base"):
         return None
-    if os.geteuid() != 0 and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    from podman_sandbox.engine.cgroup import cgroup_version
+
+    if os.geteuid() != 0 and cgroup_version() == 1:
         return None  # rootless on cgroup v1: the full path says which limits are not enforced
     from podman_sandbox.engine.lock import sandbox_lock
     from podman_sandbox.errors import LockTimeoutError

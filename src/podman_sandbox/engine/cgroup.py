@@ -16,6 +16,11 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 UNLIMITED_THRESHOLD = 1 << 60  # cgroup v1 writes "no limit" as 2^63 rounded to a page
 
 
+def cgroup_version() -> int:
+    """2 on the unified hierarchy; 1 on v1 and hybrid hosts (v1 controllers, v2 tree beside)."""
+    return 2 if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")) else 1
+
+
 def cgroup_dirs(pid: int) -> dict[str, str] | None:
     """Controller -> its directory on the host, from /proc/PID/cgroup; key "" for
     cgroup v2's unified tree. None when the process is gone. Malformed lines are skipped."""

@@ -31,6 +31,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from podman_sandbox.engine.cgroup import cgroup_version
 from podman_sandbox.engine.failures import (FAIL, WARN, Host, Known, containers_conf, known, podman_reason,
                                             recognise)
 from podman_sandbox.errors import EXIT_OK, EXIT_PODMAN_MISSING, PodmanMissingError, SandboxError
@@ -133,7 +134,7 @@ def host_facts() -> Host:
 
 
 def cgroup_layout() -> str:
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    if cgroup_version() == 2:
         return "v2"
     if os.path.isdir("/sys/fs/cgroup/unified"):
         return "v1 (hybrid)"

@@ -20,7 +20,8 @@ import os
 import pwd
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+
+from podman_sandbox.engine.cgroup import cgroup_version
 
 # Spec fields that are resource limits Podman enforces through cgroups.
 LIMIT_FIELDS = ("memory", "cpus", "pids_limit")
@@ -37,11 +38,6 @@ TUN_FIX = (f"rootless networking (slirp4netns) needs {TUN_DEVICE} to be readable
 
 def is_rootless() -> bool:
     return os.geteuid() != 0
-
-
-@lru_cache(maxsize=1)
-def cgroup_version() -> int:
-    return 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1
 
 
 def rootless_cgroup_v1() -> bool:
