@@ -149,7 +149,7 @@ def test_container_removed_behind_our_back_is_made_again(box):
     box.calls()
     assert box.execute("cat /root/marker 2>/dev/null || echo fresh") == "fresh\n"
     calls = box.calls()
-    assert "create" in calls and calls[-1] == "exec"
+    assert "run" in calls and calls[-1] == "exec"  # made again (podman run --detach)
     assert box.container_id() != cid
 
 
@@ -171,7 +171,7 @@ def test_sandbox_stop_then_execute_makes_a_new_one(box):
     box.sb.ok("stop")
     box.calls()
     assert box.execute("echo back") == "back\n"
-    assert "create" in box.calls()
+    assert "run" in box.calls()
     assert box.container_id() != cid
 
 
@@ -213,6 +213,6 @@ def test_classic_mode_runs_in_the_current_folder_never_an_earlier_one(classic):
     classic.execute("true", cwd=a)
     assert classic.calls() == ["exec"]  # fast in the same folder
     assert classic.execute("ls /workspace", cwd=b) == "in-b\n"
-    assert "create" in classic.calls()  # remounted: a new container
+    assert "run" in classic.calls()  # remounted: a new container
     assert classic.execute("ls /workspace", cwd=a) == "in-a\n"  # not the record made in a
-    assert "create" in classic.calls()
+    assert "run" in classic.calls()

@@ -29,8 +29,9 @@ def test_apply_from_nothing_then_again_changes_nothing(project):
     fake = recorded_world(project, "inspect_missing.json")
     first = invoke(fake, "apply")
     assert first.code == 0, first
-    assert [c[1] for c in fake.changes_made()] == ["create", "start"]
-    create = fake.called("create")[0]
+    # One call creates and starts it (podman run --detach).
+    assert [c[1] for c in fake.changes_made()] == ["run"]
+    create = fake.called("run")[0]
     assert create[create.index("--name") + 1] == RECORDED_NAME
     assert create[-2].startswith("localhost/podman-sandbox-setup:")  # the cached setup result
 

@@ -93,11 +93,11 @@ def test_apply_prints_steps_on_stderr_and_quiet_silences_them(missing):
     quiet = invoke(missing, "--quiet", "apply")
     assert quiet.code == 0, quiet
     assert "==>" not in quiet.stderr and quiet.stdout == ""
-    assert missing.subcommands().count("create") == 2  # the work was done both times
+    assert missing.subcommands().count("run") == 2  # the work was done both times
 
 
 def test_errors_are_one_line_with_a_hint_and_no_traceback(missing):
-    missing.fail["create"] = (125, "Error: crun: cgroups in hybrid mode not supported\n")
+    missing.fail["run"] = (125, "Error: crun: cgroups in hybrid mode not supported\n")
     result = invoke(missing, "apply")
     assert result.code == 125
     assert "Traceback" not in result.stderr

@@ -53,8 +53,8 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
     labels = {"io.podman-sandbox.spec": h, "plain": "v"}
     return {
         "create": (
-            {"name": h, "labels": labels, "c": container(h), "image": h, "userns": [h]},
-            ["podman", "create", "--name", h,
+            {"name": h, "labels": labels, "c": container(h), "image": h, "userns": [h], "start": True},
+            ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
              "--init", "--security-opt", "no-new-privileges",
              "--pids-limit", "512",
@@ -114,7 +114,8 @@ def test_golden_argv_with_hostile_values(template, h):
 @pytest.mark.parametrize("h", HOSTILE, ids=IDS)
 def test_hostile_value_never_splits_or_merges(h):
     """Independent of the goldens: the value appears whole, as its own element."""
-    argv = render("create", name="n", labels={"k": h}, c=container(h), image="img", userns=[])
+    argv = render("create", name="n", labels={"k": h}, c=container(h), image="img", userns=[],
+                  start=True)
     assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
     assert f"k={h}" in argv and f"A={h}" in argv
     assert argv[-3:] == ["sleep", "img", "infinity"]
@@ -125,7 +126,7 @@ def test_an_empty_value_stays_one_empty_argument():
     assert render("setup_step", name="n", step="") == [
         "podman", "exec", "--workdir", "/workspace", "n", "sh", "-c", "--", ""]
     argv = render("create", name="n", labels={"k": ""}, c=container("x") | {"env": {"E": ""}},
-                  image="img", userns=[])
+                  image="img", userns=[], start=True)
     assert "k=" in argv and "E=" in argv
 
 
@@ -148,7 +149,8 @@ def test_optional_parts_are_left_out():
     c = container("x")
     c.update(memory=None, cpus=None, network="bridge", read_only=False, cap_drop=[], cap_add=[],
              user=None, pids_limit=0, env={}, mounts=[])
-    assert render("create", name="n", labels={}, c=c, image="img", userns=[]) == [
+    # start=False: created only (state.compact commits it without running anything).
+    assert render("create", name="n", labels={}, c=c, image="img", userns=[], start=False) == [
         "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
         "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]

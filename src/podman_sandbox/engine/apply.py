@@ -100,16 +100,16 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     elif action.kind in ("create", "replace"):
         cleanup = next_name(name) if action.kind == "replace" else name
     out.step(f"{action.kind}: {action.reason}")
-    done = 0
     try:
         for cmd in commands:
             if cmd.stream:
                 out.step(cmd.what)
             runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
-            done += 1
+            if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
+                cleanup = None
     except BaseException:
-        # Replace: until the old container is removed (command 3), undo the new one only.
-        if cleanup and not (action.kind == "replace" and done >= 3):
+        # Until then, undo only what this action made; the old sandbox is untouched.
+        if cleanup:
             runner.run(render("remove", name=cleanup), what="clean up", check=False)
         raise
     if squashed:

@@ -84,7 +84,7 @@ def compact(runner: Runner, desired, tag: str, base_id: str, out) -> str | None:
     name = desired.spec.name
     tmp = setup_container_name(name)  # removed by the next apply if this one is killed
     out.step(f"squashing the saved state {tag} ({layers} layers) into one")
-    runner.run(create_command(desired, tmp, tag, base_id).argv, what=f"create {tmp}")
+    runner.run(create_command(desired, tmp, tag, base_id, start=False).argv, what=f"create {tmp}")
     try:
         runner.run(render("commit", container=tmp, tag=tag, squash=True,
                           labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,

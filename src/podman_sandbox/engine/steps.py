@@ -21,6 +21,7 @@ class Command:
     argv: list[str]
     what: str  # for progress lines and error messages
     stream: bool = False  # output shown as it comes (setup steps)
+    commits: bool = False  # once this ran, what came before must not be undone
 
 
 def next_name(name: str) -> str:
@@ -56,11 +57,13 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     }
 
 
-def create_command(desired: Desired, name: str, image: str, base_id: str) -> Command:
+def create_command(desired: Desired, name: str, image: str, base_id: str, *,
+                   start: bool = True) -> Command:
+    """The sandbox container; start: created and started in one call (`podman run --detach`)."""
     argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=desired.container, image=image,
+                  c=desired.container, image=image, start=start,
                   userns=userns_args(desired.container.get("user")))
-    return Command(argv, f"create {name}")
+    return Command(argv, f"{'create and start' if start else 'create'} {name}")
 
 
 def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[Command]:
@@ -88,13 +91,13 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "commit":
         return commit_commands(name, p["container"], p["key"], base)
     if action.kind == "create":
-        return [create_command(desired, name, p["image"], base),
-                Command(render("start", name=name), f"start {name}")]
+        return [create_command(desired, name, p["image"], base)]
     if action.kind == "replace":
         nxt = next_name(name)
+        # The new container runs before the old one goes; from its removal on, the new
+        # one is the sandbox and is never cleaned up (see apply.run_action).
         return [create_command(desired, nxt, p["image"], base),
-                Command(render("start", name=nxt), f"start {nxt}"),
-                Command(render("remove", name=name), f"remove the old {name}"),
+                Command(render("remove", name=name), f"remove the old {name}", commits=True),
                 Command(render("rename", old=nxt, new=name), f"rename {nxt} to {name}")]
     if action.kind == "start":
         return [Command(render("start", name=name), f"start {name}")]
