@@ -20,7 +20,8 @@ Exit codes:
   120  another podman-sandbox held the sandbox lock too long
   121  invalid sandbox.yaml or config.json
   122  podman not installed or not working
-  123  refused: would discard uncommitted changes (see --force)
+  123  refused: would discard uncommitted changes (see --force),
+       or mount /, your home folder or a system folder at /workspace
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...)
   126/127  the command cannot run / was not found in the sandbox
