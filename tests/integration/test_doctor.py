@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 
-from conftest import podman
+from harness import podman
 
 
 def probe_images() -> list[str]:

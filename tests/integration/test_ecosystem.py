@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import podman
+from harness import podman
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "json-output.md"
 

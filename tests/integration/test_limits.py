@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import podman
+from harness import podman
 
 CAP_NET_BIND_SERVICE = 1 << 10
 

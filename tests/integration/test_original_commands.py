@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import podman
+from harness import podman
 from podman_sandbox.locate import find_spec_file
 
 MIB = 1024 * 1024

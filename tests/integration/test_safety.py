@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import podman
+from harness import podman
 
 
 def spec(image: str, extra: str = "") -> str:

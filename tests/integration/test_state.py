@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import podman
+from harness import podman
 
 
 def spec(image: str, *, setup=(), extra: str = "") -> str:

@@ -24,26 +24,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from podman_sandbox.engine.runner import Runner
-from podman_sandbox.localimage import build_busybox_image
+from harness import Sandbox as _Sandbox
+from harness import build_test_image, folder_for_test, podman, remove_test_image
 
 SESSION = uuid.uuid4().hex[:8]
 IMAGE = f"localhost/podman-sandbox-rootless-test/busybox:{SESSION}"
-HOST_FIX_CONF = """\
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-"""
 HOW_TO_RUN = ("rootless tests run as an unprivileged user: `sudo tests/rootless/run`, "
               "or as an ordinary user `.venv/bin/python -m pytest tests/rootless`")
 
@@ -52,10 +42,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/rootless/" in str(item.fspath):
             item.add_marker(pytest.mark.rootless)
-
-
-def podman(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, **kw)
 
 
 def _unavailable(reason: str):
@@ -90,22 +76,10 @@ def session_root():
 @pytest.fixture(scope="session")
 def image(rootless_podman):
     """The test image, imported as this user; removed with every image built on it."""
-    image_id = build_busybox_image(Runner(), IMAGE)
     # --network none: the default rootless network may not work here (its own test).
-    probe = podman("run", "--rm", "--network", "none", IMAGE, "true", check=False)
-    if probe.returncode != 0 and "CONTAINERS_CONF" not in os.environ:
-        # The host quirks (crun, rlimits) only show once a container really runs.
-        conf = Path(tempfile.mkdtemp(prefix="psrootless-conf-")) / "containers.conf"
-        conf.write_text(HOST_FIX_CONF)
-        os.environ["CONTAINERS_CONF"] = str(conf)
-        probe = podman("run", "--rm", "--network", "none", IMAGE, "true", check=False)
-    assert probe.returncode == 0, f"rootless podman cannot run a container here: {probe.stderr}"
+    image_id = build_test_image(IMAGE, ("--network", "none"))
     yield IMAGE
-    out = podman("images", "--format", "json", "--filter",
-                 f"label=io.podman-sandbox.base-id={image_id}", check=False).stdout
-    for img in json.loads(out or "[]") or []:
-        podman("rmi", "--force", img["Id"], check=False)
-    podman("rmi", "--force", IMAGE, check=False)
+    remove_test_image(IMAGE, image_id)
 
 
 def _podman_settings(dest: Path, store: dict) -> None:
@@ -136,69 +110,20 @@ def _podman_settings(dest: Path, store: dict) -> None:
     (dest / "storage.conf").write_text(text)
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
+class Sandbox(_Sandbox):
+    """The harness's Sandbox, with the user's own runtime dir and Podman settings:
+    rootless Podman keeps its run root in XDG_RUNTIME_DIR and refuses a store
+    opened with another one."""
 
-
-class Sandbox:
-    """Runs the real podman-sandbox CLI in a subprocess, in a project of its own."""
+    XDG = (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"))
 
     def __init__(self, root: Path, image: str, store: dict):
-        self.root = root
-        self.image = image
-        self.project = root / "project"
-        self.project.mkdir(parents=True)
-        self.env = dict(os.environ)
-        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
-            (root / sub).mkdir(mode=0o700)
-            self.env[var] = str(root / sub)
+        super().__init__(root, image)
         _podman_settings(root / "config" / "containers", store)
-        self.env.pop("PODMAN_SANDBOX_FILE", None)
-        self.env["PYTHONPATH"] = os.pathsep.join(sys.path)
-
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = 120) -> Result:
-        proc = subprocess.run([sys.executable, "-m", "podman_sandbox", *args],
-                              cwd=cwd or self.project, env=self.env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-    def ok(self, *args: str, **kw) -> Result:
-        result = self.run(*args, **kw)
-        assert result.returncode == 0, f"{args} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result
-
-    def write_spec(self, text: str) -> Path:
-        path = self.project / "sandbox.yaml"
-        path.write_text(text)
-        return path
-
-    def containers(self) -> list[dict]:
-        out = podman("ps", "--all", "--format", "json", "--filter",
-                     "label=io.podman-sandbox.project", check=False).stdout
-        return [c for c in json.loads(out or "[]") or []
-                if (c.get("Labels") or {}).get("io.podman-sandbox.project", "").startswith(str(self.root))]
-
-    def inspect(self, name: str) -> dict:
-        return json.loads(podman("inspect", name).stdout)[0]
-
-    def cleanup(self) -> None:
-        names = []
-        for c in self.containers():
-            names.extend(c.get("Names") or [])
-            podman("rm", "--force", "--time", "0", c["Id"], check=False)
-        for name in names:
-            repo = f"localhost/podman-sandbox-state-{name.lower()}"
-            out = podman("images", "--format", "json", "--filter", f"reference={repo}", check=False).stdout
-            for img in json.loads(out or "[]") or []:
-                podman("rmi", "--force", img["Id"], check=False)
 
 
 @pytest.fixture
 def sandbox(image, session_root, rootless_podman, request):
-    root = session_root / f"{request.node.name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:6]}"
-    box = Sandbox(root, image, rootless_podman["store"])
+    box = Sandbox(folder_for_test(session_root, request.node.name), image, rootless_podman["store"])
     yield box
     box.cleanup()

@@ -1,0 +1,128 @@
+"""What the integration and rootless suites share: running the real CLI in a project
+of its own, the test image, and cleanup of exactly what a test made.
+
+Every container podman-sandbox makes carries its project folder as a label;
+test projects live under a session root, so cleanup finds a test's own
+containers (and their state images) by that label, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from podman_sandbox.engine.labels import LABEL_BASE_ID, LABEL_PROJECT
+from podman_sandbox.engine.runner import Runner
+from podman_sandbox.localimage import build_busybox_image
+
+# The fix for this machine's two Podman quirks (crun on hybrid cgroups, rlimits);
+# applied only when a probe container fails without it.
+HOST_FIX_CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+"""
+
+
+def podman(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, **kw)
+
+
+def build_test_image(tag: str, probe_args: tuple[str, ...] = ()) -> str:
+    """Import the busybox image as tag and check a container runs (applying the host
+    fix when it does not); returns the image id."""
+    image_id = build_busybox_image(Runner(), tag)
+    probe = podman("run", "--rm", *probe_args, tag, "true", check=False)
+    if probe.returncode != 0 and "CONTAINERS_CONF" not in os.environ:
+        # The host quirks only show once a container really runs.
+        conf = Path(tempfile.mkdtemp(prefix="pstest-conf-")) / "containers.conf"
+        conf.write_text(HOST_FIX_CONF)
+        os.environ["CONTAINERS_CONF"] = str(conf)
+        probe = podman("run", "--rm", *probe_args, tag, "true", check=False)
+    assert probe.returncode == 0, f"podman cannot run a container here: {probe.stderr}"
+    return image_id
+
+
+def remove_test_image(tag: str, image_id: str) -> None:
+    """The test image and every setup/state image built on it."""
+    out = podman("images", "--format", "json", "--filter", f"label={LABEL_BASE_ID}={image_id}",
+                 check=False).stdout
+    for img in json.loads(out or "[]") or []:
+        podman("rmi", "--force", img["Id"], check=False)
+    podman("rmi", "--force", tag, check=False)
+
+
+def folder_for_test(session_root: Path, node_name: str) -> Path:
+    """A folder of its own for one test, named after it."""
+    return session_root / f"{node_name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Sandbox:
+    """Runs the real podman-sandbox CLI in a subprocess, in a project of its own,
+    with its own XDG folders (never the user's ~/.config or ~/.cache)."""
+
+    XDG = (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "run"))
+
+    def __init__(self, root: Path, image: str):
+        self.root = root
+        self.image = image
+        self.project = root / "project"
+        self.project.mkdir(parents=True)
+        self.env = dict(os.environ)
+        for var, sub in self.XDG:
+            (root / sub).mkdir(mode=0o700)
+            self.env[var] = str(root / sub)
+        self.env.pop("PODMAN_SANDBOX_FILE", None)
+        self.env["PYTHONPATH"] = os.pathsep.join(sys.path)
+
+    def run(self, *args: str, cwd: Path | None = None, input: str | None = None,
+            timeout: float = 120) -> Result:
+        stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+        proc = subprocess.run([sys.executable, "-m", "podman_sandbox", *args],
+                              cwd=cwd or self.project, env=self.env, capture_output=True,
+                              text=True, timeout=timeout, **stdin)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, **kw) -> Result:
+        result = self.run(*args, **kw)
+        assert result.returncode == 0, f"{args} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def write_spec(self, text: str, folder: Path | None = None) -> Path:
+        path = (folder or self.project) / "sandbox.yaml"
+        path.write_text(text)
+        return path
+
+    def containers(self) -> list[dict]:
+        out = podman("ps", "--all", "--format", "json", "--filter", f"label={LABEL_PROJECT}",
+                     check=False).stdout
+        return [c for c in json.loads(out or "[]") or []
+                if (c.get("Labels") or {}).get(LABEL_PROJECT, "").startswith(str(self.root))]
+
+    def inspect(self, name: str) -> dict:
+        return json.loads(podman("inspect", name).stdout)[0]
+
+    def cleanup(self) -> None:
+        names = []
+        for c in self.containers():
+            names.extend(c.get("Names") or [])
+            podman("rm", "--force", "--time", "0", c["Id"], check=False)
+        for name in names:
+            repo = f"localhost/podman-sandbox-state-{name.lower()}"
+            out = podman("images", "--format", "json", "--filter", f"reference={repo}", check=False).stdout
+            for img in json.loads(out or "[]") or []:
+                podman("rmi", "--force", img["Id"], check=False)
