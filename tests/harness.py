@@ -50,13 +50,26 @@ def build_test_image(tag: str, probe_args: tuple[str, ...] = ()) -> str:
     return image_id
 
 
+def remove_images(ids: list[str]) -> None:
+    """Remove images, children before parents: a state image can be the parent of the
+    next commit, and Podman refuses to remove an image with children, even --force."""
+    remaining = list(dict.fromkeys(ids))
+    while remaining:
+        failed = [i for i in remaining if podman("rmi", "--force", i, check=False).returncode != 0]
+        if len(failed) == len(remaining):
+            return  # no progress: used by something that is not ours
+        remaining = failed
+
+
+def _image_ids(*filters: str) -> list[str]:
+    args = [a for f in filters for a in ("--filter", f)]
+    out = podman("images", "--format", "json", *args, check=False).stdout
+    return [img["Id"] for img in json.loads(out or "[]") or []]
+
+
 def remove_test_image(tag: str, image_id: str) -> None:
     """The test image and every setup/state image built on it."""
-    out = podman("images", "--format", "json", "--filter", f"label={LABEL_BASE_ID}={image_id}",
-                 check=False).stdout
-    for img in json.loads(out or "[]") or []:
-        podman("rmi", "--force", img["Id"], check=False)
-    podman("rmi", "--force", tag, check=False)
+    remove_images(_image_ids(f"label={LABEL_BASE_ID}={image_id}") + [image_id])
 
 
 def folder_for_test(session_root: Path, node_name: str) -> Path:
@@ -121,8 +134,5 @@ class Sandbox:
         for c in self.containers():
             names.extend(c.get("Names") or [])
             podman("rm", "--force", "--time", "0", c["Id"], check=False)
-        for name in names:
-            repo = f"localhost/podman-sandbox-state-{name.lower()}"
-            out = podman("images", "--format", "json", "--filter", f"reference={repo}", check=False).stdout
-            for img in json.loads(out or "[]") or []:
-                podman("rmi", "--force", img["Id"], check=False)
+        remove_images([i for name in names
+                       for i in _image_ids(f"reference=localhost/podman-sandbox-state-{name.lower()}")])

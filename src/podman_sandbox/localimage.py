@@ -72,4 +72,6 @@ def build_busybox_image(runner: Runner, tag: str = DEFAULT_TAG) -> str:
         result = runner.run(["podman", "import", "--change", "ENV PATH=/bin",
                              "--change", 'CMD ["/bin/sh"]', tar_path, tag],
                             what=f"import {tag}")
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    out = result.stdout.strip().splitlines()
+    # podman import prints "sha256:<id>"; labels and filters use the bare id.
+    return out[-1].removeprefix("sha256:") if out else ""
