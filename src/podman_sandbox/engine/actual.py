@@ -12,7 +12,6 @@ only when something has to change.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import cgroup, host, images
@@ -243,6 +242,3 @@ def _state_tags(runner: Runner, name: str) -> set[str]:
     return {tag for img in list_images(runner, images.state_repo(name))
             for tag in img.get("Names") or img.get("names") or ()}
 
-
-def container_pid_alive(pid: int | None) -> bool:
-    return bool(pid) and os.path.exists(f"/proc/{pid}")

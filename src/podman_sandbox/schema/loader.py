@@ -123,9 +123,6 @@ class Locator:
             return self._keys[path]
         return self.position(path)
 
-    def __contains__(self, path: object) -> bool:
-        return path in self._values
-
     def rename_key(self, old: str, new: str) -> None:
         """Answer for top-level key `new` where the file says `old` (legacy aliases)."""
         for table in (self._values, self._keys):
