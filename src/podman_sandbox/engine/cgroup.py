@@ -44,10 +44,11 @@ def cgroup_dirs(pid: int) -> dict[str, str] | None:
     return dirs
 
 
-def _read(path: str) -> str | None:
+def read_value(path: str) -> str | None:
+    """A cgroup file's value, stripped; None when it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().strip()
+        with open(path, "rb") as fh:
+            return fh.read().decode("ascii", "replace").strip()
     except OSError:
         return None
 
@@ -56,9 +57,9 @@ def memory_limit(pid: int) -> tuple[bool, int | None]:
     """(readable, limit in bytes or None for no limit)."""
     dirs = cgroup_dirs(pid) or {}
     if "memory" in dirs:
-        value = _read(os.path.join(dirs["memory"], "memory.limit_in_bytes"))
+        value = read_value(os.path.join(dirs["memory"], "memory.limit_in_bytes"))
     elif "" in dirs:
-        value = _read(os.path.join(dirs[""], "memory.max"))
+        value = read_value(os.path.join(dirs[""], "memory.max"))
     else:
         value = None
     if value is None:
@@ -72,10 +73,10 @@ def oom_kills(pid: int) -> int | None:
     """How many processes the kernel killed for memory in this cgroup so far."""
     dirs = cgroup_dirs(pid) or {}
     if "memory" in dirs:
-        text = _read(os.path.join(dirs["memory"], "memory.oom_control"))
+        text = read_value(os.path.join(dirs["memory"], "memory.oom_control"))
         key = "oom_kill"
     elif "" in dirs:
-        text = _read(os.path.join(dirs[""], "memory.events"))
+        text = read_value(os.path.join(dirs[""], "memory.events"))
         key = "oom_kill"
     else:
         return None
@@ -84,7 +85,7 @@ def oom_kills(pid: int) -> int | None:
         if name == key:
             return int(value)
     if "memory" in dirs:  # old kernels: no oom_kill line; failcnt counts limit hits
-        failcnt = _read(os.path.join(dirs["memory"], "memory.failcnt"))
+        failcnt = read_value(os.path.join(dirs["memory"], "memory.failcnt"))
         return int(failcnt) if failcnt is not None else None
     return None
 
@@ -93,10 +94,10 @@ def cpu_limit(pid: int) -> float | None:
     """Cores allowed (quota / period); 0.0 for no limit; None when unreadable."""
     dirs = cgroup_dirs(pid) or {}
     if "cpu" in dirs:
-        quota = _read(os.path.join(dirs["cpu"], "cpu.cfs_quota_us"))
-        period = _read(os.path.join(dirs["cpu"], "cpu.cfs_period_us"))
+        quota = read_value(os.path.join(dirs["cpu"], "cpu.cfs_quota_us"))
+        period = read_value(os.path.join(dirs["cpu"], "cpu.cfs_period_us"))
     elif "" in dirs:
-        quota, _, period = (_read(os.path.join(dirs[""], "cpu.max")) or "").partition(" ")
+        quota, _, period = (read_value(os.path.join(dirs[""], "cpu.max")) or "").partition(" ")
     else:
         return None
     try:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 
 from podman_sandbox import __version__, paths
-from podman_sandbox.engine.cgroup import cgroup_dirs
+from podman_sandbox.engine.cgroup import cgroup_dirs, read_value
 
 try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
     from _sha2 import sha256  # Python >= 3.12
@@ -125,23 +125,15 @@ def _alive_since(pid: int) -> str | None:
     return st[1]
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().decode("ascii", "replace").strip()
-    except OSError:
-        return "-"
-
-
 def limits(pid: int) -> str | None:
     """The limits the cgroup of pid enforces, as one comparable string; None: no such process."""
     dirs = cgroup_dirs(pid)
     if dirs is None:
         return None
     if any(c in dirs for c in ("memory", "cpu", "pids")):
-        values = [_read(os.path.join(dirs[c], f)) if c in dirs else "-" for c, f in _V1_FILES]
+        values = [(read_value(os.path.join(dirs[c], f)) if c in dirs else None) or "-" for c, f in _V1_FILES]
     elif "" in dirs:
-        values = [_read(os.path.join(dirs[""], f)) for f in _V2_FILES]
+        values = [read_value(os.path.join(dirs[""], f)) or "-" for f in _V2_FILES]
     else:
         values = []
     return ";".join(values)
