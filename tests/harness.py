@@ -136,3 +136,10 @@ class Sandbox:
             podman("rm", "--force", "--time", "0", c["Id"], check=False)
         remove_images([i for name in names
                        for i in _image_ids(f"reference=localhost/podman-sandbox-state-{name.lower()}")])
+
+
+def memory_limit_in_container(sandbox: Sandbox, cwd: Path | None = None) -> int:
+    """The limit the kernel enforces, read from the cgroup inside the sandbox."""
+    out = sandbox.ok("execute", "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+                     "cat /sys/fs/cgroup/memory/memory.limit_in_bytes", cwd=cwd).stdout.strip()
+    return int(out) if out != "max" else -1

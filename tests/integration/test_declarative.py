@@ -6,7 +6,7 @@ import json
 import subprocess
 from datetime import datetime, timezone
 
-from conftest import memory_limit_in_container
+from harness import memory_limit_in_container
 from harness import podman
 
 MIB = 1024 * 1024
