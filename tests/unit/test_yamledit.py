@@ -110,6 +110,10 @@ def test_multi_line_plain_value_is_replaced_whole():
         ("*a", "'*a'"),
         ("it's", "it's"),
         ("a\nb", '"a\\nb"'),
+        # YAML reads these as line breaks too (folded to a space when unquoted).
+        ("\x85", '"\\N"'),
+        ("a\u2028b", '"a\\Lb"'),
+        ("a\u2029b", '"a\\Pb"'),
     ],
 )
 def test_render_scalar_quotes_what_would_read_differently(value, written):

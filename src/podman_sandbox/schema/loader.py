@@ -291,6 +291,9 @@ def _syntax_error(name: str, exc: yaml.YAMLError, text: str) -> SpecError:
     return SpecError([f"{name}: YAML syntax error: {str(exc).splitlines()[0] if str(exc) else exc!r}"])
 
 
+# What YAML reads as a line break (folded to a space in a plain or single-quoted scalar).
+YAML_LINE_BREAKS = "\n\r\x85\u2028\u2029"
+
 _JSON_RAW = re.compile("[\x85\u2028\u2029]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
 
 

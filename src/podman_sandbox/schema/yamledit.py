@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from podman_sandbox.errors import SpecError
-from podman_sandbox.schema.loader import SpecDumper, SpecLoader
+from podman_sandbox.schema.loader import YAML_LINE_BREAKS, SpecDumper, SpecLoader
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _WIDE = 2**31  # never fold a scalar over several lines
@@ -56,7 +56,7 @@ def render_scalar(value: Any) -> str:
         return _dump(value)
     if isinstance(value, str):
         text = _dump(value)
-        if "\n" in text or "\r" in text:
+        if any(ch in text for ch in YAML_LINE_BREAKS):
             text = _dump(value, style='"')
         return text
     raise TypeError(f"cannot write a {type(value).__name__} as a single YAML value")
