@@ -201,6 +201,8 @@ def test_apply_refuses_to_discard_uncommitted_changes(sandbox):
     for cmd in (("apply",), ("execute", "true"), ("start",)):
         refused = sandbox.run(*cmd)
         assert refused.returncode == 123 and "/root/work" in refused.stderr, (cmd, refused)
+        # The hint names a command that exists (execute and start have no --force).
+        assert "`podman-sandbox apply --force`" in refused.stderr, refused.stderr
     cid = sandbox.containers()[0]["Id"]
     assert podman("exec", cid, "cat", "/root/work").stdout == "precious\n"
     sandbox.ok("apply", "--force")

@@ -171,6 +171,9 @@ def test_gc_under_limits_the_search(project, tmp_path):
     fake = orphan_world(project, tmp_path / "ci" / "job-1")
     assert "Nothing to collect" in invoke(fake, "gc", "--under", str(tmp_path / "elsewhere")).stdout
     assert "fixture-sandbox" in invoke(fake, "gc", "--under", str(tmp_path / "ci")).stdout
+    # The hint keeps the scope: pasting it must not collect host-wide.
+    scoped = invoke(fake, "gc", "--under", str(tmp_path / "ci")).stdout
+    assert f"`podman-sandbox gc --yes --under {tmp_path / 'ci'}`" in scoped
 
 
 def test_gc_failure_to_remove_is_reported_and_exits_125(project, tmp_path):

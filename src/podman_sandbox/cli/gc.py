@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 
@@ -49,7 +50,9 @@ def command(app: App, remove: bool, under: str | None, as_json: bool) -> int:
             status = "" if not remove else ("removed  " if o.removed else "KEPT     ")
             click.echo(f"{status}{o.kind:{width}}  {o.name}  ({o.reason})")
         if not remove:
-            click.echo(f"{len(orphans)} item(s) to collect; run `podman-sandbox gc --yes` "
+            # The same scope as this listing: a bare `gc --yes` would collect host-wide.
+            again = ["podman-sandbox", "gc", "--yes"] + (["--under", under] if under else [])
+            click.echo(f"{len(orphans)} item(s) to collect; run `{shlex.join(again)}` "
                        "to remove them.")
     failed = [o for o in orphans if remove and not o.removed]
     return EXIT_PODMAN if failed else 0

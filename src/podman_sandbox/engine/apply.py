@@ -55,7 +55,7 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
         raise RefusedError(
             f"applying this plan would discard {act.describe_uncommitted(plan.discards, desired.spec.name)}",
             hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
-                 "or pass --force to discard them")
+                 "or discard them with `podman-sandbox apply --force`")
 
 
 def _remove_leftovers(runner: Runner, name: str) -> None:
