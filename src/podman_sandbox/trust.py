@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass
 
 from podman_sandbox import capabilities, paths
-from podman_sandbox.errors import RefusedError
+from podman_sandbox.errors import RefusedError, SandboxError
 from podman_sandbox.schema.spec import DEFAULT_PIDS_LIMIT, Spec
 
 FORMAT = 1
@@ -164,10 +164,14 @@ def save_approved(project_dir: str, spec_path: str, approved: tuple[Grant, ...])
     from podman_sandbox.private import private_dir, write_private
 
     path = approvals_path(project_dir, spec_path)
-    private_dir(os.path.dirname(path))
     data = {"format": FORMAT, "project": project_dir, "spec": spec_path,
             "grants": [g.record() for g in approved]}
-    write_private(path, (json.dumps(data, indent=1) + "\n").encode())
+    try:
+        private_dir(os.path.dirname(path))
+        write_private(path, (json.dumps(data, indent=1) + "\n").encode())
+    except OSError as exc:
+        raise SandboxError(f"cannot record the approval in {os.path.dirname(path)}: {exc}",
+                           hint="that folder must be yours and writable by nobody else") from None
     return path
 
 
@@ -263,6 +267,18 @@ class ConsentError(RefusedError):
 
     def lines(self) -> list[str]:
         return [self.message, *self.details, f"hint: {self.hint}"]
+
+
+def approve_added(spec: Spec, before: tuple[Grant, ...]) -> tuple[Grant, ...]:
+    """After the user's own `configure` changed spec: approve the grants that change added
+    (the user typed them, outside the sandbox), keeping what was approved; others stay
+    pending. Returns the grants approved."""
+    added = pending(grants(spec), before)
+    if not added or spec.mode == "classic":
+        return ()
+    approved, _ = load_approved(spec.project_dir, spec.source)
+    save_approved(spec.project_dir, spec.source, approved + added)
+    return added
 
 
 def approve(spec: Spec, found: Consent) -> str | None:
