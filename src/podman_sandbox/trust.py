@@ -144,6 +144,8 @@ def load_approved(project_dir: str, spec_path: str) -> tuple[tuple[Grant, ...], 
     from podman_sandbox.private import private_dir, read_private
 
     path = approvals_path(project_dir, spec_path)
+    if not os.path.lexists(os.path.dirname(path)):
+        return (), None  # nothing approved yet (and reading must not make the folder)
     try:
         private_dir(os.path.dirname(path))
         data = json.loads(read_private(path, limit=1 << 20))
