@@ -368,3 +368,60 @@ def test_configure_approves_what_the_user_typed(project):
     assert "Approved: network host" in result.stdout
     assert invoke(fake, "plan", "--json").json()["consent"]["approved"] is True
     json.loads(invoke(fake, "status", "--json").stdout)
+
+
+class _Terminal:
+    """Stands in for a terminal on stdin and stderr: says isatty, answers one line."""
+
+    def __init__(self, answer: str = ""):
+        self.answer, self.written = answer, []
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer
+
+    def write(self, text: str) -> None:
+        self.written.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answer, approved", [("y\n", True), ("yes\n", True), ("\n", False),
+                                              ("n\n", False), ("", False)])
+def test_a_terminal_is_asked(project, monkeypatch, answer, approved):
+    import sys
+
+    from podman_sandbox.app import App
+
+    (project / "sandbox.yaml").write_text(GRANTING)
+    terminal = _Terminal(answer)
+    monkeypatch.setattr(sys, "stdin", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    app = App(runner=recorded_world(project))
+    if approved:
+        app.check_consent()
+        assert trust.consent(app.spec).pending == ()
+    else:
+        with pytest.raises(trust.ConsentError):
+            app.check_consent()
+    shown = "".join(terminal.written)
+    assert "capability SYS_PTRACE (breaks isolation)" in shown and "approve? [y/N] " in shown
+    assert ("approved 2 grant(s)" in shown) is approved
+
+
+def test_no_prompt_when_only_stderr_is_a_terminal(project, monkeypatch):
+    import io
+    import sys
+
+    from podman_sandbox.app import App
+
+    (project / "sandbox.yaml").write_text(GRANTING)
+    terminal = _Terminal("y\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe says yes: never read
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with pytest.raises(trust.ConsentError):
+        App(runner=recorded_world(project)).check_consent()
+    assert terminal.written == []
