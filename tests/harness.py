@@ -88,7 +88,8 @@ class Sandbox:
     """Runs the real podman-sandbox CLI in a subprocess, in a project of its own,
     with its own XDG folders (never the user's ~/.config or ~/.cache)."""
 
-    XDG = (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "run"))
+    XDG = (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "run"),
+           ("XDG_STATE_HOME", "state"))
 
     def __init__(self, root: Path, image: str):
         self.root = root

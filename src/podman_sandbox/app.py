@@ -121,8 +121,42 @@ class App:
             return self.record_key_now()
         return self._spec_record_key
 
-    def converge(self, *, force: bool = False, imperative: bool | None = None):
+    def check_consent(self, *, allow: bool = False) -> None:
+        """Refuse (exit 123) a spec whose grants the user has not approved (trust.py), before
+        anything is pulled, built or created. allow: approve them now (apply/start --allow);
+        on a terminal (stdin and stderr), the user is asked."""
+        from podman_sandbox import trust
+
+        found = trust.consent(self.spec)
+        if not found.pending:
+            return
+        if allow or self._ask(found):
+            path = trust.approve(self.spec, found)
+            self.out.step(f"approved {len(found.grants)} grant(s) of {self.spec.source} "
+                          f"(recorded in {path})")
+            return
+        raise trust.ConsentError(self.spec, found, self.spec_file)
+
+    def _ask(self, found) -> bool:
+        import sys
+
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return False  # a pipe, CI, a script: never a prompt
+        sys.stderr.write(f"{self.spec.source} grants what you have not approved:\n")
+        for grant in found.pending:
+            sys.stderr.write(f"  {grant.text}\n")
+        sys.stderr.write("approve? [y/N] ")
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except OSError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def converge(self, *, force: bool = False, imperative: bool | None = None,
+                 allow: bool = False):
         """imperative: discard uncommitted changes with a notice instead of refusing.
+        allow: approve the spec's grants first (see check_consent).
 
         Default: only in classic mode, where the user's own cd or configure causes
         the re-create (the original tool's behaviour). In a project the spec can
@@ -130,6 +164,7 @@ class App:
         """
         from podman_sandbox.engine.apply import converge
         check_workspace(self.spec.project_dir)
+        self.check_consent(allow=allow)
         if imperative is None:
             imperative = self.target.mode == "classic"
         return converge(self.runner, self.desired, out=self.out, force=force,

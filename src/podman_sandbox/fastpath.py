@@ -15,6 +15,10 @@ Plain `apply` with a record that says the container was in sync with this
 spec confirms that with the one `podman inspect` the full path would make
 (see try_apply) and says so.
 
+Consent (trust.py) needs no check here: a record is written only by a
+converge that passed it, is keyed by the spec file's bytes (an edit that adds
+a grant finds no record), and `allow --revoke` forgets it.
+
 It never imports click, yaml, jsonschema, jinja2 or deepdiff, and `execute`
 keeps even the standard library to cheap modules (no hashlib, json, shutil,
 uuid, dataclasses, subprocess; `apply` adds json to read the inspect):

@@ -31,3 +31,12 @@ def lock_dir() -> str:
     if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
         return os.path.join(runtime, "podman-sandbox", "locks")
     return os.path.join(cache_dir(), "locks")
+
+
+def state_dir() -> str:
+    """What the user decided (approvals): not derived, never under a workspace."""
+    return os.path.join(_xdg("XDG_STATE_HOME", "~/.local/state"), "podman-sandbox")
+
+
+def approvals_dir() -> str:
+    return os.path.join(state_dir(), "approvals")

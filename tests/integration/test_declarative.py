@@ -106,8 +106,11 @@ def test_bad_value_rejected_by_podman_leaves_the_running_sandbox(sandbox):
     sandbox.write_spec(spec(sandbox.image, setup=()))
     sandbox.ok("apply")
     cid = sandbox.containers()[0]["Id"]
-    # Valid for the schema, refused by Podman at create time: no such capability.
-    sandbox.write_spec(spec(sandbox.image, setup=(), extra="cap_add: [NOT_A_CAPABILITY]\n"))
+    # Valid for the schema (and approved), refused by Podman at create time: no such source.
+    missing = sandbox.root / "no such folder"
+    sandbox.write_spec(spec(sandbox.image, setup=(), extra=f"mounts:\n  - source: {json.dumps(str(missing))}\n"
+                                                         "    target: /data\n"))
+    sandbox.ok("allow")
     result = sandbox.run("apply", "--force")
     assert result.returncode == 125, result
     names = [n for c in sandbox.containers() for n in c["Names"]]

@@ -142,7 +142,7 @@ def test_extra_mounts_read_only_by_default_and_rw_when_asked(sandbox):
     sandbox.write_spec(spec(sandbox.image, "mounts:\n"
                             f"  - source: {json.dumps(str(ro))}\n    target: /data\n"
                             f"  - source: {json.dumps(str(rw))}\n    target: /cache\n    read_only: false\n"))
-    sandbox.ok("apply")
+    sandbox.ok("apply", "--allow")  # mounts are grants (trust.py)
     assert sandbox.ok("execute", "cat /data/fact.txt").stdout == "from the host\n"
     refused = sandbox.run("execute", "echo x > /data/new")
     assert refused.returncode != 0 and "Read-only file system" in refused.stderr
@@ -154,9 +154,10 @@ def test_extra_mounts_read_only_by_default_and_rw_when_asked(sandbox):
 
 
 def test_never_privileged_whatever_the_spec(sandbox):
-    """No spec field reaches --privileged: even cap_add ALL keeps the device and security walls."""
-    sandbox.write_spec(spec(sandbox.image, "cap_add: [ALL]\n"))
-    sandbox.ok("apply")
+    """No spec field reaches --privileged: even approved SYS_ADMIN and MKNOD keep the device
+    and security walls (cap_add: [ALL] is refused at validation: tests/security/test_consent.py)."""
+    sandbox.write_spec(spec(sandbox.image, "cap_add: [SYS_ADMIN, SYS_RAWIO, MKNOD]\n"))
+    sandbox.ok("apply", "--allow")
     info = the_container(sandbox)
     assert info["HostConfig"]["Privileged"] is False
     assert any("no-new-privileges" in opt for opt in info["HostConfig"].get("SecurityOpt") or [])

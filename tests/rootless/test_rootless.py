@@ -148,6 +148,7 @@ def test_network_none_has_only_loopback(sandbox):
 
 def test_network_host_shares_the_hosts_network_namespace(sandbox):
     sandbox.write_spec(spec(sandbox.image, memory=None, network="host"))
+    sandbox.ok("allow")  # network: host is a grant (trust.py)
     inside = sandbox.ok("execute", "readlink /proc/self/ns/net").stdout.strip()
     assert inside == os.readlink("/proc/self/ns/net")
 

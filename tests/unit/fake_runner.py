@@ -413,7 +413,7 @@ def make_project(tmp_path: Path, monkeypatch, spec: str = RECORDED_SPEC) -> Path
     project = tmp_path / "project"
     project.mkdir()
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"),
-                     ("XDG_RUNTIME_DIR", "run")):
+                     ("XDG_RUNTIME_DIR", "run"), ("XDG_STATE_HOME", "state")):
         (tmp_path / sub).mkdir(mode=0o700)
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("PODMAN_SANDBOX_FILE", raising=False)

@@ -48,12 +48,18 @@ def container(h: str) -> dict:
     }
 
 
+def volumes(h: str) -> list[str]:
+    """The --volume values steps.create_command passes (which get z: tests below)."""
+    return [f"/src/{h}:/workspace:rw,z", f"/ro/{h}:/in/{h}:ro"]
+
+
 def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
     """template -> (context, the exact argv expected)."""
     labels = {"io.podman-sandbox.spec": h, "plain": "v"}
     return {
         "create": (
-            {"name": h, "labels": labels, "c": container(h), "image": h, "userns": [h], "start": True},
+            {"name": h, "labels": labels, "c": container(h), "volumes": volumes(h), "image": h,
+             "userns": [h], "start": True},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
              "--init", "--security-opt", "no-new-privileges",
@@ -62,7 +68,7 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
              "--cpus", "1.5", "--network", "none", "--read-only", "--read-only-tmpfs",
              "--cap-drop", h, "--cap-add", h, "--user", h, h,
              "--env", f"A={h}", "--env", "B=plain",
-             "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro,z",
+             "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro",
              "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
         "setup_create": (
             {"name": h, "labels": labels, "image": h, "project_dir": f"/p/{h}", "userns": [h],
@@ -114,8 +120,8 @@ def test_golden_argv_with_hostile_values(template, h):
 @pytest.mark.parametrize("h", HOSTILE, ids=IDS)
 def test_hostile_value_never_splits_or_merges(h):
     """Independent of the goldens: the value appears whole, as its own element."""
-    argv = render("create", name="n", labels={"k": h}, c=container(h), image="img", userns=[],
-                  start=True)
+    argv = render("create", name="n", labels={"k": h}, c=container(h), volumes=volumes(h),
+                  image="img", userns=[], start=True)
     assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
     assert f"k={h}" in argv and f"A={h}" in argv
     assert argv[-3:] == ["sleep", "img", "infinity"]
@@ -126,7 +132,7 @@ def test_an_empty_value_stays_one_empty_argument():
     assert render("setup_step", name="n", step="") == [
         "podman", "exec", "--workdir", "/workspace", "n", "sh", "-c", "--", ""]
     argv = render("create", name="n", labels={"k": ""}, c=container("x") | {"env": {"E": ""}},
-                  image="img", userns=[], start=True)
+                  volumes=[], image="img", userns=[], start=True)
     assert "k=" in argv and "E=" in argv
 
 
@@ -150,7 +156,8 @@ def test_optional_parts_are_left_out():
     c.update(memory=None, cpus=None, network="bridge", read_only=False, cap_drop=[], cap_add=[],
              user=None, pids_limit=0, env={}, mounts=[])
     # start=False: created only (state.compact commits it without running anything).
-    assert render("create", name="n", labels={}, c=c, image="img", userns=[], start=False) == [
+    assert render("create", name="n", labels={}, c=c, volumes=[], image="img", userns=[],
+                  start=False) == [
         "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
         "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]

@@ -160,6 +160,8 @@ def command(app: App, memory, image, auto_commit, cpus, pids_limit, network, sho
                 click.echo(f"{key + ':':13} {value if isinstance(value, str) else json.dumps(value)}")
         return 0
 
+    from podman_sandbox import trust
+    before = trust.grants(app.spec)
     changed = save_settings(app, updates)
     if not changed:
         click.echo("Nothing changed: the settings already have those values.")
@@ -167,6 +169,8 @@ def command(app: App, memory, image, auto_commit, cpus, pids_limit, network, sho
     click.echo(f"Updated {app.target.spec_path}:")
     for key, old, new in changed:
         click.echo(f"  {key}: {_show(old)} -> {_show(new)}")
+    for grant in trust.approve_added(app.spec, before):  # you typed it: that is consent
+        click.echo(f"Approved: {grant.text}")
     from podman_sandbox.engine import host
     ignored = {k: v for k, v in host.unenforced_limits(app.desired.container).items()
                if k in {key for key, _, _ in changed}}

@@ -21,7 +21,8 @@ Exit codes:
   121  invalid sandbox.yaml or config.json
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
-       or mount /, your home folder or a system folder at /workspace
+       or mount /, your home folder or a system folder at /workspace,
+       or the spec grants what you have not approved (see allow)
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...)
   126/127  the command cannot run / was not found in the sandbox
@@ -34,7 +35,7 @@ COMMANDS = {
     "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
-    "schema": "schema",
+    "schema": "schema", "allow": "allow",
 }
 
 
@@ -73,6 +74,7 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -
       podman-sandbox execute "ls -la"      # starts the sandbox if needed
       podman-sandbox plan                  # what apply would change
       podman-sandbox apply                 # converge to sandbox.yaml
+      podman-sandbox allow                 # approve its mounts, capabilities, ...
     """
     # Tests inject a fake runner: run(argv, obj={"runner": fake}) (tests/unit/fake_runner.py).
     injected = ctx.obj.get("runner") if isinstance(ctx.obj, dict) else None

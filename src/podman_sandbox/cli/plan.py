@@ -44,7 +44,7 @@ def command(app: App, as_json: bool, exit_code: bool) -> int:
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        report.print_plan(data)
+        report.print_plan(data, app.spec_file)
     if exit_code and not found.plan.in_sync:
         return EXIT_PENDING
     return 0

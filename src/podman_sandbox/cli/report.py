@@ -31,7 +31,29 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
                     for a in plan.actions],
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(_unenforced(desired.container)),
+        # What the spec grants beyond a default sandbox, and whether each is approved.
+        "consent": consent_dict(desired.spec),
     }
+
+
+def consent_dict(spec) -> dict:
+    from podman_sandbox import trust
+    return trust.consent(spec).as_json()
+
+
+def print_consent(consent: dict, spec_file: str | None = None) -> None:
+    """The grants, each marked approved or not (plan, status)."""
+    from podman_sandbox.trust import allow_command
+
+    if not consent["grants"]:
+        return
+    click.echo("Grants (beyond a default sandbox):")
+    for grant in consent["grants"]:
+        click.echo(f"  [{'approved' if grant['approved'] else 'NOT APPROVED'}] {grant['description']}")
+    if consent.get("note"):
+        click.echo(f"  note: {consent['note']}")
+    if not consent["approved"]:
+        click.echo(f"  apply, start and execute refuse until you run `{allow_command(spec_file)}`")
 
 
 def _unenforced(container: dict) -> dict:
@@ -39,8 +61,9 @@ def _unenforced(container: dict) -> dict:
     return host.unenforced_limits(container)
 
 
-def print_plan(data: dict) -> None:
+def print_plan(data: dict, spec_file: str | None = None) -> None:
     click.echo(f"Sandbox {data['sandbox']} ({data['source']})")
+    print_consent(data["consent"], spec_file)
     if data.get("not_enforced"):
         click.echo(f"Not enforced here: {', '.join(data['not_enforced'])} "
                    "(rootless Podman cannot set limits on cgroup v1 hosts)")

@@ -11,8 +11,10 @@ from podman_sandbox.cli import report
 @click.command("start")
 @click.option("--image", metavar="IMAGE",
               help="Use IMAGE from now on (saved as with `configure --image`).")
+@click.option("--allow", is_flag=True,
+              help="Approve what the spec grants (mounts, capabilities, ...) first.")
 @click.pass_obj
-def command(app: App, image: str | None) -> int:
+def command(app: App, image: str | None, allow: bool) -> int:
     """Start the sandbox, creating it if needed (the same as apply).
 
     \b
@@ -20,12 +22,13 @@ def command(app: App, image: str | None) -> int:
       podman-sandbox start --image python:3.12-slim
     """
     if image:
+        app.check_consent(allow=allow)  # refused: the image is not saved either
         from podman_sandbox.cli.configure import save_settings
         changed = save_settings(app, {"image": image})
         for key, old, new in changed:
             app.out.step(f"{key}: {old or 'unset'} -> {new} (saved in {app.target.spec_path})")
         if not changed:
             app.out.step(f"image: {image} (already set in {app.target.spec_path})")
-    outcome = app.converge()
+    outcome = app.converge(allow=allow)
     report.applied(app, outcome, as_json=False)
     return 0

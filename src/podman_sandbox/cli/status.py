@@ -50,7 +50,14 @@ def status_dict(app: App) -> dict:
         "in_sync": is_in_sync(desired, found),
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(host.unenforced_limits(desired.container)),
+        # What the spec grants beyond a default sandbox, and whether each is approved.
+        "consent": _consent(spec),
     }
+
+
+def _consent(spec) -> dict:
+    from podman_sandbox.cli.report import consent_dict
+    return consent_dict(spec)
 
 
 def _limit(data: dict, key: str) -> str:
@@ -119,4 +126,6 @@ def command(app: App, as_json: bool) -> int:
     ]
     for label, value in rows:
         click.echo(f"{label + ':':13} {value}")
+    from podman_sandbox.cli.report import print_consent
+    print_consent(data["consent"], app.spec_file)
     return 0

@@ -19,12 +19,31 @@ LIVE_FIELDS = ("memory", "cpus")
 REBUILD_FIELDS = ("setup",)
 
 
+def relabels(source: str, project_dir: str) -> bool:
+    """On SELinux hosts, Podman's `z` rewrites the host files' labels: only the project's
+    own files get it (the folder at /workspace and what really lies inside it, symlinks
+    followed), never a system file or another folder the sandbox merely uses."""
+    import os
+
+    project = os.path.realpath(project_dir)
+    real = os.path.realpath(source)
+    return real == project or real.startswith(project.rstrip("/") + "/")
+
+
+def volume_options(mount: dict, project_dir: str, selinux_label: str = "project") -> str:
+    """The --volume options of a canonical mount: ro or rw, and z for the project's own."""
+    mode = "ro" if mount["read_only"] else "rw"
+    if selinux_label == "project" and relabels(mount["source"], project_dir):
+        return mode + ",z"
+    return mode
+
+
 def canonical(spec: Spec) -> dict:
     mounts = [{"source": spec.project_dir, "target": WORKSPACE, "read_only": False}]
     mounts += [{"source": m.source, "target": m.target, "read_only": m.read_only}
                for m in spec.mounts]
     mounts.sort(key=lambda m: m["target"])  # Podman reports mounts in its own order
-    return {
+    container = {
         "name": spec.name,
         "image": spec.image,
         "setup": list(spec.setup),
@@ -39,6 +58,9 @@ def canonical(spec: Spec) -> dict:
         "cap_add": list(spec.cap_add),
         "user": spec.user,
     }
+    if spec.selinux_label != "project":  # only when set: the hash of every other spec stays
+        container["selinux_label"] = spec.selinux_label
+    return container
 
 
 def spec_hash(container: dict) -> str:

@@ -42,6 +42,7 @@ PROBE_MARK = "podman-sandbox-probe-ok"
 PROBE_MEMORY = 64 * 1024 * 1024
 PROBE_PIDS = 64
 NETWORK_KEYS = ("tun", "slirp4netns")  # known failures of the default network only
+SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 
 
 # ---------------------------------------------------------------- the report
@@ -165,6 +166,7 @@ class Doctor:
             if self.host.rootless:
                 self.check_rootless()
             self.check_storage()
+            self.check_selinux()
             self.check_probe()
         return self.report
 
@@ -273,6 +275,22 @@ class Doctor:
                                   "(slow start, much disk)",
                             'fix: driver = "overlay" under [storage] in /etc/containers/storage.conf, '
                             "then `podman system reset` (deletes ALL images and containers)", key="vfs")
+
+    def check_selinux(self, path: str = SELINUX_ENFORCE) -> None:
+        """Whether SELinux is enforcing: then only the project's own files are relabelled."""
+        try:
+            with open(path, encoding="ascii") as fh:
+                mode = fh.read().strip()
+        except (OSError, ValueError):
+            self.report.add(OK, "SELinux: not enabled on this host (no relabelling happens)")
+            return
+        if mode == "1":
+            self.report.add(OK, "SELinux is enforcing: the project folder and mounts inside it are "
+                                "relabelled (z), no other host file; `selinux_label: disable` "
+                                "turns labelling off for a sandbox")
+        else:
+            self.report.add(OK, "SELinux is permissive: denials are only logged; the project's own "
+                                "files are relabelled (z), no other host file")
 
     # -- a real container
     def check_probe(self) -> None:

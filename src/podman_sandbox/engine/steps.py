@@ -60,8 +60,14 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
 def create_command(desired: Desired, name: str, image: str, base_id: str, *,
                    start: bool = True) -> Command:
     """The sandbox container; start: created and started in one call (`podman run --detach`)."""
+    from podman_sandbox.engine.desired import volume_options
+
+    c = desired.container
+    volumes = [f"{m['source']}:{m['target']}:"
+               + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
+               for m in c["mounts"]]
     argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=desired.container, image=image, start=start,
+                  c=c, volumes=volumes, image=image, start=start,
                   userns=userns_args(desired.container.get("user")))
     return Command(argv, f"{'create and start' if start else 'create'} {name}")
 

@@ -24,6 +24,7 @@ class Mount:
     source: str  # absolute host path
     target: str  # absolute path in the sandbox
     read_only: bool = True
+    force: bool = False  # allowed although the source is broad (a grant: trust.py)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Spec:
     cap_add: tuple[str, ...] = ()
     user: str | None = None
     mounts: tuple[Mount, ...] = field(default=())
+    selinux_label: str = "project"  # "disable": --security-opt label=disable (a grant)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +92,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
             source=resolve_host_path(m["source"], project_dir),
             target=os.path.normpath(m["target"]),
             read_only=m.get("read_only", True),
+            force=m.get("force") is True,
         )
         for m in doc.get("mounts") or ()
     )
@@ -111,4 +114,5 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         cap_add=tuple(_capability(c) for c in doc.get("cap_add") or ()),
         user=doc.get("user"),
         mounts=mounts,
+        selinux_label=doc.get("selinux_label") or "project",
     )

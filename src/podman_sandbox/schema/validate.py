@@ -145,7 +145,7 @@ _PATTERN_MESSAGES: Dict[str, str] = {
     "(at most 63, starting with a letter or digit)",
     "properties/memory": "{v} is not a size; write a number with an optional unit b, k, m or g, like 512m or 1g",
     "properties/cap_drop/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
-    "properties/cap_add/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
+    "properties/cap_add/items": "{v} is not a capability name; write one like NET_BIND_SERVICE or CAP_CHOWN",
     "properties/user": "{v} is not a user; write a name or uid, optionally with :group, like nobody or 1000:1000",
     "properties/mounts/items/properties/target": "{v} is not an absolute path; the target must start with /",
     "properties/env/propertyNames": "{v} is not a valid variable name; use letters, digits and _, "
@@ -409,6 +409,21 @@ def _check_image(doc: dict, out: _Collector) -> None:
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
 
 
+def _check_capabilities(doc: dict, out: _Collector) -> None:
+    """Known Linux names only, and never cap_add: [ALL] (see capabilities.py)."""
+    from podman_sandbox.capabilities import problem
+
+    for field in ("cap_add", "cap_drop"):
+        names = doc.get(field)
+        if not isinstance(names, list) or out.has_problem_at_or_above((field,)):
+            continue
+        for index, name in enumerate(names):
+            if isinstance(name, str) and not out.has_problem_at_or_above((field, index)):
+                why = problem(name, adding=field == "cap_add")
+                if why:
+                    out.add((field, index), why)
+
+
 def _home() -> Optional[str]:
     home = os.path.expanduser("~")
     if home == "~" or not os.path.isabs(home):
@@ -498,6 +513,7 @@ def validate_document(
         _check_memory(doc, out)
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
+        _check_capabilities(doc, out)
 
     if out.problems:
         raise SpecError(out.lines())
