@@ -50,7 +50,7 @@ class App:
             from podman_sandbox.locate import foreign_spec_file
             foreign = foreign_spec_file(target.cwd)
             if foreign:
-                self.out.notice(f"ignoring {foreign}: another user owns it (use -f to choose it "
+                self.out.notice(f"ignoring {foreign[0]}: {foreign[1]} (use -f to choose it "
                                 "anyway); your own settings apply")
         return target
 

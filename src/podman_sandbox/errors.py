@@ -84,7 +84,11 @@ class RefusedError(SandboxError):
     exit_code = EXIT_REFUSED
 
 
-class LockTimeoutError(SandboxError):
+class LockError(SandboxError):
+    """The sandbox lock cannot be had: held too long, or no safe folder for it."""
+
+
+class LockTimeoutError(LockError):
     exit_code = EXIT_LOCKED
 
 
