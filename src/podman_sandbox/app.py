@@ -91,8 +91,9 @@ class App:
         raw = None
         try:
             import yaml
-            with open(self.target.spec_path, encoding="utf-8") as fh:
-                raw = yaml.safe_load(fh)
+
+            from podman_sandbox.specfile import read_spec_file
+            raw = yaml.safe_load(read_spec_file(self.target.spec_path).decode("utf-8"))
         except Exception:  # any reason the file cannot be read: nothing of it is used
             pass
         raw = raw if isinstance(raw, dict) else {}

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import stat
 
-_GROUP_OTHER_WRITE = stat.S_IWGRP | stat.S_IWOTH
 _TRUSTED_OWNERS = (0,)  # besides ourselves
 _private_gid_cache: dict = {}
 
@@ -185,13 +184,13 @@ def read_private(path: str, limit: int = 1 << 20) -> bytes:
 
 
 def write_private(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Replace path with data, atomically, as a file nobody else can write (mode: 0600,
-    or e.g. 0644 for a file others may read). The folder must be safe already
-    (private_dir, or check_chain for a folder others may read)."""
+    """Replace path with data, atomically: written to a new file (O_EXCL, never through a
+    planted symlink) with exactly mode (0600 by default, whatever the umask), then renamed.
+    For a private file the folder must be private already (private_dir)."""
     tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        os.fchmod(fd, mode & ~_GROUP_OTHER_WRITE & 0o777)  # exact, whatever the umask
+        os.fchmod(fd, mode & 0o777)  # exact, whatever the umask
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
