@@ -52,6 +52,11 @@ class App:
             if foreign:
                 self.out.notice(f"ignoring {foreign[0]}: {foreign[1]} (use -f to choose it "
                                 "anyway); your own settings apply")
+        elif self.spec_file:
+            from podman_sandbox.locate import foreign_reason
+            why = foreign_reason(target.spec_path)
+            if why:  # the user's explicit choice stands; say whose file it is
+                self.out.notice(f"using {target.spec_path} because -f chose it, although {why}")
         return target
 
     @cached_property

@@ -69,6 +69,14 @@ def _foreign(folder: str, candidate: str, st: os.stat_result) -> str | None:
     return None
 
 
+def foreign_reason(path: str) -> str | None:
+    """Why another user controls the spec file at path; None: nobody but us and root."""
+    try:
+        return _foreign(os.path.dirname(path), path, os.lstat(path))
+    except OSError:
+        return None  # missing or unreadable: reading it says so
+
+
 def _walk_up(start: str) -> tuple[str | None, tuple[str, str] | None]:
     """(the spec file that governs, (a spec file skipped, why)).
 
@@ -82,12 +90,11 @@ def _walk_up(start: str) -> tuple[str | None, tuple[str, str] | None]:
         for name in SPEC_NAMES:
             candidate = os.path.join(folder, name)
             try:
-                st = os.lstat(candidate)
                 if not stat.S_ISREG(os.stat(candidate).st_mode):
-                    continue  # a folder, a dangling link, a FIFO: not a spec file
-                why = _foreign(folder, candidate, st)
+                    continue  # a folder, a FIFO: not a spec file
+                why = _foreign(folder, candidate, os.lstat(candidate))
             except OSError:
-                continue
+                continue  # missing, a dangling link
             if why:
                 return None, (candidate, why)
             return candidate, None
