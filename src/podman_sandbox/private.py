@@ -114,6 +114,8 @@ def private_dir(path: str, top: str | None = None) -> str:
     """
     path = os.path.abspath(path)
     first = os.path.abspath(top) if top else path
+    if path != first and not path.startswith(first.rstrip(os.sep) + os.sep):
+        raise ValueError(f"{path} is not in {first}")
     while not os.path.lexists(os.path.dirname(first)):  # missing parents: made by us too
         first = os.path.dirname(first)
     check_chain(os.path.dirname(first))
