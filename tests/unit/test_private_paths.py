@@ -233,3 +233,35 @@ def test_a_spec_in_a_folder_anyone_can_write_is_ignored(tmp_path):
     assert foreign_spec_file(str(shared / "work"))[1] == f"other users can write its folder {shared}"
     shared.chmod(0o1777)  # sticky: nobody can replace what is ours in it
     assert find_spec_file(str(shared / "work")) == str(shared / "sandbox.yaml")
+
+
+# --- what configure writes -----------------------------------------------------------------
+
+def test_configure_writes_through_no_planted_symlink_and_config_json_is_private(tmp_path, xdg):
+    from podman_sandbox.cli.configure import _write_atomically
+
+    spec = tmp_path / "sandbox.yaml"
+    spec.write_text("image: a\n")
+    spec.chmod(0o640)
+    victim = tmp_path / "victim"
+    os.symlink(victim, f"{spec}.{os.getpid()}.tmp")  # the sandbox can write the project folder
+    _write_atomically(str(spec), "image: b\n", mode="project")
+    assert not os.path.lexists(victim) and spec.read_text() == "image: b\n" and _mode(spec) == 0o640
+    old = os.umask(0)
+    try:
+        _write_atomically(paths.user_config_path(), "{}\n", mode="classic")
+    finally:
+        os.umask(old)
+    assert _mode(paths.user_config_path()) == 0o600 and _mode(paths.config_dir()) == 0o700
+
+
+@root_only
+def test_a_spec_named_with_f_is_used_whoever_owns_it_with_a_notice(tmp_path, xdg, capsys):
+    from podman_sandbox.app import App
+
+    spec = tmp_path / "theirs.yaml"
+    spec.write_text("image: a\n")
+    os.chown(spec, NOBODY, NOBODY)
+    app = App(spec_file=str(spec))
+    assert app.target.spec_path == str(spec)
+    assert f"using {spec} because -f chose it, although another user owns it" in capsys.readouterr().err
