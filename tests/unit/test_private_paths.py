@@ -245,11 +245,11 @@ def test_configure_writes_through_no_planted_symlink_and_config_json_is_private(
     spec.chmod(0o640)
     victim = tmp_path / "victim"
     os.symlink(victim, f"{spec}.{os.getpid()}.tmp")  # the sandbox can write the project folder
-    _write_atomically(str(spec), "image: b\n", mode="project")
+    _write_atomically(str(spec), "image: b\n", kind="project")
     assert not os.path.lexists(victim) and spec.read_text() == "image: b\n" and _mode(spec) == 0o640
     old = os.umask(0)
     try:
-        _write_atomically(paths.user_config_path(), "{}\n", mode="classic")
+        _write_atomically(paths.user_config_path(), "{}\n", kind="classic")
     finally:
         os.umask(old)
     assert _mode(paths.user_config_path()) == 0o600 and _mode(paths.config_dir()) == 0o700

@@ -31,13 +31,13 @@ def _settings_view(app: App) -> dict:
     }
 
 
-def _write_atomically(path: str, text: str, *, mode: str) -> None:
+def _write_atomically(path: str, text: str, *, kind: str) -> None:
     """config.json: 0600 in a private folder (it decides what a classic sandbox mounts).
     sandbox.yaml keeps its mode; its folder is the workspace, where the sandbox could
     plant a symlink at any fixed temporary name: write_private never follows one."""
     from podman_sandbox import private
 
-    if mode == "project":
+    if kind == "project":
         file_mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
     else:
         private.private_dir(os.path.dirname(path), top=os.path.dirname(path))
@@ -69,7 +69,7 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
         text = _updated_config_json(path, changed)
     validate_text(path, text, kind=target.mode, base_dir=target.project_dir)  # SpecError: nothing written
     try:
-        _write_atomically(path, text, mode=target.mode)
+        _write_atomically(path, text, kind=target.mode)
     except OSError as exc:
         raise SpecError([f"cannot write {path}: {exc.strerror or exc}"]) from None
     app.reload()

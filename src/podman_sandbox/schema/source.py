@@ -17,8 +17,8 @@ import os
 from podman_sandbox import __version__, paths, private
 from podman_sandbox.errors import SpecError
 from podman_sandbox.locate import Target
-from podman_sandbox.specfile import SpecFileError, read_spec_file
 from podman_sandbox.schema.spec import Spec, build_spec
+from podman_sandbox.specfile import SpecFileError, read_spec_file
 
 
 def display_path(path: str) -> str:
