@@ -50,8 +50,13 @@ class App:
             from podman_sandbox.locate import foreign_spec_file
             foreign = foreign_spec_file(target.cwd)
             if foreign:
-                self.out.notice(f"ignoring {foreign}: another user owns it (use -f to choose it "
+                self.out.notice(f"ignoring {foreign[0]}: {foreign[1]} (use -f to choose it "
                                 "anyway); your own settings apply")
+        elif self.spec_file:
+            from podman_sandbox.locate import foreign_reason
+            why = foreign_reason(target.spec_path)
+            if why:  # the user's explicit choice stands; say whose file it is
+                self.out.notice(f"using {target.spec_path} because -f chose it, although {why}")
         return target
 
     @cached_property
@@ -91,8 +96,9 @@ class App:
         raw = None
         try:
             import yaml
-            with open(self.target.spec_path, encoding="utf-8") as fh:
-                raw = yaml.safe_load(fh)
+
+            from podman_sandbox.specfile import read_spec_file
+            raw = yaml.safe_load(read_spec_file(self.target.spec_path).decode("utf-8"))
         except Exception:  # any reason the file cannot be read: nothing of it is used
             pass
         raw = raw if isinstance(raw, dict) else {}

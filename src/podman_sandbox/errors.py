@@ -15,7 +15,7 @@ EXIT_FAILED = 1  # cannot be done as asked (nothing to commit, a foreign contain
 EXIT_INTERNAL = EXIT_FAILED
 EXIT_USAGE = 2  # bad command-line usage (click's own code)
 EXIT_LOCKED = 120  # another podman-sandbox holds the sandbox lock too long
-EXIT_SPEC = 121  # sandbox.yaml or config.json is invalid
+EXIT_SPEC = 121  # sandbox.yaml or config.json is invalid, too large, not a file, or unsafe
 EXIT_PODMAN_MISSING = 122  # podman not installed or not working
 EXIT_REFUSED = 123  # the action would destroy user data; needs --force
 EXIT_TIMEOUT = 124  # execute --timeout ran out (as timeout(1))
@@ -84,7 +84,11 @@ class RefusedError(SandboxError):
     exit_code = EXIT_REFUSED
 
 
-class LockTimeoutError(SandboxError):
+class LockError(SandboxError):
+    """The sandbox lock cannot be had: held too long, or no safe folder for it."""
+
+
+class LockTimeoutError(LockError):
     exit_code = EXIT_LOCKED
 
 

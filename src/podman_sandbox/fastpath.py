@@ -122,7 +122,7 @@ def start_again(rec: dict, podman: str) -> dict | None:
     if not rec.get("pidfile"):
         return None
     from podman_sandbox.engine.lock import sandbox_lock
-    from podman_sandbox.errors import LockTimeoutError
+    from podman_sandbox.errors import LockError
 
     try:
         with sandbox_lock(rec["container"], wait=0):
@@ -135,8 +135,8 @@ def start_again(rec: dict, podman: str) -> dict | None:
                 return None  # gone (removed, re-created): the full path knows what to do
             pid = _read_pid(now["pidfile"])
             return record.restarted(now, pid) if pid else None
-    except LockTimeoutError:
-        return None  # another command is working on it: the full path waits for it
+    except LockError:
+        return None  # another command is working on it (or no safe lock): the full path
 
 
 def _record_for(spec_file: str | None):
@@ -271,15 +271,15 @@ def try_apply(argv: list[str]) -> int | None:
     if os.geteuid() != 0 and cgroup_version() == 1:
         return None  # rootless on cgroup v1: the full path says which limits are not enforced
     from podman_sandbox.engine.lock import sandbox_lock
-    from podman_sandbox.errors import LockTimeoutError
+    from podman_sandbox.errors import LockError
 
     try:
         with sandbox_lock(rec["container"], wait=0):
             if not record.is_live(rec):
                 return None
             out = _capture([podman, "inspect", rec["container"], rec["image"]])
-    except LockTimeoutError:
-        return None  # another command is changing it: the full path waits for it
+    except LockError:
+        return None  # another command is changing it (or no safe lock): the full path
     except KeyboardInterrupt:
         return 130
     if out is None:

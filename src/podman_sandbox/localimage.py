@@ -60,6 +60,8 @@ def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     would show up inside, and needs subordinate ids to be imported at all)."""
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
+    if not info.mode & 0o1000:  # under umask 000 /bin and /etc would be writable by anyone inside
+        info.mode &= ~0o022
     return info
 
 

@@ -15,6 +15,7 @@ import stat
 from collections import namedtuple
 
 from podman_sandbox import paths
+from podman_sandbox.private import others_can_write, trusted_owner
 
 SPEC_NAMES = ("sandbox.yaml", "sandbox.yml")
 WORKSPACE = "/workspace"
@@ -49,26 +50,53 @@ def _logical_cwd() -> str:
     return real
 
 
-def _walk_up(start: str) -> tuple[str | None, str | None]:
-    """(the spec file that governs, a spec file skipped because someone else owns it).
+def _foreign(folder: str, candidate: str, st: os.stat_result) -> str | None:
+    """Why another user decides what candidate (a spec file found in folder) says and
+    mounts; None when nobody but us (and root) can. Judged: the name itself (a
+    symlink is its owner's choice of target), the file it leads to, and the folder
+    holding the name, which is what gets mounted at /workspace."""
+    if not trusted_owner(st.st_uid):
+        return "another user owns it"
+    if stat.S_ISLNK(st.st_mode):
+        target = os.stat(candidate)
+        if not trusted_owner(target.st_uid):
+            return "another user owns the file it links to"
+    where = os.stat(folder)
+    if not trusted_owner(where.st_uid):
+        return f"another user owns its folder {folder}"
+    if others_can_write(where) and not where.st_mode & stat.S_ISVTX:
+        return f"other users can write its folder {folder}"
+    return None
 
-    Like git's safe.directory: a sandbox.yaml owned by another user (say, one
-    planted in a shared /tmp above your folder) would choose the image, the
-    setup steps and the mounts of your sandbox. The walk stops there.
+
+def foreign_reason(path: str) -> str | None:
+    """Why another user controls the spec file at path; None: nobody but us and root."""
+    try:
+        return _foreign(os.path.dirname(path), path, os.lstat(path))
+    except OSError:
+        return None  # missing or unreadable: reading it says so
+
+
+def _walk_up(start: str) -> tuple[str | None, tuple[str, str] | None]:
+    """(the spec file that governs, (a spec file skipped, why)).
+
+    Like git's safe.directory: a sandbox.yaml another user controls (say, one
+    planted in a shared /tmp above your folder, or their symlink to your own
+    spec in a folder of theirs) would choose the image, the setup steps and
+    the mounts of your sandbox, or mount their folder in it. The walk stops there.
     """
     folder = start
-    trusted = (os.geteuid(), 0)
     while True:
         for name in SPEC_NAMES:
             candidate = os.path.join(folder, name)
             try:
-                st = os.stat(candidate)
+                if not stat.S_ISREG(os.stat(candidate).st_mode):
+                    continue  # a folder, a FIFO: not a spec file
+                why = _foreign(folder, candidate, os.lstat(candidate))
             except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if st.st_uid not in trusted:
-                return None, candidate
+                continue  # missing, a dangling link
+            if why:
+                return None, (candidate, why)
             return candidate, None
         parent = os.path.dirname(folder)
         if parent == folder:
@@ -80,8 +108,8 @@ def find_spec_file(start: str) -> str | None:
     return _walk_up(start)[0]
 
 
-def foreign_spec_file(start: str) -> str | None:
-    """A sandbox.yaml above start that was ignored because another user owns it."""
+def foreign_spec_file(start: str) -> tuple[str, str] | None:
+    """(a sandbox.yaml above start that was ignored, why: another user controls it)."""
     return _walk_up(start)[1]
 
 

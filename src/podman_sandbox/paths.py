@@ -26,11 +26,16 @@ def cache_dir() -> str:
     return os.path.join(_xdg("XDG_CACHE_HOME", "~/.cache"), "podman-sandbox")
 
 
-def lock_dir() -> str:
+def lock_dirs() -> list[tuple[str, str]]:
+    """Where sandbox locks may live, best first, as (folder, the tool's own folder above
+    it): $XDG_RUNTIME_DIR (may be shared and sticky, so engine/lock.py checks it), then
+    the cache folder."""
+    found = []
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
-        return os.path.join(runtime, "podman-sandbox", "locks")
-    return os.path.join(cache_dir(), "locks")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
+        found.append((os.path.join(runtime, "podman-sandbox", "locks"), os.path.join(runtime, "podman-sandbox")))
+    found.append((os.path.join(cache_dir(), "locks"), cache_dir()))
+    return found
 
 
 def state_dir() -> str:

@@ -190,7 +190,7 @@ def revoke(project_dir: str, spec_path: str) -> bool:
 
 def classic_problem(spec: Spec) -> str | None:
     """Why the user's own config.json cannot count as consented; None when it can."""
-    from podman_sandbox.private import UnsafePathError, _check_chain
+    from podman_sandbox.private import UnsafePathError, check_chain, others_can_write
 
     path = spec.source
     try:
@@ -199,13 +199,12 @@ def classic_problem(spec: Spec) -> str | None:
         return None  # defaults only: no grants
     except OSError as exc:
         return f"{path}: {exc.strerror}"
-    uid = os.geteuid()
-    if st.st_uid != uid:
+    if st.st_uid != os.geteuid():
         return f"{path} belongs to another user (uid {st.st_uid})"
-    if st.st_mode & 0o022:
+    if others_can_write(st):
         return f"{path} is writable by other users"
     try:
-        _check_chain(os.path.dirname(_real(path)), uid)
+        check_chain(os.path.dirname(path))
     except UnsafePathError as exc:
         return str(exc)
     except OSError as exc:

@@ -39,9 +39,12 @@ HEAVY_THIRD_PARTY = {"click", "yaml", "jsonschema", "jinja2", "deepdiff", "marku
 COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", "dataclasses",
                  "inspect", "typing", "tempfile", "threading", "datetime", "argparse", "logging",
                  "pathlib", "importlib.metadata", "socket", "selectors"}
+# private: records are trusted only as private files; specfile: the spec's bytes that key
+# the record are read bounded (both standard library only, a few syscalls).
 EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",
                    "podman_sandbox.paths", "podman_sandbox.engine", "podman_sandbox.engine.record",
-                   "podman_sandbox.engine.execute", "podman_sandbox.engine.cgroup"}
+                   "podman_sandbox.engine.execute", "podman_sandbox.engine.cgroup",
+                   "podman_sandbox.private", "podman_sandbox.specfile"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

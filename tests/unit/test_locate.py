@@ -35,7 +35,7 @@ def test_a_spec_file_another_user_owns_is_ignored(tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
     assert find_spec_file(str(victim)) is None
-    assert foreign_spec_file(str(victim)) == str(planted)
+    assert foreign_spec_file(str(victim)) == (str(planted), "another user owns it")
     assert locate(cwd=str(victim)).mode == "classic"
     # Root's own files are trusted, as the user's are.
     os.chown(planted, 0, 0)

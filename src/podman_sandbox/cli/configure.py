@@ -31,14 +31,18 @@ def _settings_view(app: App) -> dict:
     }
 
 
-def _write_atomically(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+def _write_atomically(path: str, text: str, *, kind: str) -> None:
+    """config.json: 0600 in a private folder (it decides what a classic sandbox mounts).
+    sandbox.yaml keeps its mode; its folder is the workspace, where the sandbox could
+    plant a symlink at any fixed temporary name: write_private never follows one."""
+    from podman_sandbox import private
+
+    if kind == "project":
+        file_mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
+    else:
+        private.private_dir(os.path.dirname(path), top=os.path.dirname(path))
+        file_mode = 0o600
+    private.write_private(path, text.encode("utf-8"), mode=file_mode)
 
 
 def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
@@ -48,7 +52,7 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     kept); elsewhere the user's config.json. The result is validated before it
     is written: an invalid value changes nothing.
     """
-    from podman_sandbox.schema.source import read_document, validate_text
+    from podman_sandbox.schema.source import read_document, read_spec_bytes, validate_text
 
     target = app.target
     path = target.spec_path
@@ -58,14 +62,16 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
         return []
     if target.mode == "project":
         from podman_sandbox.schema.yamledit import set_top_level_value
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = (read_spec_bytes(path) or b"").decode("utf-8")  # read_document checked it
         for key, _, value in changed:
             text = set_top_level_value(text, key, value)
     else:
         text = _updated_config_json(path, changed)
     validate_text(path, text, kind=target.mode, base_dir=target.project_dir)  # SpecError: nothing written
-    _write_atomically(path, text)
+    try:
+        _write_atomically(path, text, kind=target.mode)
+    except OSError as exc:
+        raise SpecError([f"cannot write {path}: {exc.strerror or exc}"]) from None
     app.reload()
     return changed
 
@@ -83,12 +89,10 @@ def _same_setting(key: str, old, new) -> bool:
 
 def _updated_config_json(path: str, changed) -> str:
     """config.json with the changes, keeping its keys (the original tool's memory_limit too)."""
-    from podman_sandbox.schema.source import LEGACY_KEYS
+    from podman_sandbox.schema.source import LEGACY_KEYS, read_spec_bytes
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        doc = {}
+        content = read_spec_bytes(path)
+        doc = {} if content is None else json.loads(content)
     except ValueError as exc:
         raise SpecError([f"{path}: not valid JSON ({exc}); fix or remove it"]) from None
     aliases = {new: old for old, new in LEGACY_KEYS.items() if old in doc}

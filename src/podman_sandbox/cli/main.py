@@ -18,7 +18,7 @@ Exit codes:
   1    cannot be done as asked (e.g. nothing to commit)  (plan --exit-code: any error)
   2    usage error      (plan --exit-code: changes pending)
   120  another podman-sandbox held the sandbox lock too long
-  121  invalid sandbox.yaml or config.json
+  121  invalid sandbox.yaml or config.json (too large, not a regular file, unsafe)
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,

@@ -3,6 +3,12 @@
 Two commands on one sandbox at once must not both create it, nor commit over
 each other. flock is released by the kernel if we die, so a crash never
 leaves a stale lock behind.
+
+Lock files live in a private folder (private.py): $XDG_RUNTIME_DIR may be a
+shared, sticky folder where another user planted a symlink at the lock path
+(we would create a file where it points) or a lock file they hold (we would
+wait for them). A folder that fails the checks is passed over for the next
+one (paths.lock_dirs); the file is opened without following a symlink.
 """
 
 from __future__ import annotations
@@ -12,18 +18,31 @@ import os
 import time
 from contextlib import contextmanager
 
-from podman_sandbox import paths
-from podman_sandbox.errors import LockTimeoutError
+from podman_sandbox import paths, private
+from podman_sandbox.errors import LockError, LockTimeoutError
 
 DEFAULT_WAIT = 300.0
 
 
+def lock_dir() -> str:
+    """The first folder of paths.lock_dirs that is (or can be made) private."""
+    problems = []
+    for folder, top in paths.lock_dirs():
+        try:
+            return private.private_dir(folder, top=top)
+        except OSError as exc:
+            problems.append(str(exc))
+    raise LockError(f"no safe folder for the sandbox locks: {'; '.join(problems)}",
+                    hint="make XDG_RUNTIME_DIR or XDG_CACHE_HOME a folder only you can write")
+
+
 @contextmanager
 def sandbox_lock(name: str, wait: float = DEFAULT_WAIT):
-    folder = paths.lock_dir()
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    path = os.path.join(lock_dir(), f"{name}.lock")
+    try:
+        fd = private.open_private(path, os.O_RDWR | os.O_CREAT)
+    except OSError as exc:  # only we (and root) can put anything in that folder
+        raise LockError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
     try:
         deadline = time.monotonic() + wait
         while True:

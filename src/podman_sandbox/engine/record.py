@@ -20,6 +20,10 @@ before anything else (fastpath.py). What a record may be trusted for:
   same container, so reverting an edit after a live update can never find
   an old record whose limits the container no longer has.
 
+Records are private files (private.py): made 0600 in a folder only we can
+use, and one that is not ours, is writable by others or sits in a folder
+another user could change is never read (the full path runs instead).
+
 A record whose process is gone still says which container served the spec:
 `execute` may start that very container (by id, never by name) and must then
 find the same limits again, or fall back to the full path (fastpath.py).
@@ -40,8 +44,9 @@ from __future__ import annotations
 
 import os
 
-from podman_sandbox import __version__, paths
+from podman_sandbox import __version__, paths, private
 from podman_sandbox.engine.cgroup import cgroup_dirs, read_value
+from podman_sandbox.specfile import read_spec_file
 
 try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
     from _sha2 import sha256  # Python >= 3.12
@@ -52,6 +57,7 @@ except ImportError:  # pragma: no cover - depends on the Python version
         from hashlib import sha256
 
 FORMAT = "podman-sandbox-record 2"
+UNREADABLE = "unreadable"  # the key of a spec file that cannot be read: no record has it
 
 # Environment that changes which Podman (and storage) we talk to, or how the
 # spec resolves (HOME: `~` in mount sources).
@@ -69,12 +75,14 @@ _V2_FILES = ("memory.max", "memory.swap.max", "cpu.max", "pids.max")
 
 
 def record_key(spec_path: str, project_dir: str) -> str:
-    """The key of the spec file as it is on disk now (its bytes included)."""
+    """The key of the spec file as it is on disk now (its bytes included). A file that
+    cannot be read (too large, a FIFO, ...) gets a key no record has: the full path says why."""
     try:
-        with open(spec_path, "rb") as fh:
-            content = fh.read()
-    except OSError:
+        content = read_spec_file(spec_path)
+    except FileNotFoundError:
         content = None
+    except OSError:
+        return UNREADABLE
     return key_for(spec_path, project_dir, content)
 
 
@@ -88,11 +96,12 @@ def key_for(spec_path: str, project_dir: str, content: bytes | None) -> str:
 
 
 def _dir() -> str:
-    return os.path.join(paths.cache_dir(), "records")
+    """The records folder, private (made so when needed); UnsafePathError when it cannot be."""
+    return private.private_dir(os.path.join(paths.cache_dir(), "records"), top=paths.cache_dir())
 
 
 def _path(key: str) -> str:
-    return os.path.join(_dir(), key[:32] + ".rec")
+    return os.path.join(_dir(), key[:32] + ".rec")  # OSError: no safe folder, no record
 
 
 # --- the process and its cgroup, from /proc and /sys (no Podman call) -----------------
@@ -143,9 +152,8 @@ def limits(pid: int) -> str | None:
 
 def _load(path: str) -> dict | None:
     try:
-        with open(path, "r", encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().split("\n")
-    except OSError:
+        lines = private.read_private(path, limit=65536).decode("utf-8", "surrogateescape").split("\n")
+    except OSError:  # missing, or not a private file of ours: never trusted
         return None
     if not lines or lines[0] != FORMAT:
         return None
@@ -166,7 +174,12 @@ def _load(path: str) -> dict | None:
 
 def lookup(key: str) -> dict | None:
     """The record for key, whether or not its container still runs (see read())."""
-    rec = _load(_path(key))
+    if key == UNREADABLE:
+        return None
+    try:
+        rec = _load(_path(key))
+    except OSError:
+        return None
     if rec is None or rec["key"] != key:
         return None
     return rec
@@ -207,18 +220,13 @@ def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: s
               "image": image or "", "base": base_id or "",
               "insync": "1" if in_sync and image and base_id else "0"}
     forget_container(container, keep=key)
-    if starttime is None or found is None or not container_id or \
+    if key == UNREADABLE or starttime is None or found is None or not container_id or \
             any(v is None or "\n" in v for v in values.values()):
         forget(key)  # nothing trustworthy to note
         return
-    path = _path(key)
-    tmp = f"{path}.{os.getpid()}.tmp"
     text = FORMAT + "\n" + "".join(f"{name} {values[name]}\n" for name in _FIELDS)
     try:
-        os.makedirs(_dir(), exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        private.write_private(_path(key), text.encode("utf-8", "surrogateescape"))
     except OSError:  # a record we cannot write only costs speed
         forget(key)
 
@@ -237,7 +245,7 @@ def restarted(rec: dict, pid: int) -> dict | None:
 
 
 def forget(key: str | None) -> None:
-    if not key:
+    if not key or key == UNREADABLE:
         return
     try:
         os.unlink(_path(key))
@@ -247,8 +255,8 @@ def forget(key: str | None) -> None:
 
 def forget_container(container: str, keep: str | None = None) -> None:
     """Remove every record that names container (except the one for keep)."""
-    folder = _dir()
     try:
+        folder = _dir()
         names = os.listdir(folder)
     except OSError:
         return

@@ -310,9 +310,12 @@ def _escape_for_yaml(text: str) -> str:
 
 
 def _read(path: str, name: str) -> str:
+    from podman_sandbox.specfile import SpecFileError, read_spec_file
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_spec_file(path)
+    except SpecFileError as exc:
+        raise SpecError([f"{name}: {exc.strerror}"]) from None
     except OSError as exc:
         raise SpecError([f"{name}: cannot be read: {exc.strerror or exc}"]) from None
     try:
