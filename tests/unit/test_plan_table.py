@@ -14,7 +14,7 @@ import pytest
 
 from fake_runner import (RECORDED_IMAGE, RECORDED_NAME, RECORDED_PROJECT, FakeRunner, load)
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine import cgroup, host, images, ownership
 from podman_sandbox.engine.apply import survey
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.plan import make_plan
@@ -26,7 +26,8 @@ MIB = 1024 * 1024
 RECORDED_DOC = {"image": RECORDED_IMAGE, "name": RECORDED_NAME, "memory": "64m",
                 "setup": ["echo ran > /root/setup-done"], "env": {"APP_ENV": "test"}}
 BASE_ID = load("inspect_running.json")[1]["Id"]
-SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"])
+OWNER = ownership.owner_hash(RECORDED_PROJECT)
+SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"], OWNER)
 
 
 @pytest.fixture(autouse=True)
@@ -274,7 +275,7 @@ def test_setup_change_notes_that_the_committed_state_is_kept_but_not_used():
     plan = plan_for(world(committed=True), desired(setup=["echo other > /root/setup-done"]))
     replace = plan.actions[-1]
     old_state = images.state_tag(RECORDED_NAME, SETUP_KEY)
-    new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"])
+    new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"], OWNER)
     assert replace.kind == "replace" and replace.params["image"] == images.setup_tag(new_key)
     assert [n for n in replace.notes if NOT_USED in n] == [
         f"committed state {old_state} {NOT_USED}; it is kept (switch back to use it, "

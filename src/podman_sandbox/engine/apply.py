@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import host, images, record, state
+from podman_sandbox.engine import host, images, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
@@ -58,9 +58,11 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
                  "or pass --force to discard them")
 
 
-def _remove_leftovers(runner: Runner, name: str) -> None:
+def _remove_leftovers(runner: Runner, desired: Desired) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    one podman inspect for both; only containers podman-sandbox made are removed."""
+    one podman inspect for both; only containers podman-sandbox made for this owner
+    are removed (another project's half-built sandbox is refused, not removed)."""
+    name = desired.spec.name
     names = [setup_container_name(name), next_name(name)]
     result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
     try:
@@ -70,6 +72,7 @@ def _remove_leftovers(runner: Runner, name: str) -> None:
     for info in found:
         labels = (info.get("Config") or {}).get("Labels") or {}
         if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
+            ownership.require("container", info["Name"], labels, desired.spec)
             runner.run(render("remove", name=info["Name"]), what=f"remove the leftover {info['Name']}",
                        check=False)
 
@@ -79,7 +82,7 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     base_id = actual.base_image_id
     if action.kind == "commit":
         out.step(f"committing {name} ({action.reason})")
-        state.commit(runner, name, name, action.params["key"], actual.built_from_base_id or "")
+        state.commit(runner, desired.spec, name, action.params["key"], actual.built_from_base_id or "")
         return
     if action.discards:
         out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
@@ -125,7 +128,12 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         carried: list[Action] = []
         if not found.plan.in_sync:
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired.spec.name)
+            if found.actual.legacy_states:
+                # Saved states of the old tag format that are provably ours: adopt, replan.
+                state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
+                found = survey(runner, desired)
+                refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 for action in found.plan.actions:
                     if action.kind in ("pull", "build-setup"):

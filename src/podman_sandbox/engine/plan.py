@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podman_sandbox.engine import images
+from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.actual import Actual, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
@@ -47,8 +47,10 @@ class Plan:
 
 
 def is_in_sync(desired: Desired, actual: Actual) -> bool:
-    """The fast check: running, ours, same canonical state, same base image."""
+    """The fast check: running, ours (made by us, for this owner), same canonical state,
+    same base image."""
     return (actual.state == "running" and actual.managed
+            and ownership.is_ours(actual.labels, desired.spec)
             and actual.observed_hash == desired.hash
             and actual.base_image_id is not None
             and actual.built_from_base_id == actual.base_image_id)
@@ -71,12 +73,14 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             f"a container named {spec.name!r} exists but was not made by podman-sandbox; "
             "it is left alone",
             hint="remove or rename it, or give the sandbox another name (name: in sandbox.yaml)")
+    if actual.state != "missing":
+        ownership.require("sandbox", spec.name, actual.labels, spec)
     if is_in_sync(desired, actual):
         return Plan(actions=())
 
     actions: list[Action] = []
     base_id = actual.base_image_id
-    key = images.setup_key(base_id, spec.setup) if base_id else PENDING
+    key = images.setup_key(base_id, spec.setup, actual.owner_key) if base_id else PENDING
 
     if base_id is None:
         actions.append(Action("pull", f"image {spec.image} is not present locally", "image",

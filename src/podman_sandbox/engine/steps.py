@@ -43,14 +43,18 @@ def userns_args(user: str | None = None) -> list[str]:
     return keep_id_args(user)
 
 
+def owner_labels(spec) -> dict[str, str]:
+    """Whose it is (engine/ownership.py): on every container and image we make."""
+    return {act.LABEL_PROJECT: spec.project_dir, act.LABEL_SOURCE: spec.source}
+
+
 def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     spec = desired.spec
     return {
         act.LABEL_MANAGED: "true",
         # Overrides the role=setup a container made from a setup image inherits from it.
         LABEL_ROLE: "sandbox",
-        act.LABEL_PROJECT: spec.project_dir,
-        act.LABEL_SOURCE: spec.source,
+        **owner_labels(spec),
         act.LABEL_HASH: desired.hash,
         act.LABEL_BASE_ID: base_id,
         act.LABEL_SPEC: json.dumps(desired.container, sort_keys=True, separators=(",", ":")),
@@ -74,8 +78,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build-setup":
         tmp = setup_container_name(name)
-        labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
-                  LABEL_ROLE: "setup"}
+        labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container,
                                project_dir=spec.project_dir, userns=userns_args()),
@@ -84,12 +87,13 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
             cmds.append(Command(render("setup_step", name=tmp, step=step),
                                 f"setup step {i}/{len(p['steps'])}: {step}", stream=True))
         cmds.append(Command(render("commit", container=tmp, tag=images.setup_tag(p["key"]),
-                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base}),
+                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base,
+                                           **owner_labels(spec)}),
                             "save the setup result"))
         cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
         return cmds
     if action.kind == "commit":
-        return commit_commands(name, p["container"], p["key"], base)
+        return commit_commands(spec, p["container"], p["key"], base)
     if action.kind == "create":
         return [create_command(desired, name, p["image"], base)]
     if action.kind == "replace":
@@ -107,9 +111,10 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     raise ValueError(f"unknown action {action.kind}")
 
 
-def commit_commands(name: str, container: str, key: str, base_id: str,
+def commit_commands(spec, container: str, key: str, base_id: str,
                     previous_exists: bool = True) -> list[Command]:
     """Keep the last generation as <tag>-prev, then save the container as the state."""
+    name = spec.name
     tag = images.state_tag(name, key)
     cmds = []
     if previous_exists:
@@ -117,6 +122,6 @@ def commit_commands(name: str, container: str, key: str, base_id: str,
                             "keep the previous state"))
     cmds.append(Command(render("commit", container=container, tag=tag,
                                labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                       LABEL_SANDBOX: name}),
+                                       LABEL_SANDBOX: name, **owner_labels(spec)}),
                         f"commit {container} as {tag}"))
     return cmds
