@@ -318,3 +318,50 @@ def test_auto_commit_with_nothing_new_skips_the_commit_and_says_so():
     assert kinds(plan) == [("replace", "recreate")]
     assert plan.actions[0].notes == (
         "auto_commit: nothing new to commit (no uncommitted changes in the container)",)
+
+
+# --- ownership: a sandbox of this name that another folder owns -----------------
+
+def _owned_by(fake, folder: str):
+    labels = fake.containers[RECORDED_NAME]["Config"]["Labels"]
+    labels["io.podman-sandbox.project"] = folder
+    labels["io.podman-sandbox.source"] = f"{folder}/sandbox.yaml"
+    return fake
+
+
+@pytest.mark.parametrize("fixture", ["inspect_running.json", "inspect_stopped.json"])
+def test_another_projects_container_is_refused_even_when_it_matches(fixture):
+    from podman_sandbox.errors import RefusedError
+    fake = _owned_by(world(fixture), "/tmp/psfix/other")
+    with pytest.raises(RefusedError) as refused:
+        plan_for(fake, desired())
+    assert "/tmp/psfix/other" in refused.value.message and RECORDED_PROJECT in refused.value.message
+    assert "name:" in refused.value.hint
+    assert fake.changes_made() == []
+
+
+def test_another_projects_state_of_the_same_name_is_never_used():
+    fake = world("inspect_missing.json", committed=True)
+    for img in fake.images:
+        if (img.get("Labels") or {}).get("io.podman-sandbox.sandbox"):
+            img["Labels"]["io.podman-sandbox.source"] = "/tmp/psfix/other/sandbox.yaml"
+    create = plan_for(fake, desired()).actions[-1]
+    assert create.kind == "create" and create.params["image"] == images.setup_tag(SETUP_KEY)
+
+
+def test_a_state_of_the_old_tag_format_is_adopted_only_when_its_labels_are_ours():
+    fake = world("inspect_missing.json", setup_cached=True)
+    for row in load("images_state.json", legacy=True):
+        fake.add_image(row)
+    found = act.complete(fake, desired(), act.observe(fake, desired()))
+    old = f"{images.state_repo(RECORDED_NAME)}:ea82099b5bc54802"
+    assert [(o, n) for _, o, n in found.legacy_states] == [(old, images.state_tag(RECORDED_NAME, SETUP_KEY))]
+    assert found.state_image is None  # not used until adopted (apply does, under the lock)
+
+    fake = world("inspect_missing.json")
+    for row in load("images_state.json", legacy=True):
+        row["Labels"]["io.podman-sandbox.source"] = "/tmp/psfix/other/sandbox.yaml"
+        row["Labels"]["io.podman-sandbox.project"] = "/tmp/psfix/other"
+        fake.add_image(row)
+    found = act.complete(fake, desired(), act.observe(fake, desired()))
+    assert found.legacy_states == [] and found.state_image is None
