@@ -19,7 +19,7 @@ from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
-from podman_sandbox.errors import RefusedError
+from podman_sandbox.errors import RefusedError, SpecError
 from podman_sandbox.output import Output
 
 
@@ -56,6 +56,20 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
             f"applying this plan would discard {act.describe_uncommitted(plan.discards, desired.spec.name)}",
             hint="commit them (`podman-sandbox commit`), set auto_commit: true, "
                  "or pass --force to discard them")
+
+
+def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
+    """Every command the plan will run fits in a Linux command line: checked before the
+    first of them (a setup step) runs, not found out at create after all of them did."""
+    from podman_sandbox.schema.argsize import argv_problems
+
+    problems = [p for action in plan.actions
+                for cmd in commands_for(action, desired, actual.base_image_id)
+                for p in argv_problems(cmd.argv, cmd.what)]
+    if problems:
+        raise SpecError([f"{desired.spec.source or desired.spec.name}: {p}" for p in problems],
+                        hint="make env values and setup steps smaller (a setup step can run a "
+                             "script from the project folder)")
 
 
 def _remove_leftovers(runner: Runner, desired: Desired) -> None:
@@ -128,6 +142,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         carried: list[Action] = []
         if not found.plan.in_sync:
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            preflight(found.plan, desired, found.actual)
             if found.actual.legacy_states:
                 # Saved states of the old tag format that are provably ours: adopt, replan.
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
 from podman_sandbox.errors import SpecError
+from podman_sandbox.schema import argsize
 from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
 from podman_sandbox.schema.hostpaths import broad_reason
 from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
@@ -360,6 +361,10 @@ def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, 
     if keyword == "minimum":
         if where == "properties/memory":
             return f"{_show(instance)} is below Podman's minimum of {_MIN_MEMORY_TEXT}"
+        if where == "properties/cpus":
+            # Below it the kernel's CPU quota (1 ms per 100 ms period) cannot hold the limit:
+            # it would round to 0 and silently vanish.
+            return f"{_show(instance)} is below the smallest CPU limit Podman can set ({value} of a core)"
         return f"must be {value} or more, not {_show(instance)}"
     if keyword == "exclusiveMinimum":
         return f"must be more than {value}, not {_show(instance)}"
@@ -464,6 +469,40 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
                 targets[normal] = index
 
 
+def _check_arg_sizes(doc: dict, out: _Collector) -> None:
+    """Values Podman gets as command-line arguments must fit in one (schema/argsize.py)."""
+    limit = argsize.MAX_ARG_STRLEN
+    env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
+    for key, value in env.items():
+        if isinstance(key, str) and isinstance(value, str) and not out.has_problem_at_or_above(("env", key)):
+            size = argsize.arg_bytes(f"{key}={value}")
+            if size > limit:
+                out.add(("env", key), f"is {size} bytes; Podman gets {key}=VALUE as one argument, "
+                                      f"and Linux allows at most {limit} bytes in one")
+    setup = doc.get("setup") if isinstance(doc.get("setup"), list) else []
+    for index, step in enumerate(setup):
+        if isinstance(step, str) and argsize.arg_bytes(step) > limit:
+            out.add(("setup", index), f"is {argsize.arg_bytes(step)} bytes; each step is one argument "
+                                      f"of `sh -c`, and Linux allows at most {limit} bytes in one")
+    if out.problems:
+        return
+    # The sandbox's settings label carries env, setup and mounts in one argument (as JSON,
+    # escaped as engine/steps.py writes it), and the create command carries env twice.
+    carried = {k: doc.get(k) for k in ("env", "setup", "mounts", "image", "name", "user",
+                                       "cap_add", "cap_drop")}
+    label = len(json.dumps(carried, sort_keys=True, separators=(",", ":"))) + 1024
+    biggest = max(("env", "setup", "mounts"), key=lambda k: len(json.dumps(doc.get(k) or "")))
+    if label > limit:
+        out.add((biggest,), f"env, setup and mounts together are about {label} bytes; Podman gets "
+                            f"them in one argument (the sandbox's settings label), and Linux allows "
+                            f"at most {limit} bytes in one")
+        return
+    total = 2 * label + argsize.environ_bytes() + argsize.SLACK
+    if total > argsize.arg_max():
+        out.add((biggest,), f"the create command would be about {total} bytes; Linux allows at most "
+                            f"{argsize.arg_max()} for a whole command line (ARG_MAX)")
+
+
 # --- entry point ---------------------------------------------------------------------------
 
 
@@ -498,6 +537,7 @@ def validate_document(
         _check_memory(doc, out)
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
+        _check_arg_sizes(doc, out)
 
     if out.problems:
         raise SpecError(out.lines())
