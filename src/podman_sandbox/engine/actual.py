@@ -194,7 +194,20 @@ def describe_uncommitted(lost, name: str) -> str:
 
 def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
     """Paths changed in the container since its last commit (or since it was made)."""
-    return changed_paths(runner, container, committed_tag(runner, container, actual)) or []
+    return changed_paths(runner, container, committed_tag(runner, container, actual),
+                         mount_points(actual)) or []
+
+
+def mount_points(actual: Actual) -> set[str]:
+    """Targets of the container's mounts and the folders above them: Podman makes them
+    for the mount, so `podman diff` lists them; they are nobody's work."""
+    points = set()
+    for mount in (actual.observed or {}).get("mounts") or ():
+        path = mount.get("target") or ""
+        while path not in ("", "/"):
+            points.add(path)
+            path = path.rsplit("/", 1)[0]
+    return points
 
 
 def committed_tag(runner: Runner, container: str, actual: Actual) -> str | None:
@@ -205,7 +218,8 @@ def committed_tag(runner: Runner, container: str, actual: Actual) -> str | None:
                       for img in list_images(runner, tag)) else None
 
 
-def changed_paths(runner: Runner, container: str, since: str | None) -> list[str] | None:
+def changed_paths(runner: Runner, container: str, since: str | None,
+                  ignore: set[str] = frozenset()) -> list[str] | None:
     """Paths changed in the container since the image since (None: since it was made);
     None when `podman diff` gives no answer, so a caller can tell "unknown" from "none"."""
     result = runner.run(render("diff", name=container, since=since), what="podman diff", check=False)
@@ -219,6 +233,7 @@ def changed_paths(runner: Runner, container: str, since: str | None) -> list[str
     for kind in ("changed", "added", "deleted"):
         paths.update(data.get(kind) or ())
     paths -= _PODMAN_PATHS
+    paths -= ignore
     # A changed folder whose changed children are listed is not a change of its own.
     return sorted(p for p in paths
                   if not any(q != p and q.startswith(p.rstrip("/") + "/") for q in paths))

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import host, images, ownership, record, state
+from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
@@ -91,6 +91,22 @@ def _remove_leftovers(runner: Runner, desired: Desired) -> None:
                        check=False)
 
 
+def _verify_mounts(runner: Runner, container: str, expected) -> None:
+    """The container just started: its mounts must be what mountcheck.check approved
+    (a path swapped between the check and Podman's mount is caught here; the
+    caller then removes the container before anything runs in it)."""
+    from podman_sandbox.engine import mountcheck
+
+    info = act._inspect(runner, [container])
+    pid = ((info[0].get("State") or {}).get("Pid") if info else None) or None
+    problems = mountcheck.verify(pid, list(expected))
+    if problems:
+        raise RefusedError(f"the new container {container} does not have the mounts that were "
+                           f"checked, so it is removed: {problems[0]}",
+                           hint="a mount source changed while the sandbox was being made; "
+                                "check the folders your mounts name, then run the command again")
+
+
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
     name = desired.spec.name
     base_id = actual.base_image_id
@@ -122,6 +138,8 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
             if cmd.stream:
                 out.step(cmd.what)
             runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
+            if cmd.verify:
+                _verify_mounts(runner, *cmd.verify)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -141,8 +159,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         found = survey(runner, desired)
         carried: list[Action] = []
         if not found.plan.in_sync:
+            preflight(found.plan, desired, found.actual)  # before anything else is refused or done
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            preflight(found.plan, desired, found.actual)
             if found.actual.legacy_states:
                 # Saved states of the old tag format that are provably ours: adopt, replan.
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
@@ -168,7 +186,9 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                          memory=desired.container.get("memory") if found.actual.memory_enforced else None,
                          pid_file=found.actual.pid_file, image=desired.spec.image,
                          base_id=found.actual.base_image_id,
-                         in_sync=is_in_sync(desired, found.actual))
+                         in_sync=is_in_sync(desired, found.actual),
+                         links=tuple((m.source, mountcheck.desired_source(m.source))
+                                     for m in desired.spec.mounts))
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
         if not_enforced:

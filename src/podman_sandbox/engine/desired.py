@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from podman_sandbox.engine.mountcheck import desired_source
 from podman_sandbox.schema.spec import WORKSPACE, Spec
 
 # Field -> how a change to it is applied (see engine/diff.py).
@@ -21,7 +22,10 @@ REBUILD_FIELDS = ("setup",)
 
 def canonical(spec: Spec) -> dict:
     mounts = [{"source": spec.project_dir, "target": WORKSPACE, "read_only": False}]
-    mounts += [{"source": m.source, "target": m.target, "read_only": m.read_only}
+    # Extra mounts by their real path: what Podman is given (engine/mountcheck.py), so a
+    # symlink retargeted since the last create is drift. /workspace keeps the path the
+    # user works in (code in the sandbox cannot move the project folder itself).
+    mounts += [{"source": desired_source(m.source), "target": m.target, "read_only": m.read_only}
                for m in spec.mounts]
     mounts.sort(key=lambda m: m["target"])  # Podman reports mounts in its own order
     return {

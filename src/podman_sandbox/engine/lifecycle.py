@@ -37,7 +37,7 @@ def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
     when the container holds nothing new to commit; None when it does, or when
     `podman diff` cannot tell (then committing is the safe choice)."""
     since = act.committed_tag(runner, name, actual)
-    changed = act.changed_paths(runner, name, since)
+    changed = act.changed_paths(runner, name, since, act.mount_points(actual))
     if changed is None or changed:
         return None
     return since or f"{name} was created"

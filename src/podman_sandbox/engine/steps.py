@@ -22,6 +22,8 @@ class Command:
     what: str  # for progress lines and error messages
     stream: bool = False  # output shown as it comes (setup steps)
     commits: bool = False  # once this ran, what came before must not be undone
+    # Started a container: (its name, what its mounts must be), checked once it runs.
+    verify: tuple | None = None
 
 
 def next_name(name: str) -> str:
@@ -63,11 +65,15 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
 
 def create_command(desired: Desired, name: str, image: str, base_id: str, *,
                    start: bool = True) -> Command:
-    """The sandbox container; start: created and started in one call (`podman run --detach`)."""
+    """The sandbox container; start: created and started in one call (`podman run --detach`).
+    Its mount sources are checked as they are now (mountcheck.check), every time."""
+    from podman_sandbox.engine import mountcheck
+    expected = mountcheck.check(desired.spec, desired.container)
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=desired.container, image=image, start=start,
                   userns=userns_args(desired.container.get("user")))
-    return Command(argv, f"{'create and start' if start else 'create'} {name}")
+    return Command(argv, f"{'create and start' if start else 'create'} {name}",
+                   verify=(name, tuple(expected)) if start else None)
 
 
 def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[Command]:
@@ -77,12 +83,14 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "pull":
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build-setup":
+        from podman_sandbox.engine import mountcheck
         tmp = setup_container_name(name)
         labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
+        expected = [e for e in mountcheck.check(spec, desired.container) if e.target == "/workspace"]
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container,
                                project_dir=spec.project_dir, userns=userns_args()),
-                        f"start a setup container from {p['image']}")]
+                        f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),
                                 f"setup step {i}/{len(p['steps'])}: {step}", stream=True))

@@ -24,6 +24,7 @@ class Mount:
     source: str  # absolute host path
     target: str  # absolute path in the sandbox
     read_only: bool = True
+    force: bool = False  # broad sources allowed (checked again at every create: mountcheck.py)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
             source=resolve_host_path(m["source"], project_dir),
             target=os.path.normpath(m["target"]),
             read_only=m.get("read_only", True),
+            force=m.get("force") is True,
         )
         for m in doc.get("mounts") or ()
     )

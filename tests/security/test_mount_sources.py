@@ -1,0 +1,80 @@
+"""Mount sources are checked at every create, on what the path is then.
+
+Code in the sandbox can write the project folder: it replaces `./data` (a
+mount source) with a symlink to a host folder outside the project. The next
+re-create must refuse (exit 123), and the outside folder never shows up in
+the sandbox.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import podman
+
+REFUSED = 123
+
+
+@pytest.fixture
+def outside():
+    folder = Path(tempfile.mkdtemp(prefix="pstest-outside-"))
+    (folder / "marker").write_text("host secret\n")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _spec(image: str, extra: str = "") -> str:
+    return (f"image: {image}\nmounts:\n  - source: ./data\n    target: /data\n{extra}")
+
+
+def test_mount_source_swapped_for_a_symlink_from_inside_is_refused(sandbox, outside):
+    (sandbox.project / "data").mkdir()
+    (sandbox.project / "data" / "own").write_text("project data\n")
+    sandbox.write_spec(_spec(sandbox.image))
+    assert sandbox.ok("execute", "cat /data/own").stdout.strip() == "project data"
+    name = sandbox.containers()[0]["Names"][0]
+    before = sandbox.inspect(name)["Id"]
+
+    # From inside: the mount source becomes a symlink to the host folder.
+    sandbox.ok("execute", f"rm -rf /workspace/data && ln -s {outside} /workspace/data")
+    assert (sandbox.project / "data").is_symlink()
+
+    sandbox.write_spec(_spec(sandbox.image, "env:\n  CHANGED: '1'\n"))  # asks for a re-create
+    for argv in (("apply",), ("execute", "cat /data/marker")):
+        result = sandbox.run(*argv)
+        assert result.returncode == REFUSED, (argv, result.returncode, result.stdout, result.stderr)
+        assert "mounts[0]" in result.stderr and str(outside) in result.stderr, result.stderr
+    assert sandbox.inspect(name)["Id"] == before  # the old sandbox is left as it was
+    seen = podman("exec", name, "cat", "/data/marker", check=False)
+    assert seen.returncode != 0 and "host secret" not in seen.stdout
+    assert [c["Names"][0] for c in sandbox.containers()] == [name]  # no NAME-next left
+
+
+def test_mount_source_swapped_for_a_symlink_to_root_is_refused_with_force_off(sandbox):
+    (sandbox.project / "data").mkdir()
+    sandbox.write_spec(_spec(sandbox.image))
+    sandbox.ok("apply")
+    sandbox.ok("execute", "rmdir /workspace/data && ln -s / /workspace/data")
+    sandbox.ok("stop")
+    result = sandbox.run("start")  # a plain create, nothing cached can vouch for the path
+    assert result.returncode == REFUSED, (result.returncode, result.stdout, result.stderr)
+    assert sandbox.containers() == []
+
+
+def test_symlink_the_user_retargets_inside_the_project_recreates(sandbox):
+    """Not an attack: the user points ./data elsewhere in the project; the sandbox follows."""
+    for sub in ("one", "two"):
+        (sandbox.project / sub).mkdir()
+        (sandbox.project / sub / "which").write_text(sub + "\n")
+    (sandbox.project / "data").symlink_to("one")
+    sandbox.write_spec(_spec(sandbox.image))
+    assert sandbox.ok("execute", "cat /data/which").stdout.strip() == "one"
+    (sandbox.project / "data").unlink()
+    (sandbox.project / "data").symlink_to("two")
+    assert sandbox.run("plan", "--exit-code").returncode == 2  # drift: the real path changed
+    assert sandbox.ok("apply").returncode == 0
+    assert sandbox.ok("execute", "cat /data/which").stdout.strip() == "two"
