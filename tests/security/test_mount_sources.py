@@ -34,7 +34,8 @@ def _spec(image: str, extra: str = "") -> str:
 def test_mount_source_swapped_for_a_symlink_from_inside_is_refused(sandbox, outside):
     (sandbox.project / "data").mkdir()
     (sandbox.project / "data" / "own").write_text("project data\n")
-    sandbox.write_spec(_spec(sandbox.image))
+    # auto_commit: a re-create never stops at "uncommitted changes": only the mount can.
+    sandbox.write_spec(_spec(sandbox.image, "auto_commit: true\n"))
     assert sandbox.ok("execute", "cat /data/own").stdout.strip() == "project data"
     name = sandbox.containers()[0]["Names"][0]
     before = sandbox.inspect(name)["Id"]
@@ -43,7 +44,7 @@ def test_mount_source_swapped_for_a_symlink_from_inside_is_refused(sandbox, outs
     sandbox.ok("execute", f"rm -rf /workspace/data && ln -s {outside} /workspace/data")
     assert (sandbox.project / "data").is_symlink()
 
-    sandbox.write_spec(_spec(sandbox.image, "env:\n  CHANGED: '1'\n"))  # asks for a re-create
+    sandbox.write_spec(_spec(sandbox.image, "auto_commit: true\nenv:\n  CHANGED: '1'\n"))  # a re-create
     for argv in (("apply",), ("execute", "cat /data/marker")):
         result = sandbox.run(*argv)
         assert result.returncode == REFUSED, (argv, result.returncode, result.stdout, result.stderr)
