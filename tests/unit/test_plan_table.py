@@ -365,3 +365,30 @@ def test_a_state_of_the_old_tag_format_is_adopted_only_when_its_labels_are_ours(
         fake.add_image(row)
     found = act.complete(fake, desired(), act.observe(fake, desired()))
     assert found.legacy_states == [] and found.state_image is None
+
+
+# --- disk: passed to Podman only where its storage enforces it ------------------
+
+@pytest.mark.parametrize("reason", [None, "Podman's storage here (overlay on extfs) cannot limit it"])
+def test_disk_limit_is_passed_only_where_it_is_enforced(monkeypatch, reason):
+    from podman_sandbox.engine import disk
+    monkeypatch.setattr(disk, "reason_for", lambda runner: reason)
+    want = desired(disk="10g")
+    plan = plan_for(world("inspect_missing.json"), want)
+    create = plan.actions[-1]
+    argv = commands_for(create, want, BASE_ID)[0].argv
+    if reason is None:
+        assert argv[argv.index("--storage-opt") + 1] == f"size={10 * 1024 ** 3}"
+        assert create.notes == ()
+    else:
+        assert "--storage-opt" not in argv
+        assert create.notes == (f"disk: 10g requested but NOT enforced: {reason}",)
+
+
+def test_disk_is_drift_only_when_it_changes(monkeypatch):
+    """Sandboxes made before `disk:` existed keep their hash; adding it re-creates."""
+    from podman_sandbox.engine import disk
+    monkeypatch.setattr(disk, "reason_for", lambda runner: None)
+    assert "disk" not in desired().container
+    assert plan_for(world(), desired()).in_sync
+    assert kinds(plan_for(world(), desired(disk="10g"))) == [("replace", "recreate")]

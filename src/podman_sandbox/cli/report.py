@@ -31,7 +31,13 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
                     for a in plan.actions],
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(_unenforced(desired.container)),
+        "disk_not_enforced": _disk_note(app, desired.container),
     }
+
+
+def _disk_note(app: App, container: dict) -> str | None:
+    from podman_sandbox.engine import disk
+    return disk.not_enforced(app.runner, container)
 
 
 def _unenforced(container: dict) -> dict:
@@ -44,6 +50,8 @@ def print_plan(data: dict) -> None:
     if data.get("not_enforced"):
         click.echo(f"Not enforced here: {', '.join(data['not_enforced'])} "
                    "(rootless Podman cannot set limits on cgroup v1 hosts)")
+    if data.get("disk_not_enforced"):
+        click.echo(f"Not enforced here: {data['disk_not_enforced']}")
     if data["in_sync"]:
         click.echo("In sync: nothing to change.")
         return

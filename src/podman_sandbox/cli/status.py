@@ -11,7 +11,7 @@ from podman_sandbox.app import App
 
 def status_dict(app: App) -> dict:
     from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, host, images, ownership, state
+    from podman_sandbox.engine import cgroup, disk, host, images, ownership, state
     from podman_sandbox.engine.plan import is_in_sync
 
     spec, desired = app.spec, app.desired
@@ -48,6 +48,7 @@ def status_dict(app: App) -> dict:
                    if not host.rootless_cgroup_v1() else spec.memory is None},
         "cpus": spec.cpus,
         "pids_limit": spec.pids_limit,
+        "disk": {"requested": spec.disk, "not_enforced": disk.not_enforced(app.runner, desired.container)},
         "network": spec.network,
         "auto_commit": spec.auto_commit,
         "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size, "in_use": s.tag == in_use}
@@ -123,6 +124,8 @@ def command(app: App, as_json: bool) -> int:
         ("Memory", memory),
         ("CPUs", _limit(data, "cpus")),
         ("Pids limit", _limit(data, "pids_limit")),
+        ("Disk", "no limit" if not data["disk"]["requested"] else data["disk"]["not_enforced"]
+         or f"{format_size(data['disk']['requested'])} (Podman's storage enforces it)"),
         ("Network", data["network"]),
         ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "
          "(a new container starts fresh)"),

@@ -52,6 +52,7 @@ class Actual:
     # Saved states of the old tag format that are provably ours: (image id, old tag, new tag).
     legacy_states: list[tuple[str, str, str]] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
+    disk_unenforced: str | None = None  # disk: asked for, and why Podman cannot enforce it here
 
     @property
     def observed_hash(self) -> str | None:
@@ -258,6 +259,9 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
             if own != actual.state_image and own in (saved or ()):
                 actual.other_state_image = own
         actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
+    if desired.container.get("disk"):
+        from podman_sandbox.engine import disk
+        actual.disk_unenforced = disk.reason_for(runner)
     actual.completed = True
     return actual
 

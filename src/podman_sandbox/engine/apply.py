@@ -193,4 +193,9 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         not_enforced = host.unenforced_limits(desired.container)
         if not_enforced:
             out.notice(host.not_enforced_message(desired.container))
+        from podman_sandbox.engine import disk
+        disk_note = disk.not_enforced(runner, desired.container)
+        if disk_note:
+            out.notice(disk_note)
+            not_enforced["disk"] = desired.container["disk"]
         return Outcome(Plan(tuple(carried), found.plan.changes), found.actual, not_enforced)

@@ -45,6 +45,13 @@ def canonical(spec: Spec) -> dict:
     }
 
 
+def _with_disk(container: dict, spec: Spec) -> dict:
+    # Only when set: every sandbox made before `disk:` existed keeps its hash.
+    if spec.disk is not None:
+        container["disk"] = spec.disk
+    return container
+
+
 def spec_hash(container: dict) -> str:
     blob = json.dumps(container, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -58,5 +65,5 @@ class Desired:
 
     @classmethod
     def from_spec(cls, spec: Spec) -> "Desired":
-        container = canonical(spec)
+        container = _with_disk(canonical(spec), spec)
         return cls(spec=spec, container=container, hash=spec_hash(container))

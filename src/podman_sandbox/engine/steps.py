@@ -64,14 +64,15 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
 
 
 def create_command(desired: Desired, name: str, image: str, base_id: str, *,
-                   start: bool = True) -> Command:
+                   start: bool = True, disk: bool = False) -> Command:
     """The sandbox container; start: created and started in one call (`podman run --detach`).
     Its mount sources are checked as they are now (mountcheck.check), every time."""
     from podman_sandbox.engine import mountcheck
     expected = mountcheck.check(desired.spec, desired.container)
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=desired.container, image=image, start=start,
-                  userns=userns_args(desired.container.get("user")))
+                  userns=userns_args(desired.container.get("user")),
+                  disk=desired.container.get("disk") if disk else None)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
                    verify=(name, tuple(expected)) if start else None)
 
@@ -103,12 +104,12 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "commit":
         return commit_commands(spec, p["container"], p["key"], base)
     if action.kind == "create":
-        return [create_command(desired, name, p["image"], base)]
+        return [create_command(desired, name, p["image"], base, disk=p.get("disk", False))]
     if action.kind == "replace":
         nxt = next_name(name)
         # The new container runs before the old one goes; from its removal on, the new
         # one is the sandbox and is never cleaned up (see apply.run_action).
-        return [create_command(desired, nxt, p["image"], base),
+        return [create_command(desired, nxt, p["image"], base, disk=p.get("disk", False)),
                 Command(render("remove", name=name), f"remove the old {name}", commits=True),
                 Command(render("rename", old=nxt, new=name), f"rename {nxt} to {name}")]
     if action.kind == "start":

@@ -30,6 +30,7 @@ from podman_sandbox.schema.spec import WORKSPACE, resolve_host_path
 
 SCHEMA_FILE = "sandbox.schema.json"
 INT64_MAX = 2**63 - 1
+MIN_DISK = 1024 * 1024  # as sandbox.schema.json's disk minimum
 # Paths in the sandbox a mount must not cover: the kernel's filesystems.
 RESERVED_TARGETS = ("/proc", "/sys", "/dev")
 
@@ -145,6 +146,7 @@ _PATTERN_MESSAGES: Dict[str, str] = {
     "properties/name": "{v} is not a valid container name; use letters, digits, _, . and - "
     "(at most 63, starting with a letter or digit)",
     "properties/memory": "{v} is not a size; write a number with an optional unit b, k, m or g, like 512m or 1g",
+    "properties/disk": "{v} is not a size; write a number with an optional unit b, k, m or g, like 10g",
     "properties/cap_drop/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
     "properties/cap_add/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
     "properties/user": "{v} is not a user; write a name or uid, optionally with :group, like nobody or 1000:1000",
@@ -156,6 +158,7 @@ _PATTERN_MESSAGES: Dict[str, str] = {
 _TYPE_MESSAGES: Dict[str, str] = {
     "properties/memory": "must be a size like 512m or 1g, a number of bytes, or null for no limit",
     "properties/cpus": "must be a number of cores like 1.5, or null for no limit",
+    "properties/disk": "must be a size like 10g, a number of bytes, or null for no limit",
     "properties/env/additionalProperties": "must be a string or a number",
 }
 
@@ -361,6 +364,8 @@ def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, 
     if keyword == "minimum":
         if where == "properties/memory":
             return f"{_show(instance)} is below Podman's minimum of {_MIN_MEMORY_TEXT}"
+        if where == "properties/disk":
+            return f"{_show(instance)} is below the smallest disk limit, {format_size(value)}"
         if where == "properties/cpus":
             # Below it the kernel's CPU quota (1 ms per 100 ms period) cannot hold the limit:
             # it would round to 0 and silently vanish.
@@ -405,6 +410,23 @@ def _check_memory(doc: dict, out: _Collector) -> None:
         out.add(("memory",), f"{shown} is below Podman's minimum of {_MIN_MEMORY_TEXT}")
     elif nbytes > INT64_MAX:
         out.add(("memory",), f"{shown} is too large")
+
+
+def _check_disk(doc: dict, out: _Collector) -> None:
+    """The schema's pattern and minimum see only numbers and strings apart; sizes here."""
+    disk = doc.get("disk")
+    if disk is None or isinstance(disk, bool) or out.has_problem_at_or_above(("disk",)):
+        return
+    try:
+        nbytes = parse_size(disk)
+    except (OverflowError, ValueError, TypeError):
+        out.add(("disk",), f"{_show(disk)} is not a size; write a number with an optional unit "
+                           "b, k, m or g, like 10g")
+        return
+    if nbytes < MIN_DISK:
+        out.add(("disk",), f"{_show(disk)} is below the smallest disk limit, {format_size(MIN_DISK)}")
+    elif nbytes > INT64_MAX:
+        out.add(("disk",), f"{_show(disk)} is too large")
 
 
 def _check_image(doc: dict, out: _Collector) -> None:
@@ -535,6 +557,7 @@ def validate_document(
             source = getattr(locator, "path", None) or display_name
             base_dir = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
         _check_memory(doc, out)
+        _check_disk(doc, out)
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
         _check_arg_sizes(doc, out)
