@@ -124,7 +124,8 @@ def command(app: App, as_json: bool) -> int:
         ("Memory", memory),
         ("CPUs", _limit(data, "cpus")),
         ("Pids limit", _limit(data, "pids_limit")),
-        ("Disk", "no limit" if not data["disk"]["requested"] else data["disk"]["not_enforced"]
+        ("Disk", "no limit" if not data["disk"]["requested"] else
+         (data["disk"]["not_enforced"] or "").removeprefix("disk: ")
          or f"{format_size(data['disk']['requested'])} (Podman's storage enforces it)"),
         ("Network", data["network"]),
         ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "

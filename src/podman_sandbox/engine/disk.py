@@ -2,8 +2,9 @@
 
 Without one, code filling the container's /tmp fills Podman's whole store.
 Podman enforces `--storage-opt size=` only where its storage driver can:
-overlay on xfs mounted with project quotas (prjquota), btrfs, zfs. Elsewhere
-(overlay on ext4, as on most laptops, or vfs) it refuses the option, so the
+overlay on xfs mounted with project quotas (prjquota), and zfs. Elsewhere
+(overlay on ext4, as on most laptops, vfs, and btrfs: Podman 4.3's btrfs
+driver answers "unknown option size") it refuses the option, so the
 sandbox is made without it and plan, apply, status and doctor say plainly that
 the limit is NOT enforced, as for limits rootless Podman ignores.
 
@@ -51,7 +52,7 @@ def mount_options(path: str, mountinfo: str | None = None) -> set[str]:
 
 def unsupported_reason(driver: str, backing: str, options: set[str]) -> str | None:
     """Why Podman cannot enforce `disk:` with this storage; None when it can."""
-    if driver in ("btrfs", "zfs"):
+    if driver == "zfs":
         return None
     if driver == "overlay" and backing == "xfs":
         if options & _QUOTA_OPTIONS:
@@ -60,7 +61,7 @@ def unsupported_reason(driver: str, backing: str, options: set[str]) -> str | No
                 "prjquota to enforce it")
     where = f"{driver or 'unknown'}" + (f" on {backing}" if backing else "")
     return (f"Podman's storage here ({where}) cannot limit a container's size; it needs overlay "
-            "on xfs mounted with prjquota, btrfs or zfs")
+            "on xfs mounted with prjquota, or zfs")
 
 
 def reason_for(runner) -> str | None:

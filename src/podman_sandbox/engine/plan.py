@@ -14,7 +14,6 @@ from podman_sandbox.engine.actual import Actual, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
-from podman_sandbox.schema.sizes import format_size
 
 PENDING = "after-pull"  # stands for a setup key that needs the pulled image's id
 
@@ -92,14 +91,13 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             f"{len(spec.setup)} setup step(s) have no cached result for this base image",
             "rebuild", {"image": spec.image, "key": key, "steps": list(spec.setup)}))
 
-    disk = desired.container.get("disk")
-    disk_ok = bool(disk) and actual.disk_unenforced is None  # pass --storage-opt size= only then
-    disk_notes = ((f"disk: {format_size(disk)} requested but NOT enforced: {actual.disk_unenforced}",)
-                  if disk and actual.disk_unenforced else ())
+    # --storage-opt size= only where Podman's storage enforces it (plan, apply and status
+    # say when it does not: engine/disk.py).
+    disk_ok = bool(desired.container.get("disk")) and actual.disk_unenforced is None
     if actual.state == "missing":
         actions.append(Action("create", "no sandbox container yet", "create",
                               {"image": _source_image(desired, actual, key, False), "key": key,
-                               "disk": disk_ok}, notes=disk_notes))
+                               "disk": disk_ok}))
         return Plan(tuple(actions))
 
     base_changed = base_id is not None and actual.built_from_base_id != base_id
@@ -135,7 +133,7 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             "replace", "; ".join(reasons), "recreate",
             {"image": _source_image(desired, actual, key, same_state), "key": key, "disk": disk_ok},
             discards=() if commit_now else tuple(actual.uncommitted),
-            notes=tuple(notes) + disk_notes))
+            notes=tuple(notes)))
         return Plan(tuple(actions), tuple(changes))
 
     if actual.state == "stopped":
