@@ -79,3 +79,35 @@ def test_symlink_the_user_retargets_inside_the_project_recreates(sandbox):
     assert sandbox.run("plan", "--exit-code").returncode == 2  # drift: the real path changed
     assert sandbox.ok("apply").returncode == 0
     assert sandbox.ok("execute", "cat /data/which").stdout.strip() == "two"
+
+
+def test_a_swap_between_the_check_and_podmans_mount_is_caught(sandbox, outside, monkeypatch):
+    """The race: the old sandbox swaps ./data for a symlink after the check passed and
+    before Podman mounts it. Simulated in-process, at exactly that moment, with real
+    Podman: the started container's mounts are compared with what was checked, and it
+    is removed before anything runs in it."""
+    from podman_sandbox.engine import apply
+    from podman_sandbox.engine.desired import Desired
+    from podman_sandbox.engine.runner import Runner
+    from podman_sandbox.errors import RefusedError
+    from podman_sandbox.output import Output
+    from podman_sandbox.schema.spec import build_spec
+
+    for var, sub in sandbox.XDG:
+        monkeypatch.setenv(var, str(sandbox.root / sub))
+    data = sandbox.project / "data"
+    data.mkdir()
+    spec = build_spec({"image": sandbox.image, "mounts": [{"source": "./data", "target": "/data"}]},
+                      project_dir=str(sandbox.project), source=str(sandbox.project / "sandbox.yaml"),
+                      mode="project")
+
+    class SwappingRunner(Runner):
+        def run(self, argv, **kw):
+            if argv[1:3] == ["run", "--detach"]:  # checked already; Podman mounts next
+                data.rename(sandbox.project / "data.old")
+                data.symlink_to(outside)
+            return super().run(argv, **kw)
+
+    with pytest.raises(RefusedError, match="does not have the mounts that were checked"):
+        apply.converge(SwappingRunner(), Desired.from_spec(spec), out=Output(quiet=True))
+    assert sandbox.containers() == []  # removed before anything ran in it
