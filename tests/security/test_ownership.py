@@ -7,10 +7,12 @@ B's setup result stay B's (exit 123 in A, naming both folders).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
 from harness import podman
+from podman_sandbox.engine.labels import LABEL_BASE_ID
 
 REFUSED = 123
 
@@ -134,3 +136,36 @@ def test_setup_result_is_never_shared_between_projects(sandbox):
     second = sandbox.ok("execute", "cat /root/installed", cwd=sandbox.root / "project-b")
     assert first.stdout.strip() == "installed-A"
     assert second.stdout.strip() == "installed-B"
+
+
+def test_old_format_states_are_adopted_only_by_their_own_project(sandbox):
+    """After an upgrade: a saved state tagged the old way (no owner in the tag) is used
+    by the project its labels name, and by no other project of that name."""
+    name = f"pstest-own-{uuid.uuid4().hex[:8]}"
+    spec = f"image: {sandbox.image}\nname: {name}\n"
+    sandbox.write_spec(spec)
+    sandbox.ok("execute", "echo kept > /root/state")
+    sandbox.ok("commit")
+    sandbox.ok("stop")
+    repo = f"localhost/podman-sandbox-state-{name}"
+    (tag, image_id), = _image_ids(repo + ":").items()
+    # The tag the previous version gave it: the key of base image and setup steps, no owner.
+    base = json.loads(podman("image", "inspect", image_id).stdout)[0]["Labels"][LABEL_BASE_ID]
+    old_key = hashlib.sha256(json.dumps({"base": base, "setup": []}, sort_keys=True).encode())
+    legacy = f"{repo}:{old_key.hexdigest()[:16]}"
+    podman("tag", image_id, legacy)
+    podman("untag", image_id, tag)
+
+    attacker = sandbox.root / "project-a"
+    attacker.mkdir()
+    sandbox.write_spec(spec, folder=attacker)
+    seen = sandbox.ok("execute", "cat /root/state 2>/dev/null || echo none", cwd=attacker)
+    assert seen.stdout.strip() == "none"
+    sandbox.ok("stop", cwd=attacker)
+    assert _image_ids(legacy) == {legacy: image_id}  # left alone
+
+    status = json.loads(sandbox.ok("status", "--json").stdout)
+    assert legacy in status["other_owners_state"]  # listed until it is adopted
+    assert sandbox.ok("execute", "cat /root/state").stdout.strip() == "kept"  # adopted, used
+    tags = _image_ids(repo + ":")
+    assert legacy not in tags and image_id in tags.values()

@@ -133,7 +133,8 @@ def command(app: App, as_json: bool) -> int:
         *([("Other saved states", ", ".join(others) + " (made on another image or setup; "
             "not used, `podman-sandbox reset` removes them)")] if others else []),
         *([("Not yours", ", ".join(data["other_owners_state"]) + " (saved states of this name "
-            "that another project or config folder made, or of an old format; never used)")]
+            "that another project or config folder made, never used; or of the old tag format, "
+            "adopted by your next start when their labels name this folder)")]
           if data["other_owners_state"] else []),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
