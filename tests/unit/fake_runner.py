@@ -39,11 +39,26 @@ env:
 """
 
 
-def load(name: str, project: str | None = None):
-    """A recorded fixture; project replaces the recorded project path everywhere."""
+# The setup/state key in the recordings: made before keys carried the owner.
+RECORDED_LEGACY_KEY = "ea82099b5bc54802"
+RECORDED_BASE_ID = "c8ea8383879a6fc3c4e213f2838f4b78165eb270d0c11b0a20135b8ca582157b"
+RECORDED_SETUP = ["echo ran > /root/setup-done"]
+
+
+def current_key(project: str) -> str:
+    """The key today's code gives the recorded sandbox's setup in project."""
+    from podman_sandbox.engine import images, ownership
+    return images.setup_key(RECORDED_BASE_ID, RECORDED_SETUP, ownership.owner_hash(project))
+
+
+def load(name: str, project: str | None = None, *, legacy: bool = False):
+    """A recorded fixture; project replaces the recorded project path everywhere.
+    Image tags get today's key (owner hash first) unless legacy (the old format)."""
     text = (FIXTURES / name).read_text(encoding="utf-8")
     if project is not None:
         text = text.replace(RECORDED_PROJECT, project)
+    if not legacy:
+        text = text.replace(RECORDED_LEGACY_KEY, current_key(project or RECORDED_PROJECT))
     return json.loads(text)
 
 

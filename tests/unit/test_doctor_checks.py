@@ -3,6 +3,7 @@ driven by a scripted runner (what each podman command answers)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -171,7 +172,8 @@ def test_parse_version():
 
 INFO = {"host": {"cgroupVersion": "v2", "ociRuntime": {"name": "runc"},
                  "security": {"rootless": False}, "idMappings": {"uidmap": None}},
-        "store": {"graphDriverName": "overlay"}}
+        # zfs: a store that enforces `disk:` (overlay on ext4 gets a warning, tested below)
+        "store": {"graphDriverName": "zfs", "graphStatus": {}}}
 
 
 class Scripted:
@@ -474,3 +476,27 @@ def test_rootless_runtime_dir_unset_is_a_warning(tmp_path, monkeypatch):
                                    runtime_dir=None, tun=True)
     assert not report.failed, text
     assert "warn  XDG_RUNTIME_DIR is not set" in text
+
+
+def test_a_store_that_cannot_limit_disk_use_is_a_warning(monkeypatch):
+    info = copy.deepcopy(INFO)
+    info["store"] = {"graphDriverName": "overlay", "graphStatus": {"Backing Filesystem": "extfs"}}
+    monkeypatch.setitem(globals(), "INFO", info)
+    code, text = run_doctor(Scripted(healthy))
+    assert code == 0, text
+    assert "warn  disk limits (`disk:` in sandbox.yaml) are NOT enforced here" in text
+    assert "overlay on extfs" in text
+
+
+def test_disk_limit_support_by_driver_and_filesystem():
+    from podman_sandbox.engine import disk
+    assert disk.unsupported_reason("overlay", "xfs", {"rw", "prjquota"}) is None
+    assert disk.unsupported_reason("zfs", "", set()) is None
+    assert disk.unsupported_reason("btrfs", "", set())  # Podman 4.3: "unknown option size"
+    assert "prjquota" in disk.unsupported_reason("overlay", "xfs", {"rw"})
+    assert "overlay on extfs" in disk.unsupported_reason("overlay", "extfs", set())
+    assert disk.unsupported_reason("vfs", "extfs", set())
+    mountinfo = ("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                 "40 27 7:0 / /var/lib/containers rw - xfs /dev/loop0 rw,prjquota\n")
+    assert "prjquota" in disk.mount_options("/var/lib/containers/storage", mountinfo)
+    assert "prjquota" not in disk.mount_options("/home", mountinfo)

@@ -14,7 +14,7 @@ import pytest
 
 from fake_runner import (RECORDED_IMAGE, RECORDED_NAME, RECORDED_PROJECT, FakeRunner, load)
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine import cgroup, host, images, ownership
 from podman_sandbox.engine.apply import survey
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.plan import make_plan
@@ -26,7 +26,8 @@ MIB = 1024 * 1024
 RECORDED_DOC = {"image": RECORDED_IMAGE, "name": RECORDED_NAME, "memory": "64m",
                 "setup": ["echo ran > /root/setup-done"], "env": {"APP_ENV": "test"}}
 BASE_ID = load("inspect_running.json")[1]["Id"]
-SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"])
+OWNER = ownership.owner_hash(RECORDED_PROJECT)
+SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"], OWNER)
 
 
 @pytest.fixture(autouse=True)
@@ -274,7 +275,7 @@ def test_setup_change_notes_that_the_committed_state_is_kept_but_not_used():
     plan = plan_for(world(committed=True), desired(setup=["echo other > /root/setup-done"]))
     replace = plan.actions[-1]
     old_state = images.state_tag(RECORDED_NAME, SETUP_KEY)
-    new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"])
+    new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"], OWNER)
     assert replace.kind == "replace" and replace.params["image"] == images.setup_tag(new_key)
     assert [n for n in replace.notes if NOT_USED in n] == [
         f"committed state {old_state} {NOT_USED}; it is kept (switch back to use it, "
@@ -317,3 +318,77 @@ def test_auto_commit_with_nothing_new_skips_the_commit_and_says_so():
     assert kinds(plan) == [("replace", "recreate")]
     assert plan.actions[0].notes == (
         "auto_commit: nothing new to commit (no uncommitted changes in the container)",)
+
+
+# --- ownership: a sandbox of this name that another folder owns -----------------
+
+def _owned_by(fake, folder: str):
+    labels = fake.containers[RECORDED_NAME]["Config"]["Labels"]
+    labels["io.podman-sandbox.project"] = folder
+    labels["io.podman-sandbox.source"] = f"{folder}/sandbox.yaml"
+    return fake
+
+
+@pytest.mark.parametrize("fixture", ["inspect_running.json", "inspect_stopped.json"])
+def test_another_projects_container_is_refused_even_when_it_matches(fixture):
+    from podman_sandbox.errors import RefusedError
+    fake = _owned_by(world(fixture), "/tmp/psfix/other")
+    with pytest.raises(RefusedError) as refused:
+        plan_for(fake, desired())
+    assert "/tmp/psfix/other" in refused.value.message and RECORDED_PROJECT in refused.value.message
+    assert "name:" in refused.value.hint
+    assert fake.changes_made() == []
+
+
+def test_another_projects_state_of_the_same_name_is_never_used():
+    fake = world("inspect_missing.json", committed=True)
+    for img in fake.images:
+        if (img.get("Labels") or {}).get("io.podman-sandbox.sandbox"):
+            img["Labels"]["io.podman-sandbox.source"] = "/tmp/psfix/other/sandbox.yaml"
+    create = plan_for(fake, desired()).actions[-1]
+    assert create.kind == "create" and create.params["image"] == images.setup_tag(SETUP_KEY)
+
+
+def test_a_state_of_the_old_tag_format_is_adopted_only_when_its_labels_are_ours():
+    fake = world("inspect_missing.json", setup_cached=True)
+    for row in load("images_state.json", legacy=True):
+        fake.add_image(row)
+    found = act.complete(fake, desired(), act.observe(fake, desired()))
+    old = f"{images.state_repo(RECORDED_NAME)}:ea82099b5bc54802"
+    assert [(o, n) for _, o, n in found.legacy_states] == [(old, images.state_tag(RECORDED_NAME, SETUP_KEY))]
+    assert found.state_image is None  # not used until adopted (apply does, under the lock)
+
+    fake = world("inspect_missing.json")
+    for row in load("images_state.json", legacy=True):
+        row["Labels"]["io.podman-sandbox.source"] = "/tmp/psfix/other/sandbox.yaml"
+        row["Labels"]["io.podman-sandbox.project"] = "/tmp/psfix/other"
+        fake.add_image(row)
+    found = act.complete(fake, desired(), act.observe(fake, desired()))
+    assert found.legacy_states == [] and found.state_image is None
+
+
+# --- disk: passed to Podman only where its storage enforces it ------------------
+
+@pytest.mark.parametrize("reason", [None, "Podman's storage here (overlay on extfs) cannot limit it"])
+def test_disk_limit_is_passed_only_where_it_is_enforced(monkeypatch, reason):
+    from podman_sandbox.engine import disk
+    monkeypatch.setattr(disk, "reason_for", lambda runner: reason)
+    want = desired(disk="10g")
+    plan = plan_for(world("inspect_missing.json"), want)
+    create = plan.actions[-1]
+    argv = commands_for(create, want, BASE_ID)[0].argv
+    if reason is None:
+        assert argv[argv.index("--storage-opt") + 1] == f"size={10 * 1024 ** 3}"
+    else:
+        assert "--storage-opt" not in argv
+    assert disk.not_enforced(None, want.container) == (
+        None if reason is None else f"disk: 10g requested but NOT enforced: {reason}")
+
+
+def test_disk_is_drift_only_when_it_changes(monkeypatch):
+    """Sandboxes made before `disk:` existed keep their hash; adding it re-creates."""
+    from podman_sandbox.engine import disk
+    monkeypatch.setattr(disk, "reason_for", lambda runner: None)
+    assert "disk" not in desired().container
+    assert plan_for(world(), desired()).in_sync
+    assert kinds(plan_for(world(), desired(disk="10g"))) == [("replace", "recreate")]

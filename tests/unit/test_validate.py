@@ -66,7 +66,8 @@ def test_memory_values_accepted(memory):
         ("memory: true", "memory: must be a size like 512m or 1g, a number of bytes, or null for no limit, "
                          "not a boolean"),
         ("network: wifi", "network: must be one of bridge, none, host"),
-        ("cpus: 0", "cpus: must be more than 0, not 0"),
+        ("cpus: 0", "cpus: 0 is below the smallest CPU limit Podman can set (0.01 of a core)"),
+        ("cpus: 0.0004", "cpus: 0.0004 is below the smallest CPU limit Podman can set (0.01 of a core)"),
         ("cpus: 2000", "cpus: must be at most 1024, not 2000"),
         ("cpus: .nan", "cpus: must be a finite number, not nan"),
         ("cpus: fast", "cpus: must be a number of cores like 1.5, or null for no limit, not a string"),

@@ -16,9 +16,10 @@ def containers(app: App) -> list[dict]:
 
     result = app.runner.run(render("ps"), what="podman ps")
     try:
-        current = app.spec.name
+        current, spec = app.spec.name, app.spec
     except SpecError:
-        current = None
+        current, spec = None, None
+    from podman_sandbox.engine import ownership
     rows = []
     for c in json.loads(result.stdout or "[]") or []:
         labels = c.get("Labels") or {}
@@ -27,7 +28,8 @@ def containers(app: App) -> list[dict]:
         rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": _image(c, sandbox),
                      "state": c.get("State", ""), "sandbox": sandbox,
                      "project": labels.get(LABEL_PROJECT) if sandbox else None,
-                     "current": sandbox and name == current})
+                     # The one serving this folder: that name, and this folder's (ownership.py).
+                     "current": sandbox and name == current and ownership.is_ours(labels, spec)})
     return rows
 
 

@@ -38,5 +38,7 @@ def command(app: App, follow: bool, tail: int | None, since: str | None, timesta
                            hint="start it first: `podman-sandbox start`")
     if not found.managed:
         raise SandboxError(f"a container named {name!r} exists but was not made by podman-sandbox")
+    from podman_sandbox.engine import ownership
+    ownership.require("sandbox", name, found.labels, app.spec)  # its output is its owner's
     return app.runner.passthrough(render("logs", name=name, follow=follow, tail=tail,
                                          since=since, timestamps=timestamps))

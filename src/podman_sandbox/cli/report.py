@@ -33,6 +33,7 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
         "not_enforced": sorted(_unenforced(desired.container)),
         # What the spec grants beyond a default sandbox, and whether each is approved.
         "consent": consent_dict(desired.spec),
+        "disk_not_enforced": _disk_note(app, desired.container),
     }
 
 
@@ -56,6 +57,11 @@ def print_consent(consent: dict, spec_file: str | None = None) -> None:
         click.echo(f"  apply, start and execute refuse until you run `{allow_command(spec_file)}`")
 
 
+def _disk_note(app: App, container: dict) -> str | None:
+    from podman_sandbox.engine import disk
+    return disk.not_enforced(app.runner, container)
+
+
 def _unenforced(container: dict) -> dict:
     from podman_sandbox.engine import host
     return host.unenforced_limits(container)
@@ -67,6 +73,8 @@ def print_plan(data: dict, spec_file: str | None = None) -> None:
     if data.get("not_enforced"):
         click.echo(f"Not enforced here: {', '.join(data['not_enforced'])} "
                    "(rootless Podman cannot set limits on cgroup v1 hosts)")
+    if data.get("disk_not_enforced"):
+        click.echo(f"Not enforced here: {data['disk_not_enforced']}")
     if data["in_sync"]:
         click.echo("In sync: nothing to change.")
         return

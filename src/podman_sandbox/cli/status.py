@@ -11,7 +11,7 @@ from podman_sandbox.app import App
 
 def status_dict(app: App) -> dict:
     from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, host, images, state
+    from podman_sandbox.engine import cgroup, disk, host, images, ownership, state
     from podman_sandbox.engine.plan import is_in_sync
 
     spec, desired = app.spec, app.desired
@@ -19,12 +19,18 @@ def status_dict(app: App) -> dict:
     effective = None
     if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
         readable, effective = cgroup.memory_limit(found.pid)
-    saved = state.state_images(app.runner, spec.name)
+    saved = state.state_images(app.runner, spec)
     current = [s for s in saved if not s.tag.endswith("-prev")]
     # The state a container made now starts from: the one of the base image's id and
     # the setup steps. Others were made on another image or setup and are only kept.
-    in_use = (images.state_tag(spec.name, images.setup_key(found.base_image_id, spec.setup))
+    in_use = (images.state_tag(spec.name, images.setup_key(found.base_image_id, spec.setup,
+                                                           found.owner_key))
               if found.base_image_id else None)
+    # A container of this name that another project (or config folder) owns: shown as
+    # such, never as this sandbox.
+    foreign = (ownership.owner_of(found.labels) or "an unknown folder"
+               if found.state != "missing" and found.managed
+               and not ownership.is_ours(found.labels, spec) else None)
     return {
         "name": spec.name,
         "state": found.state,
@@ -42,12 +48,18 @@ def status_dict(app: App) -> dict:
                    if not host.rootless_cgroup_v1() else spec.memory is None},
         "cpus": spec.cpus,
         "pids_limit": spec.pids_limit,
+        "disk": {"requested": spec.disk, "not_enforced": disk.not_enforced(app.runner, desired.container)},
         "network": spec.network,
         "auto_commit": spec.auto_commit,
         "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size, "in_use": s.tag == in_use}
                             for s in current],
         "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
         "in_sync": is_in_sync(desired, found),
+        "owner": ownership.identity(spec),
+        "container_owner": foreign,  # set: the container of this name is another owner's
+        # Saved states of this name this owner does not use: another project's, or of
+        # the old tag format and not provably ours (`gc` and their owner deal with them).
+        "other_owners_state": [s.tag for s in state.state_images(app.runner, spec, ours=False)],
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(host.unenforced_limits(desired.container)),
         # What the spec grants beyond a default sandbox, and whether each is approved.
@@ -107,19 +119,30 @@ def command(app: App, as_json: bool) -> int:
             memory += f"; {format_size(mem['requested'])} requested: run `podman-sandbox apply`"
     used = [s["tag"] for s in data["committed_state"] if s["in_use"]]
     others = [s["tag"] for s in data["committed_state"] if not s["in_use"]]
+    sandbox = f"{data['name']} ({'not running, no container' if data['state'] == 'missing' else data['state']})"
+    if data["container_owner"]:
+        sandbox = (f"{data['name']}: the container of this name belongs to "
+                   f"{data['container_owner']}, not to {data['owner']}; choose another `name:`")
     rows = [
-        ("Sandbox", f"{data['name']} ({'not running, no container' if data['state'] == 'missing' else data['state']})"),
+        ("Sandbox", sandbox),
         ("Governed by", f"{data['source']} ({data['mode']})"),
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),
         ("Memory", memory),
         ("CPUs", _limit(data, "cpus")),
         ("Pids limit", _limit(data, "pids_limit")),
+        ("Disk", "no limit" if not data["disk"]["requested"] else
+         (data["disk"]["not_enforced"] or "").removeprefix("disk: ")
+         or f"{format_size(data['disk']['requested'])} (Podman's storage enforces it)"),
         ("Network", data["network"]),
         ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "
          "(a new container starts fresh)"),
         *([("Other saved states", ", ".join(others) + " (made on another image or setup; "
             "not used, `podman-sandbox reset` removes them)")] if others else []),
+        *([("Not yours", ", ".join(data["other_owners_state"]) + " (saved states of this name "
+            "that another project or config folder made, never used; or of the old tag format, "
+            "adopted by your next start when their labels name this folder)")]
+          if data["other_owners_state"] else []),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
          else "- (not running)"),

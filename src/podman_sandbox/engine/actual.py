@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from podman_sandbox.engine import cgroup, host, images
+from podman_sandbox.engine import cgroup, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
@@ -37,6 +37,8 @@ class Actual:
     pid_file: str | None = None  # where Podman writes the init pid (read by the fast path)
     observed: dict | None = None  # canonical shape, as Desired.container
     managed: bool = True  # False: a container of that name that we did not make
+    labels: dict = field(default_factory=dict)  # the container's (whose it is: ownership.py)
+    owner_key: str = ""  # this spec's owner hash (ownership.spec_owner_hash): keys our tags
     base_image_id: str | None = None  # the spec's image as it is locally now (None: absent)
     built_from_base_id: str | None = None  # the base image id the container was made from
     memory_enforced: bool = True
@@ -47,7 +49,10 @@ class Actual:
     # The committed state of the container's own base and setup, when the spec now
     # keys another one (image or setup changed): kept, but not used by a new container.
     other_state_image: str | None = None
+    # Saved states of the old tag format that are provably ours: (image id, old tag, new tag).
+    legacy_states: list[tuple[str, str, str]] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
+    disk_unenforced: str | None = None  # disk: asked for, and why Podman cannot enforce it here
 
     @property
     def observed_hash(self) -> str | None:
@@ -138,7 +143,7 @@ def observe(runner: Runner, desired: Desired) -> Actual:
     """The cheap part: one podman inspect for the container and the base image."""
     spec = desired.spec
     found = _inspect(runner, [spec.name, spec.image])
-    actual = Actual()
+    actual = Actual(owner_key=ownership.spec_owner_hash(spec))
     for info in found:
         if "State" in info and info.get("Name") == spec.name:
             _fill_container(actual, info)
@@ -161,6 +166,7 @@ def _fill_container(actual: Actual, info: dict) -> None:
     actual.pid = state.get("Pid") or None if state.get("Running") else None
     actual.pid_file = info.get("PidFile") or None
     actual.managed = labels.get(LABEL_MANAGED) == "true"
+    actual.labels = dict(labels)
     actual.built_from_base_id = labels.get(LABEL_BASE_ID)
     if actual.managed:
         actual.observed, actual.memory_enforced = observe_container(
@@ -177,7 +183,8 @@ def list_images(runner: Runner, reference: str) -> list[dict]:
 
 def container_state_key(actual: Actual) -> str:
     """The key of the state a container belongs to: the base and setup it was made from."""
-    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []))
+    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []),
+                            actual.owner_key)
 
 
 def describe_uncommitted(lost, name: str) -> str:
@@ -188,16 +195,32 @@ def describe_uncommitted(lost, name: str) -> str:
 
 def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
     """Paths changed in the container since its last commit (or since it was made)."""
-    return changed_paths(runner, container, committed_tag(runner, container, actual)) or []
+    return changed_paths(runner, container, committed_tag(runner, container, actual),
+                         mount_points(actual)) or []
+
+
+def mount_points(actual: Actual) -> set[str]:
+    """Targets of the container's mounts and the folders above them: Podman makes them
+    for the mount, so `podman diff` lists them; they are nobody's work."""
+    points = set()
+    for mount in (actual.observed or {}).get("mounts") or ():
+        path = mount.get("target") or ""
+        while path not in ("", "/"):
+            points.add(path)
+            path = path.rsplit("/", 1)[0]
+    return points
 
 
 def committed_tag(runner: Runner, container: str, actual: Actual) -> str | None:
     """The committed state of the container's own base and setup, if there is one."""
     tag = images.state_tag(container, container_state_key(actual))
-    return tag if list_images(runner, tag) else None
+    return tag if any(ownership.same_owner(ownership.owner_of(img.get("Labels")),
+                                           ownership.owner_of(actual.labels))
+                      for img in list_images(runner, tag)) else None
 
 
-def changed_paths(runner: Runner, container: str, since: str | None) -> list[str] | None:
+def changed_paths(runner: Runner, container: str, since: str | None,
+                  ignore: set[str] = frozenset()) -> list[str] | None:
     """Paths changed in the container since the image since (None: since it was made);
     None when `podman diff` gives no answer, so a caller can tell "unknown" from "none"."""
     result = runner.run(render("diff", name=container, since=since), what="podman diff", check=False)
@@ -211,6 +234,7 @@ def changed_paths(runner: Runner, container: str, since: str | None) -> list[str
     for kind in ("changed", "added", "deleted"):
         paths.update(data.get(kind) or ())
     paths -= _PODMAN_PATHS
+    paths -= ignore
     # A changed folder whose changed children are listed is not a change of its own.
     return sorted(p for p in paths
                   if not any(q != p and q.startswith(p.rstrip("/") + "/") for q in paths))
@@ -221,10 +245,11 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
     spec = desired.spec
     saved = None  # tags of this sandbox's committed states, listed once
     if actual.base_image_id:
-        key = images.setup_key(actual.base_image_id, spec.setup)
+        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key)
         if spec.setup:
-            actual.setup_image_present = bool(list_images(runner, images.setup_tag(key)))
-        saved = _state_tags(runner, spec.name)
+            actual.setup_image_present = any(ownership.is_ours(img.get("Labels"), spec)
+                                             for img in list_images(runner, images.setup_tag(key)))
+        saved, actual.legacy_states = _state_tags(runner, spec)
         state = images.state_tag(spec.name, key)
         if state in saved:
             actual.state_image = state
@@ -234,11 +259,30 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
             if own != actual.state_image and own in (saved or ()):
                 actual.other_state_image = own
         actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
+    if desired.container.get("disk"):
+        from podman_sandbox.engine import disk
+        actual.disk_unenforced = disk.reason_for(runner)
     actual.completed = True
     return actual
 
 
-def _state_tags(runner: Runner, name: str) -> set[str]:
-    return {tag for img in list_images(runner, images.state_repo(name))
-            for tag in img.get("Names") or img.get("names") or ()}
+def _state_tags(runner: Runner, spec) -> tuple[set[str], list[tuple[str, str, str]]]:
+    """(this owner's state tags of the sandbox, its old-format states to adopt).
+
+    A tag counts only when its image's labels name this owner as well: a state
+    whose label names another project is never used, whatever its tag says."""
+    ours, legacy = set(), []
+    repo = images.state_repo(spec.name)
+    prefix = f"{repo}:{ownership.spec_owner_hash(spec)}-"
+    for img in list_images(runner, repo):
+        labels = img.get("Labels") or {}
+        for tag in img.get("Names") or img.get("names") or ():
+            if tag.startswith(prefix) and ownership.is_ours(labels, spec):
+                ours.add(tag)
+            else:
+                new = ownership.adoptable_legacy_tag(tag, labels, spec, repo)
+                if new:
+                    legacy.append((img.get("Id", ""), tag, new))
+    # Never let an old state overwrite a newer one of the same key.
+    return ours, [item for item in legacy if item[2] not in ours]
 

@@ -12,14 +12,14 @@ import json
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import host, images, record, state
+from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
-from podman_sandbox.errors import RefusedError
+from podman_sandbox.errors import RefusedError, SpecError
 from podman_sandbox.output import Output
 
 
@@ -58,9 +58,25 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
                  "or discard them with `podman-sandbox apply --force`")
 
 
-def _remove_leftovers(runner: Runner, name: str) -> None:
+def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
+    """Every command the plan will run fits in a Linux command line: checked before the
+    first of them (a setup step) runs, not found out at create after all of them did."""
+    from podman_sandbox.schema.argsize import argv_problems
+
+    problems = [p for action in plan.actions
+                for cmd in commands_for(action, desired, actual.base_image_id)
+                for p in argv_problems(cmd.argv, cmd.what)]
+    if problems:
+        raise SpecError([f"{desired.spec.source or desired.spec.name}: {p}" for p in problems],
+                        hint="make env values and setup steps smaller (a setup step can run a "
+                             "script from the project folder)")
+
+
+def _remove_leftovers(runner: Runner, desired: Desired) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    one podman inspect for both; only containers podman-sandbox made are removed."""
+    one podman inspect for both; only containers podman-sandbox made for this owner
+    are removed (another project's half-built sandbox is refused, not removed)."""
+    name = desired.spec.name
     names = [setup_container_name(name), next_name(name)]
     result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
     try:
@@ -70,8 +86,25 @@ def _remove_leftovers(runner: Runner, name: str) -> None:
     for info in found:
         labels = (info.get("Config") or {}).get("Labels") or {}
         if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
+            ownership.require("container", info["Name"], labels, desired.spec)
             runner.run(render("remove", name=info["Name"]), what=f"remove the leftover {info['Name']}",
                        check=False)
+
+
+def _verify_mounts(runner: Runner, container: str, expected) -> None:
+    """The container just started: its mounts must be what mountcheck.check approved
+    (a path swapped between the check and Podman's mount is caught here; the
+    caller then removes the container before anything runs in it)."""
+    from podman_sandbox.engine import mountcheck
+
+    info = act._inspect(runner, [container])
+    pid = ((info[0].get("State") or {}).get("Pid") if info else None) or None
+    problems = mountcheck.verify(pid, list(expected))
+    if problems:
+        raise RefusedError(f"the new container {container} does not have the mounts that were "
+                           f"checked, so it is removed: {problems[0]}",
+                           hint="a mount source changed while the sandbox was being made; "
+                                "check the folders your mounts name, then run the command again")
 
 
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
@@ -79,7 +112,7 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     base_id = actual.base_image_id
     if action.kind == "commit":
         out.step(f"committing {name} ({action.reason})")
-        state.commit(runner, name, name, action.params["key"], actual.built_from_base_id or "")
+        state.commit(runner, desired.spec, name, action.params["key"], actual.built_from_base_id or "")
         return
     if action.discards:
         out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
@@ -105,6 +138,8 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
             if cmd.stream:
                 out.step(cmd.what)
             runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
+            if cmd.verify:
+                _verify_mounts(runner, *cmd.verify)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -124,8 +159,14 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         found = survey(runner, desired)
         carried: list[Action] = []
         if not found.plan.in_sync:
+            preflight(found.plan, desired, found.actual)  # before anything else is refused or done
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired.spec.name)
+            if found.actual.legacy_states:
+                # Saved states of the old tag format that are provably ours: adopt, replan.
+                state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
+                found = survey(runner, desired)
+                refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 for action in found.plan.actions:
                     if action.kind in ("pull", "build-setup"):
@@ -145,9 +186,16 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                          memory=desired.container.get("memory") if found.actual.memory_enforced else None,
                          pid_file=found.actual.pid_file, image=desired.spec.image,
                          base_id=found.actual.base_image_id,
-                         in_sync=is_in_sync(desired, found.actual))
+                         in_sync=is_in_sync(desired, found.actual),
+                         links=tuple((m.source, mountcheck.desired_source(m.source))
+                                     for m in desired.spec.mounts))
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
         if not_enforced:
             out.notice(host.not_enforced_message(desired.container))
+        from podman_sandbox.engine import disk
+        disk_note = disk.not_enforced(runner, desired.container)
+        if disk_note:
+            out.notice(disk_note)
+            not_enforced["disk"] = desired.container["disk"]
         return Outcome(Plan(tuple(carried), found.plan.changes), found.actual, not_enforced)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from podman_sandbox.engine.mountcheck import desired_source
 from podman_sandbox.schema.spec import WORKSPACE, Spec
 
 # Field -> how a change to it is applied (see engine/diff.py).
@@ -40,7 +41,10 @@ def volume_options(mount: dict, project_dir: str, selinux_label: str = "project"
 
 def canonical(spec: Spec) -> dict:
     mounts = [{"source": spec.project_dir, "target": WORKSPACE, "read_only": False}]
-    mounts += [{"source": m.source, "target": m.target, "read_only": m.read_only}
+    # Extra mounts by their real path: what Podman is given (engine/mountcheck.py), so a
+    # symlink retargeted since the last create is drift. /workspace keeps the path the
+    # user works in (code in the sandbox cannot move the project folder itself).
+    mounts += [{"source": desired_source(m.source), "target": m.target, "read_only": m.read_only}
                for m in spec.mounts]
     mounts.sort(key=lambda m: m["target"])  # Podman reports mounts in its own order
     container = {
@@ -63,6 +67,13 @@ def canonical(spec: Spec) -> dict:
     return container
 
 
+def _with_disk(container: dict, spec: Spec) -> dict:
+    # Only when set: every sandbox made before `disk:` existed keeps its hash.
+    if spec.disk is not None:
+        container["disk"] = spec.disk
+    return container
+
+
 def spec_hash(container: dict) -> str:
     blob = json.dumps(container, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -76,5 +87,5 @@ class Desired:
 
     @classmethod
     def from_spec(cls, spec: Spec) -> "Desired":
-        container = canonical(spec)
+        container = _with_disk(canonical(spec), spec)
         return cls(spec=spec, container=container, hash=spec_hash(container))

@@ -264,7 +264,7 @@ class Doctor:
                 report.add(FAIL, problem, key="tun")
 
     def check_storage(self) -> None:
-        from podman_sandbox.engine import host
+        from podman_sandbox.engine import disk, host
 
         driver = host.storage_driver_from_info(self.info)
         note = host.storage_driver_note(driver)
@@ -275,6 +275,14 @@ class Doctor:
                                   "(slow start, much disk)",
                             'fix: driver = "overlay" under [storage] in /etc/containers/storage.conf, '
                             "then `podman system reset` (deletes ALL images and containers)", key="vfs")
+        # Without a disk limit, code filling a sandbox's /tmp fills Podman's whole store.
+        name, backing, root = disk.storage_facts(self.info)
+        reason = disk.unsupported_reason(name, backing, disk.mount_options(os.path.realpath(root or "/")))
+        if reason:
+            self.report.add(WARN, f"disk limits (`disk:` in sandbox.yaml) are NOT enforced here: {reason}",
+                            key="disk-limit")
+        else:
+            self.report.add(OK, f"disk limits (`disk:`) are enforced by Podman's storage ({name})")
 
     def check_selinux(self, path: str = SELINUX_ENFORCE) -> None:
         """Whether SELinux is enforcing: then only the project's own files are relabelled."""

@@ -29,7 +29,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images
+from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
@@ -95,9 +95,10 @@ def _setup_key_of(labels: dict) -> str | None:
     """The setup image a container or state image was made from (by key), if any."""
     spec = _spec_label(labels)
     base = labels.get(act.LABEL_BASE_ID)
-    if spec is None or not base or not spec.get("setup"):
+    owner = ownership.owner_of(labels)
+    if spec is None or not base or not spec.get("setup") or not owner:
         return None
-    return images.setup_key(base, spec["setup"])
+    return images.setup_key(base, spec["setup"], ownership.owner_hash(owner))
 
 
 def _is_classic(labels: dict) -> bool:
@@ -122,7 +123,9 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
                                 f"project folder {project} no longer exists"))
         else:
             kept_containers.append(c)
-    kept_names = {(c.get("Names") or [""])[0] for c in kept_containers}
+    # A saved state is kept with the sandbox of its name *and* owner (ownership.py).
+    kept_names = {((c.get("Names") or [""])[0], ownership.owner_of(c.get("Labels")))
+                  for c in kept_containers}
 
     imgs = [i for i in _json(runner, render("images_managed", label=label), "podman images")
             if (i.get("Labels") or {}).get(label) == "true"]
@@ -142,7 +145,9 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
         labels = img.get("Labels") or {}
         project = labels.get(act.LABEL_PROJECT)
         sandbox = labels.get(LABEL_SANDBOX) or tags[0].split(":", 1)[0][len(images.STATE_REPO_PREFIX):]
-        if (project and not _is_classic(labels) and sandbox not in kept_names
+        owner = ownership.owner_of(labels)
+        kept_with = any(n == sandbox and ownership.same_owner(o, owner) for n, o in kept_names)
+        if (project and not _is_classic(labels) and not kept_with
                 and within(project, under) and folder_gone(project)):
             found.append(Orphan("state-image", tags[0], img.get("Id", ""), project,
                                 f"saved state of {sandbox}, whose project folder {project} "

@@ -1,9 +1,13 @@
 """Names of the images podman-sandbox makes.
 
-Layers: base image -> setup image (cached by base image id + setup steps)
--> committed state image (what `commit` saves, one per sandbox and base).
+Layers: base image -> setup image (cached by base image id + setup steps +
+owner) -> committed state image (what `commit` saves, one per sandbox and base).
 State is keyed by the same key as the setup image, so a state saved on one
 base is never started on another; switching back finds it again.
+
+The key starts with the owner's hash (engine/ownership.py): a setup result is
+never shared between projects (one project's `sh install.sh` must not stand in
+for another's), and one project's tags never name another's saved state.
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ STATE_REPO_PREFIX = "localhost/podman-sandbox-state-"
 PREVIOUS_SUFFIX = "-prev"
 
 
-def setup_key(base_image_id: str, steps) -> str:
-    blob = json.dumps({"base": base_image_id, "setup": list(steps)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def setup_key(base_image_id: str, steps, owner: str) -> str:
+    """"<owner hash>-<16 hex of base, steps and owner>"; owner: ownership.owner_hash."""
+    blob = json.dumps({"base": base_image_id, "setup": list(steps), "owner": owner}, sort_keys=True)
+    return f"{owner}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def key_owner(key: str) -> str:
+    """The owner hash a key starts with ("" for a key of the old format)."""
+    head, sep, _ = key.partition("-")
+    return head if sep and len(head) == 10 else ""
 
 
 def setup_tag(key: str) -> str:

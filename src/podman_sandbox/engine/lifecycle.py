@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images, state
+from podman_sandbox.engine import images, ownership, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
@@ -13,10 +13,15 @@ from podman_sandbox.output import Output
 
 
 def _ours(runner: Runner, desired: Desired) -> act.Actual:
+    """The sandbox as it is, refused (never touched) when it is not this owner's;
+    this owner's saved states of the old tag format are adopted first."""
     actual = act.observe(runner, desired)
     if actual.state != "missing" and not actual.managed:
         raise SandboxError(f"a container named {desired.spec.name!r} exists but was not made by "
                            "podman-sandbox; it is left alone")
+    if actual.state != "missing":
+        ownership.require("sandbox", desired.spec.name, actual.labels, desired.spec)
+    state.adopt_legacy(runner, desired.spec)
     return actual
 
 
@@ -32,7 +37,7 @@ def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
     when the container holds nothing new to commit; None when it does, or when
     `podman diff` cannot tell (then committing is the safe choice)."""
     since = act.committed_tag(runner, name, actual)
-    changed = act.changed_paths(runner, name, since)
+    changed = act.changed_paths(runner, name, since, act.mount_points(actual))
     if changed is None or changed:
         return None
     return since or f"{name} was created"
@@ -41,7 +46,8 @@ def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
 def _commit(runner: Runner, desired: Desired, actual: act.Actual, out: Output) -> str:
     name = desired.spec.name
     out.step(f"committing {name}")
-    return state.commit(runner, name, name, act.container_state_key(actual), actual.built_from_base_id or "")
+    return state.commit(runner, desired.spec, name, act.container_state_key(actual),
+                        actual.built_from_base_id or "")
 
 
 def stop(runner: Runner, desired: Desired, out: Output) -> bool:
@@ -91,4 +97,4 @@ def reset(runner: Runner, desired: Desired, out: Output) -> list[str]:
             _say_discarded(runner, actual, name, out)
             out.step(f"removing {name} so the next start is fresh")
             runner.run(render("remove", name=name), what=f"remove {name}")
-        return [img.tag for img in state.reset(runner, name)]
+        return [img.tag for img in state.reset(runner, desired.spec)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podman_sandbox.engine import images
+from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.actual import Actual, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
@@ -47,8 +47,10 @@ class Plan:
 
 
 def is_in_sync(desired: Desired, actual: Actual) -> bool:
-    """The fast check: running, ours, same canonical state, same base image."""
+    """The fast check: running, ours (made by us, for this owner), same canonical state,
+    same base image."""
     return (actual.state == "running" and actual.managed
+            and ownership.is_ours(actual.labels, desired.spec)
             and actual.observed_hash == desired.hash
             and actual.base_image_id is not None
             and actual.built_from_base_id == actual.base_image_id)
@@ -71,12 +73,14 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             f"a container named {spec.name!r} exists but was not made by podman-sandbox; "
             "it is left alone",
             hint="remove or rename it, or give the sandbox another name (name: in sandbox.yaml)")
+    if actual.state != "missing":
+        ownership.require("sandbox", spec.name, actual.labels, spec)
     if is_in_sync(desired, actual):
         return Plan(actions=())
 
     actions: list[Action] = []
     base_id = actual.base_image_id
-    key = images.setup_key(base_id, spec.setup) if base_id else PENDING
+    key = images.setup_key(base_id, spec.setup, actual.owner_key) if base_id else PENDING
 
     if base_id is None:
         actions.append(Action("pull", f"image {spec.image} is not present locally", "image",
@@ -87,9 +91,13 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
             f"{len(spec.setup)} setup step(s) have no cached result for this base image",
             "rebuild", {"image": spec.image, "key": key, "steps": list(spec.setup)}))
 
+    # --storage-opt size= only where Podman's storage enforces it (plan, apply and status
+    # say when it does not: engine/disk.py).
+    disk_ok = bool(desired.container.get("disk")) and actual.disk_unenforced is None
     if actual.state == "missing":
         actions.append(Action("create", "no sandbox container yet", "create",
-                              {"image": _source_image(desired, actual, key, False), "key": key}))
+                              {"image": _source_image(desired, actual, key, False), "key": key,
+                               "disk": disk_ok}))
         return Plan(tuple(actions))
 
     base_changed = base_id is not None and actual.built_from_base_id != base_id
@@ -123,8 +131,9 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
                              "`podman-sandbox reset` removes it)")
         actions.append(Action(
             "replace", "; ".join(reasons), "recreate",
-            {"image": _source_image(desired, actual, key, same_state), "key": key},
-            discards=() if commit_now else tuple(actual.uncommitted), notes=tuple(notes)))
+            {"image": _source_image(desired, actual, key, same_state), "key": key, "disk": disk_ok},
+            discards=() if commit_now else tuple(actual.uncommitted),
+            notes=tuple(notes)))
         return Plan(tuple(actions), tuple(changes))
 
     if actual.state == "stopped":

@@ -66,7 +66,10 @@ _ENV = ("HOME", "CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
         "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 
 _FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile",
-           "image", "base", "insync")
+           "image", "base", "insync", "links")
+# links: "SOURCE\x1fREAL" per extra mount, tab-separated: the desired state holds the real
+# path (engine/mountcheck.py), so a record serves only while each source resolves as then.
+_LINK, _LINKS = "\x1f", "\t"
 
 # Files that hold the limits `podman update` can change, per cgroup version.
 _V1_FILES = (("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes"),
@@ -182,6 +185,10 @@ def lookup(key: str) -> dict | None:
         return None
     if rec is None or rec["key"] != key:
         return None
+    for pair in filter(None, rec.get("links", "").split(_LINKS)):
+        source, _, real = pair.partition(_LINK)
+        if os.path.realpath(source) != real:
+            return None  # a mount source points elsewhere now: the full path decides
     return rec
 
 
@@ -203,7 +210,8 @@ def read(key: str) -> dict | None:
 
 def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: str,
           memory: int | None, pid_file: str | None = None, image: str | None = None,
-          base_id: str | None = None, in_sync: bool = False) -> None:
+          base_id: str | None = None, in_sync: bool = False,
+          links: tuple[tuple[str, str], ...] = ()) -> None:
     """Note that container (running, init process pid) serves the spec of key.
 
     image and base_id: the spec's image and the id it had; in_sync: the
@@ -218,7 +226,8 @@ def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: s
               "starttime": starttime, "limits": found, "hash": spec_hash,
               "memory": "-" if memory is None else str(int(memory)), "pidfile": pid_file or "",
               "image": image or "", "base": base_id or "",
-              "insync": "1" if in_sync and image and base_id else "0"}
+              "insync": "1" if in_sync and image and base_id else "0",
+              "links": _LINKS.join(f"{s}{_LINK}{r}" for s, r in links)}
     forget_container(container, keep=key)
     if key == UNREADABLE or starttime is None or found is None or not container_id or \
             any(v is None or "\n" in v for v in values.values()):

@@ -18,11 +18,12 @@ import os
 from dataclasses import dataclass
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images
+from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.labels import LABEL_SANDBOX
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
-from podman_sandbox.engine.steps import commit_commands, create_command, setup_container_name
+from podman_sandbox.engine.steps import (commit_commands, create_command, owner_labels,
+                                         setup_container_name)
 
 # Squash a state image of this many layers or more before a container is made from it
 # (overlay runs at most 128). PODMAN_SANDBOX_SQUASH_AT_LAYERS overrides it (tests).
@@ -37,15 +38,33 @@ class StateImage:
     created: str
 
 
-def state_images(runner: Runner, name: str) -> list[StateImage]:
-    """All committed generations of one sandbox, every base."""
+def state_images(runner: Runner, spec, *, ours: bool = True) -> list[StateImage]:
+    """Committed generations of the sandbox, every base: this owner's (tag prefix and
+    image labels both say so), or with ours=False every other one of that name
+    (another project's, or an old-format one not provably ours: listed, never used)."""
     found = []
-    for img in act.list_images(runner, images.state_repo(name)):
+    repo = images.state_repo(spec.name)
+    prefix = f"{repo}:{ownership.spec_owner_hash(spec)}-"
+    for img in act.list_images(runner, repo):
+        mine = ownership.is_ours(img.get("Labels"), spec)
         for tag in img.get("Names") or img.get("names") or ():
-            if tag.startswith(images.state_repo(name) + ":"):
+            if tag.startswith(repo + ":") and (mine and tag.startswith(prefix)) == ours:
                 found.append(StateImage(tag, img.get("Id", ""), img.get("Size", 0),
                                         str(img.get("CreatedAt", img.get("Created", "")))))
     return sorted(found, key=lambda s: s.tag)
+
+
+def adopt_legacy(runner: Runner, spec, legacy=None) -> int:
+    """Move this owner's saved states of the old tag format ("<key>", no owner) to the
+    new one; legacy: act.Actual.legacy_states when already listed. Only states whose
+    labels name this owner move (ownership.adoptable_legacy_tag). Returns how many."""
+    if legacy is None:
+        legacy = act._state_tags(runner, spec)[1]
+    for image, old, new in legacy:
+        runner.run(render("tag", image=image, tag=new), what=f"adopt the saved state {old}")
+        runner.run(render("untag", image=image, tag=old), what=f"adopt the saved state {old}",
+                   check=False)
+    return len(legacy)
 
 
 def _inspect_image(runner: Runner, ref: str) -> dict | None:
@@ -88,7 +107,7 @@ def compact(runner: Runner, desired, tag: str, base_id: str, out) -> str | None:
     try:
         runner.run(render("commit", container=tmp, tag=tag, squash=True,
                           labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                  LABEL_SANDBOX: name}),
+                                  LABEL_SANDBOX: name, **owner_labels(desired.spec)}),
                    what=f"squash {tag}")
     finally:
         runner.run(render("remove", name=tmp), what=f"remove {tmp}", check=False)
@@ -103,16 +122,17 @@ def remove_if_untagged(runner: Runner, image: str) -> None:
         runner.run(render("rmi", image=image), what="remove an old state", check=False)
 
 
-def commit(runner: Runner, name: str, container: str, key: str, base_id: str) -> str:
-    """Save container as the state for (name, key); returns the tag.
+def commit(runner: Runner, spec, container: str, key: str, base_id: str) -> str:
+    """Save container as the state for (spec.name, key); returns the tag.
 
     Callers check first that there is something new to commit (lifecycle, plan):
     each commit pushes the last good state to -prev and drops the one before."""
+    name = spec.name
     tag = images.state_tag(name, key)
     prev_tag = images.previous_state_tag(name, key)
     current_id = image_id(runner, tag)
     old_prev_id = image_id(runner, prev_tag)
-    for cmd in commit_commands(name, container, key, base_id, previous_exists=current_id is not None):
+    for cmd in commit_commands(spec, container, key, base_id, previous_exists=current_id is not None):
         runner.run(cmd.argv, what=cmd.what)
     # The generation before the previous one is now untagged: drop it unless in use.
     if old_prev_id and old_prev_id != current_id:
@@ -120,9 +140,10 @@ def commit(runner: Runner, name: str, container: str, key: str, base_id: str) ->
     return tag
 
 
-def reset(runner: Runner, name: str) -> list[StateImage]:
-    """Untag every committed state of the sandbox and remove the images no container uses."""
-    removed = state_images(runner, name)
+def reset(runner: Runner, spec) -> list[StateImage]:
+    """Untag every committed state of this owner's sandbox and remove the images no
+    container uses. Another owner's states of the same name are never touched."""
+    removed = state_images(runner, spec)
     for img in removed:
         runner.run(render("untag", image=img.image_id, tag=img.tag), what=f"untag {img.tag}")
     for image in {img.image_id for img in removed}:

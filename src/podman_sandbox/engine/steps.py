@@ -22,6 +22,8 @@ class Command:
     what: str  # for progress lines and error messages
     stream: bool = False  # output shown as it comes (setup steps)
     commits: bool = False  # once this ran, what came before must not be undone
+    # Started a container: (its name, what its mounts must be), checked once it runs.
+    verify: tuple | None = None
 
 
 def next_name(name: str) -> str:
@@ -43,14 +45,18 @@ def userns_args(user: str | None = None) -> list[str]:
     return keep_id_args(user)
 
 
+def owner_labels(spec) -> dict[str, str]:
+    """Whose it is (engine/ownership.py): on every container and image we make."""
+    return {act.LABEL_PROJECT: spec.project_dir, act.LABEL_SOURCE: spec.source}
+
+
 def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     spec = desired.spec
     return {
         act.LABEL_MANAGED: "true",
         # Overrides the role=setup a container made from a setup image inherits from it.
         LABEL_ROLE: "sandbox",
-        act.LABEL_PROJECT: spec.project_dir,
-        act.LABEL_SOURCE: spec.source,
+        **owner_labels(spec),
         act.LABEL_HASH: desired.hash,
         act.LABEL_BASE_ID: base_id,
         act.LABEL_SPEC: json.dumps(desired.container, sort_keys=True, separators=(",", ":")),
@@ -58,18 +64,23 @@ def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
 
 
 def create_command(desired: Desired, name: str, image: str, base_id: str, *,
-                   start: bool = True) -> Command:
-    """The sandbox container; start: created and started in one call (`podman run --detach`)."""
+                   start: bool = True, disk: bool = False) -> Command:
+    """The sandbox container; start: created and started in one call (`podman run --detach`).
+    Its mount sources are checked as they are now (mountcheck.check), every time."""
+    from podman_sandbox.engine import mountcheck
     from podman_sandbox.engine.desired import volume_options
 
     c = desired.container
+    expected = mountcheck.check(desired.spec, c)
     volumes = [f"{m['source']}:{m['target']}:"
                + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
                for m in c["mounts"]]
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=c, volumes=volumes, image=image, start=start,
-                  userns=userns_args(desired.container.get("user")))
-    return Command(argv, f"{'create and start' if start else 'create'} {name}")
+                  userns=userns_args(c.get("user")),
+                  disk=c.get("disk") if disk else None)
+    return Command(argv, f"{'create and start' if start else 'create'} {name}",
+                   verify=(name, tuple(expected)) if start else None)
 
 
 def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[Command]:
@@ -79,30 +90,32 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "pull":
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build-setup":
+        from podman_sandbox.engine import mountcheck
         tmp = setup_container_name(name)
-        labels = {act.LABEL_MANAGED: "true", act.LABEL_PROJECT: spec.project_dir,
-                  LABEL_ROLE: "setup"}
+        labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
+        expected = [e for e in mountcheck.check(spec, desired.container) if e.target == "/workspace"]
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container,
                                project_dir=spec.project_dir, userns=userns_args()),
-                        f"start a setup container from {p['image']}")]
+                        f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),
                                 f"setup step {i}/{len(p['steps'])}: {step}", stream=True))
         cmds.append(Command(render("commit", container=tmp, tag=images.setup_tag(p["key"]),
-                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base}),
+                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base,
+                                           **owner_labels(spec)}),
                             "save the setup result"))
         cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
         return cmds
     if action.kind == "commit":
-        return commit_commands(name, p["container"], p["key"], base)
+        return commit_commands(spec, p["container"], p["key"], base)
     if action.kind == "create":
-        return [create_command(desired, name, p["image"], base)]
+        return [create_command(desired, name, p["image"], base, disk=p.get("disk", False))]
     if action.kind == "replace":
         nxt = next_name(name)
         # The new container runs before the old one goes; from its removal on, the new
         # one is the sandbox and is never cleaned up (see apply.run_action).
-        return [create_command(desired, nxt, p["image"], base),
+        return [create_command(desired, nxt, p["image"], base, disk=p.get("disk", False)),
                 Command(render("remove", name=name), f"remove the old {name}", commits=True),
                 Command(render("rename", old=nxt, new=name), f"rename {nxt} to {name}")]
     if action.kind == "start":
@@ -113,9 +126,10 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     raise ValueError(f"unknown action {action.kind}")
 
 
-def commit_commands(name: str, container: str, key: str, base_id: str,
+def commit_commands(spec, container: str, key: str, base_id: str,
                     previous_exists: bool = True) -> list[Command]:
     """Keep the last generation as <tag>-prev, then save the container as the state."""
+    name = spec.name
     tag = images.state_tag(name, key)
     cmds = []
     if previous_exists:
@@ -123,6 +137,6 @@ def commit_commands(name: str, container: str, key: str, base_id: str,
                             "keep the previous state"))
     cmds.append(Command(render("commit", container=container, tag=tag,
                                labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                       LABEL_SANDBOX: name}),
+                                       LABEL_SANDBOX: name, **owner_labels(spec)}),
                         f"commit {container} as {tag}"))
     return cmds

@@ -24,7 +24,7 @@ class Mount:
     source: str  # absolute host path
     target: str  # absolute path in the sandbox
     read_only: bool = True
-    force: bool = False  # allowed although the source is broad (a grant: trust.py)
+    force: bool = False  # broad sources allowed: a grant (trust.py), checked again at every create (mountcheck.py)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Spec:
     source: str  # the file this spec came from (for messages); "" for built-in defaults
     mode: str  # "project" (sandbox.yaml) or "classic" (user config, cwd mounted)
     memory: int | None = None  # bytes, page aligned; None = no limit
+    disk: int | None = None  # bytes the container may write (engine/disk.py); None = no limit
     cpus: float | None = None
     pids_limit: int = DEFAULT_PIDS_LIMIT  # 0 = no limit
     auto_commit: bool = False
@@ -103,6 +104,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         source=source,
         mode=mode,
         memory=None if memory is None else page_aligned(parse_size(memory)),
+        disk=None if doc.get("disk") is None else parse_size(doc["disk"]),
         cpus=None if doc.get("cpus") is None else float(doc["cpus"]),
         pids_limit=int(doc.get("pids_limit", DEFAULT_PIDS_LIMIT)),  # 5.0 validates as an integer
         auto_commit=bool(doc.get("auto_commit", False)),

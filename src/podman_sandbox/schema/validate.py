@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
 from podman_sandbox.errors import SpecError
+from podman_sandbox.schema import argsize
 from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
 from podman_sandbox.schema.hostpaths import broad_reason
 from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
@@ -29,6 +30,7 @@ from podman_sandbox.schema.spec import WORKSPACE, resolve_host_path
 
 SCHEMA_FILE = "sandbox.schema.json"
 INT64_MAX = 2**63 - 1
+MIN_DISK = 1024 * 1024  # as sandbox.schema.json's disk minimum
 # Paths in the sandbox a mount must not cover: the kernel's filesystems.
 RESERVED_TARGETS = ("/proc", "/sys", "/dev")
 
@@ -144,6 +146,7 @@ _PATTERN_MESSAGES: Dict[str, str] = {
     "properties/name": "{v} is not a valid container name; use letters, digits, _, . and - "
     "(at most 63, starting with a letter or digit)",
     "properties/memory": "{v} is not a size; write a number with an optional unit b, k, m or g, like 512m or 1g",
+    "properties/disk": "{v} is not a size; write a number with an optional unit b, k, m or g, like 10g",
     "properties/cap_drop/items": "{v} is not a capability name; write one like NET_ADMIN, CAP_CHOWN or ALL",
     "properties/cap_add/items": "{v} is not a capability name; write one like NET_BIND_SERVICE or CAP_CHOWN",
     "properties/user": "{v} is not a user; write a name or uid, optionally with :group, like nobody or 1000:1000",
@@ -155,6 +158,7 @@ _PATTERN_MESSAGES: Dict[str, str] = {
 _TYPE_MESSAGES: Dict[str, str] = {
     "properties/memory": "must be a size like 512m or 1g, a number of bytes, or null for no limit",
     "properties/cpus": "must be a number of cores like 1.5, or null for no limit",
+    "properties/disk": "must be a size like 10g, a number of bytes, or null for no limit",
     "properties/env/additionalProperties": "must be a string or a number",
 }
 
@@ -360,6 +364,12 @@ def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, 
     if keyword == "minimum":
         if where == "properties/memory":
             return f"{_show(instance)} is below Podman's minimum of {_MIN_MEMORY_TEXT}"
+        if where == "properties/disk":
+            return f"{_show(instance)} is below the smallest disk limit, {format_size(value)}"
+        if where == "properties/cpus":
+            # Below it the kernel's CPU quota (1 ms per 100 ms period) cannot hold the limit:
+            # it would round to 0 and silently vanish.
+            return f"{_show(instance)} is below the smallest CPU limit Podman can set ({value} of a core)"
         return f"must be {value} or more, not {_show(instance)}"
     if keyword == "exclusiveMinimum":
         return f"must be more than {value}, not {_show(instance)}"
@@ -400,6 +410,23 @@ def _check_memory(doc: dict, out: _Collector) -> None:
         out.add(("memory",), f"{shown} is below Podman's minimum of {_MIN_MEMORY_TEXT}")
     elif nbytes > INT64_MAX:
         out.add(("memory",), f"{shown} is too large")
+
+
+def _check_disk(doc: dict, out: _Collector) -> None:
+    """The schema's pattern and minimum see only numbers and strings apart; sizes here."""
+    disk = doc.get("disk")
+    if disk is None or isinstance(disk, bool) or out.has_problem_at_or_above(("disk",)):
+        return
+    try:
+        nbytes = parse_size(disk)
+    except (OverflowError, ValueError, TypeError):
+        out.add(("disk",), f"{_show(disk)} is not a size; write a number with an optional unit "
+                           "b, k, m or g, like 10g")
+        return
+    if nbytes < MIN_DISK:
+        out.add(("disk",), f"{_show(disk)} is below the smallest disk limit, {format_size(MIN_DISK)}")
+    elif nbytes > INT64_MAX:
+        out.add(("disk",), f"{_show(disk)} is too large")
 
 
 def _check_image(doc: dict, out: _Collector) -> None:
@@ -479,6 +506,40 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
                 targets[normal] = index
 
 
+def _check_arg_sizes(doc: dict, out: _Collector) -> None:
+    """Values Podman gets as command-line arguments must fit in one (schema/argsize.py)."""
+    limit = argsize.MAX_ARG_STRLEN
+    env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
+    for key, value in env.items():
+        if isinstance(key, str) and isinstance(value, str) and not out.has_problem_at_or_above(("env", key)):
+            size = argsize.arg_bytes(f"{key}={value}")
+            if size > limit:
+                out.add(("env", key), f"is {size} bytes; Podman gets {key}=VALUE as one argument, "
+                                      f"and Linux allows at most {limit} bytes in one")
+    setup = doc.get("setup") if isinstance(doc.get("setup"), list) else []
+    for index, step in enumerate(setup):
+        if isinstance(step, str) and argsize.arg_bytes(step) > limit:
+            out.add(("setup", index), f"is {argsize.arg_bytes(step)} bytes; each step is one argument "
+                                      f"of `sh -c`, and Linux allows at most {limit} bytes in one")
+    if out.problems:
+        return
+    # The sandbox's settings label carries env, setup and mounts in one argument (as JSON,
+    # escaped as engine/steps.py writes it), and the create command carries env twice.
+    carried = {k: doc.get(k) for k in ("env", "setup", "mounts", "image", "name", "user",
+                                       "cap_add", "cap_drop")}
+    label = len(json.dumps(carried, sort_keys=True, separators=(",", ":"))) + 1024
+    biggest = max(("env", "setup", "mounts"), key=lambda k: len(json.dumps(doc.get(k) or "")))
+    if label > limit:
+        out.add((biggest,), f"env, setup and mounts together are about {label} bytes; Podman gets "
+                            f"them in one argument (the sandbox's settings label), and Linux allows "
+                            f"at most {limit} bytes in one")
+        return
+    total = 2 * label + argsize.environ_bytes() + argsize.SLACK
+    if total > argsize.arg_max():
+        out.add((biggest,), f"the create command would be about {total} bytes; Linux allows at most "
+                            f"{argsize.arg_max()} for a whole command line (ARG_MAX)")
+
+
 # --- entry point ---------------------------------------------------------------------------
 
 
@@ -511,9 +572,11 @@ def validate_document(
             source = getattr(locator, "path", None) or display_name
             base_dir = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
         _check_memory(doc, out)
+        _check_disk(doc, out)
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
         _check_capabilities(doc, out)
+        _check_arg_sizes(doc, out)
 
     if out.problems:
         raise SpecError(out.lines())

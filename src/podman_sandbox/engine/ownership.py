@@ -1,0 +1,114 @@
+"""Whose sandbox is it: the one rule every command applies before it touches a
+container, a saved state or a setup image by name.
+
+A sandbox belongs to the folder of the file that governs it: the project folder
+(sandbox.yaml's folder) in a project, the config folder
+($XDG_CONFIG_HOME/podman-sandbox) in classic mode, where the mounted folder
+changes with every cd. Containers and images carry it in their labels
+(LABEL_SOURCE, the governing file; LABEL_PROJECT for what has no source label).
+Names are not identities: any project may write `name: someone-else`.
+
+So a container, state or setup image whose labels name another owner is never
+replaced, started, committed into, reset or reused (RefusedError, exit 123).
+Saved-state and setup tags start with a short hash of the owner
+(images.setup_key), so another project's tags are never even looked up.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_PROJECT, LABEL_SOURCE,
+                                          LABEL_SPEC)
+from podman_sandbox.errors import RefusedError
+
+# Tags written before tags carried the owner: "<16 hex>" or "<16 hex>-prev".
+LEGACY_TAG = re.compile(r"^[0-9a-f]{16}(-prev)?$")
+
+
+def identity(spec) -> str:
+    """The folder a spec's sandbox belongs to (see the module docstring)."""
+    if spec.source:
+        return os.path.dirname(os.path.normpath(spec.source))
+    return spec.project_dir
+
+
+def owner_of(labels: dict | None) -> str | None:
+    """The owner folder that labels name; None when they name none (not ours to judge)."""
+    labels = labels or {}
+    source = labels.get(LABEL_SOURCE)
+    if source:
+        return os.path.dirname(os.path.normpath(source))
+    return labels.get(LABEL_PROJECT) or None
+
+
+def _real(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return os.path.normpath(path)
+
+
+def same_owner(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    return os.path.normpath(a) == os.path.normpath(b) or _real(a) == _real(b)
+
+
+def owner_hash(folder: str) -> str:
+    """Short, stable per owner folder (its real path: one folder, one hash)."""
+    return hashlib.sha256(_real(folder).encode()).hexdigest()[:10]
+
+
+def spec_owner_hash(spec) -> str:
+    return owner_hash(identity(spec))
+
+
+def is_ours(labels: dict | None, spec) -> bool:
+    return same_owner(owner_of(labels), identity(spec))
+
+
+def refusal(kind: str, name: str, labels: dict | None, spec) -> RefusedError:
+    owner = owner_of(labels) or "an unknown folder (no project label)"
+    mine = identity(spec)
+    where = "config folder" if spec.mode == "classic" else "project"
+    return RefusedError(
+        f"{kind} {name!r} belongs to {owner}, not to this {where} ({mine}); it is left alone",
+        hint=f"choose another `name:` in {spec.source or 'the spec'} (two projects, or two "
+             "config folders, must not share a sandbox name)")
+
+
+def require(kind: str, name: str, labels: dict | None, spec) -> None:
+    """The rule: refuse (exit 123) anything of that name whose labels name another owner."""
+    if not is_ours(labels, spec):
+        raise refusal(kind, name, labels, spec)
+
+
+def adoptable_legacy_tag(tag: str, labels: dict | None, spec, name_repo: str) -> str | None:
+    """The new-format tag a saved state of the old format moves to, or None to leave it.
+
+    Old states (tag "<key>" with no owner) are adopted only when the image's own
+    labels, inherited from the container that committed it, name this owner: the
+    tool wrote them at create time from the governing file's folder. Anything else
+    (another project's state, one with no labels, one committed by a project
+    that had taken the name over) is left where it is: `status` and `gc` list it.
+    """
+    from podman_sandbox.engine import images
+
+    repo, _, tail = tag.rpartition(":")
+    if repo != name_repo or not LEGACY_TAG.match(tail) or not is_ours(labels, spec):
+        return None
+    base = (labels or {}).get(LABEL_BASE_ID)
+    try:
+        setup = json.loads((labels or {}).get(LABEL_SPEC, "")).get("setup", [])
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    if not base or not isinstance(setup, list):
+        return None
+    key = images.setup_key(base, setup, spec_owner_hash(spec))
+    return f"{repo}:{key}{'-prev' if tail.endswith('-prev') else ''}"
