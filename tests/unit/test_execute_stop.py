@@ -199,10 +199,12 @@ def test_without_the_sandbox_namespace_only_tags_count(tree, monkeypatch):
 
 FAKE_PODMAN = """\
 #!{python}
-import os, signal, sys
+import os, signal, sys, time
 victim = os.environ.get("KILL_INIT")
-if victim:
+if victim:  # as `podman rm -f`: the init dies, and then podman exec ends
     os.kill(int(victim), signal.SIGKILL)
+    while open(f"/proc/{{victim}}/stat").read().rsplit(")", 1)[1].split()[0] not in "ZX":
+        time.sleep(0.01)
 sys.exit(255)
 """
 

@@ -17,13 +17,15 @@ Exit codes:
   0    success          (execute: the command's own code, passed through)
   1    cannot be done as asked (e.g. nothing to commit)  (plan --exit-code: any error)
   2    usage error      (plan --exit-code: changes pending)
+  119  execute: processes the command started could not be stopped
   120  another podman-sandbox held the sandbox lock too long
   121  invalid sandbox.yaml or config.json
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace
   124  execute --timeout ran out
-  125  a podman operation failed (image pull, create, ...)
+  125  a podman operation failed (image pull, create, ...), or the
+       sandbox went away while execute ran
   126/127  the command cannot run / was not found in the sandbox
   130/143  interrupted (Ctrl-C / SIGTERM); 137 killed (often: out of memory)
 """
