@@ -228,7 +228,7 @@ scan() {
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
         [ "$p" = 1 ] && continue
-        read -r line < "$d/stat" 2>/dev/null || continue
+        read -r line 2>/dev/null < "$d/stat" || continue
         set -- ${line##*) }
         state=$1 started=${20:-0}
         case $state in Z|X|x) continue;; esac
@@ -262,7 +262,8 @@ def from_inside(scope: Scope, container: str, first_signal: int, podman: str) ->
             "sh", scope.tag.decode(), str(scope.since), str(int(first_signal))]
     null = os.devnull
     actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0)]
+               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)]
     pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions)
     status = os.waitpid(pid, 0)[1]
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
