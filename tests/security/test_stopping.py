@@ -197,3 +197,34 @@ def test_a_command_that_exits_255_still_gives_255(sandbox):
         assert result.returncode == 255, result
         assert result.stdout == "out\n"
         assert "error" not in result.stderr and "removed" not in result.stderr, result.stderr
+
+
+# ------------------------------------------------------------------ rootless: from inside
+
+def test_the_inside_fallback_ends_ours_and_spares_an_earlier_command(sandbox):
+    """Rootless, the host may not see the sandbox's processes; then the sandbox itself runs
+    the same freeze-then-kill. Driven directly here (as root the host path serves)."""
+    from podman_sandbox.engine import execute, stopping
+
+    name = running(sandbox)
+    init = int(sandbox.inspect(name)["State"]["Pid"])
+    other = subprocess.Popen(["podman", "exec", "--env", f"{execute.EXEC_TAG}={'c' * 32}", name,
+                              "sh", "-c", "env -u PODMAN_SANDBOX_EXEC sleep 2101 & sleep 2102"])
+    assert wait_for(lambda: seen(name, "sleep 2101") and seen(name, "sleep 2102"))
+    tag = "d" * 32
+    ours = subprocess.Popen(["podman", "exec", "--env", f"{execute.EXEC_TAG}={tag}", name, "sh", "-c",
+                             "trap '' TERM; exec env -i sh -c "
+                             "'sleep 3101 & (sleep 3102 &); f(){ f|f& }; f 2>/dev/null; sleep 3103'"],
+                            stderr=subprocess.DEVNULL)
+    since = execute._start_time(ours.pid, zombie=True)
+    try:
+        assert wait_for(lambda: seen(name, "sleep 3101") and seen(name, "sleep 3102"))
+        scope = stopping.Scope(tag, init, since)
+        assert stopping.from_inside(scope, name, signal.SIGTERM, "podman") is True
+        assert not any(seen(name, f"sleep 310{i}") for i in (1, 2, 3)), leftovers(name)
+        assert seen(name, "sleep 2101") and seen(name, "sleep 2102"), leftovers(name)
+    finally:
+        ours.kill()
+        other.kill()
+        ours.wait()
+        other.wait()

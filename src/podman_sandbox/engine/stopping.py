@@ -18,10 +18,11 @@ is ours when:
 
 What that decides for another command in the same sandbox: its processes
 and their descendants are safe, and so is everything started before ours.
-What no tag and no ancestry can tell apart: an *untagged orphan started
-while our command ran* by another command (something of theirs that cleared
-its environment and was reparented to the init), or what a `podman exec`
-that is not ours starts meanwhile. Safety first: such a process is taken
+What no tag and no ancestry can tell apart: an untagged process with no
+tagged ancestor in the sandbox *started while our command ran* by something
+else: another command's orphan that cleared its environment, its root
+process after `exec env -i ...`, the short `runc init` phase of another
+exec starting, or what a `podman exec` that is not ours starts meanwhile. Safety first: such a process is taken
 for ours and ended with it, because leaving one of ours running is the
 failure this module exists to prevent.
 
