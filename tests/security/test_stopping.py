@@ -204,7 +204,7 @@ def test_a_command_that_exits_255_still_gives_255(sandbox):
 def test_the_inside_fallback_ends_ours_and_spares_an_earlier_command(sandbox):
     """Rootless, the host may not see the sandbox's processes; then the sandbox itself runs
     the same freeze-then-kill. Driven directly here (as root the host path serves)."""
-    from podman_sandbox.engine import execute, stopping
+    from podman_sandbox.engine import execute, procstat, stopping
 
     name = running(sandbox)
     init = int(sandbox.inspect(name)["State"]["Pid"])
@@ -216,7 +216,7 @@ def test_the_inside_fallback_ends_ours_and_spares_an_earlier_command(sandbox):
                              "trap '' TERM; exec env -i sh -c "
                              "'sleep 3101 & (sleep 3102 &); f(){ f|f& }; f 2>/dev/null; sleep 3103'"],
                             stderr=subprocess.DEVNULL)
-    since = execute._start_time(ours.pid, zombie=True)
+    since = procstat.start_time(ours.pid, ended=True)
     try:
         assert wait_for(lambda: seen(name, "sleep 3101") and seen(name, "sleep 3102"))
         scope = stopping.Scope(tag, init, since)

@@ -18,7 +18,7 @@ import pytest
 
 from fake_runner import invoke
 from podman_sandbox import fastpath
-from podman_sandbox.engine import cgroup, execute, stopping
+from podman_sandbox.engine import cgroup, execute, procstat, stopping
 from podman_sandbox.timeouts import MAX_SECONDS, parse_timeout
 
 TAG = "a" * 32
@@ -84,7 +84,7 @@ class Tree:
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
-                st = stopping._stat(int(entry))
+                st = procstat.stat(int(entry))
                 if st:
                     children.setdefault(st[1], []).append(int(entry))
         found, todo = set(), [p.pid for p in self.procs]
@@ -103,7 +103,7 @@ class Tree:
                     argv = fh.read().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            st = stopping._stat(pid)
+            st = procstat.stat(pid)
             if needle in argv and st and st[0] not in ("Z", "X"):
                 out.append(pid)
         return out
@@ -137,7 +137,7 @@ def wait_for(predicate, timeout: float = 10.0):
 def now_ticks() -> int:
     """A start time every process made from here on is at least (clock ticks since boot)."""
     probe = subprocess.Popen(["sleep", "0"])
-    started = stopping.start_time(probe.pid) or 0
+    started = procstat.start_time(probe.pid, ended=True)
     probe.wait()
     return started
 

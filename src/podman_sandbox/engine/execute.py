@@ -26,6 +26,7 @@ import sys
 import time
 
 from podman_sandbox.engine import cgroup
+from podman_sandbox.engine.procstat import start_time
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
 LATE_START_SECONDS = 1.0  # how long a command stopped before it started may take to show up
@@ -47,18 +48,6 @@ class _Stop(Exception):
         self.signum = signum
 
 
-def _start_time(pid: int, zombie: bool = False) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks since boot); None when pid is gone (or,
-    unless zombie, has ended and waits to be reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        fields = data[data.rindex(b")") + 2:].split()  # the name may hold ')' and spaces
-        return None if fields[0] in (b"Z", b"X", b"x") and not zombie else int(fields[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 class _Exec:
     """One running `podman exec`: what identifies its processes in the sandbox."""
 
@@ -66,13 +55,13 @@ class _Exec:
         self.container = container
         self.tag = tag
         self.init_pid = init_pid
-        self.init_start = _start_time(init_pid) if init_pid else None
+        self.init_start = start_time(init_pid) if init_pid else None
         self.podman = podman
         self.since: int | None = None  # start time of the podman client: our exec is later
 
     def sandbox_gone(self) -> bool:
         """The sandbox's init is no longer the process it was: stopped or removed under us."""
-        return self.init_start is not None and _start_time(self.init_pid) != self.init_start
+        return self.init_start is not None and start_time(self.init_pid) != self.init_start
 
 
 def _end_all(ex: _Exec, first_signal: int):
@@ -179,7 +168,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
             child = os.posix_spawnp(argv[0], argv, os.environ, setsigmask=())
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
-        ex.since = _start_time(child, zombie=True)
+        ex.since = start_time(child, ended=True)
         if timeout:
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:

@@ -48,27 +48,10 @@ import time
 
 from podman_sandbox.engine import cgroup
 from podman_sandbox.engine.execute import EXEC_TAG
+from podman_sandbox.engine.procstat import GONE, stat
 
 GRACE_SECONDS = 2.0
 SETTLE_SECONDS = 5.0  # for SIGKILLed processes to leave (uninterruptible sleep ends)
-_GONE_STATES = ("Z", "X", "x")
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time in clock ticks since boot) from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-        fields = data[data.rindex(b")") + 2:].split()
-        return fields[0].decode(), int(fields[1]), int(fields[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def start_time(pid: int) -> int | None:
-    st = _stat(pid)
-    return st[2] if st else None
 
 
 def _tag_of(pid: int) -> bytes | None:
@@ -132,8 +115,8 @@ class Scope:
         """Our processes that are alive now (stopped ones included, zombies not)."""
         stats = {}
         for pid in self._candidates():
-            st = _stat(pid)
-            if st is not None and st[0] not in _GONE_STATES:
+            st = stat(pid)
+            if st is not None and st[0] not in GONE:
                 stats[pid] = st
         tags: dict[int, bytes | None] = {}
         ours = set()
