@@ -126,7 +126,8 @@ def test_what_drops_the_tag_does_not_survive_ctrl_c_or_sigterm(sandbox, signum, 
 def test_fork_bomb_under_ctrl_c_leaves_nothing(sandbox):
     name = running(sandbox)
     proc = popen(sandbox, "execute", BOMB)
-    assert wait_for(lambda: len(leftovers(name)) > 10), "the bomb never started"
+    init = int(sandbox.inspect(name)["State"]["Pid"])
+    assert wait_for(lambda: len(_cgroup_procs(init)) > 10), "the bomb never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-500:]

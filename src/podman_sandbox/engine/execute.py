@@ -30,6 +30,11 @@ from podman_sandbox.engine.procstat import start_time
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
 LATE_START_SECONDS = 1.0  # how long a command stopped before it started may take to show up
+# What `podman exec` ends with when the sandbox goes away under it (SIGKILL; "container
+# has already been removed"). A command that ends so itself waits this long for the
+# verdict: rare, and the price of telling the two apart.
+PODMAN_GONE_CODES = (137, 255)
+GONE_WAIT_SECONDS = 1.0
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
@@ -59,9 +64,18 @@ class _Exec:
         self.podman = podman
         self.since: int | None = None  # start time of the podman client: our exec is later
 
-    def sandbox_gone(self) -> bool:
-        """The sandbox's init is no longer the process it was: stopped or removed under us."""
-        return self.init_start is not None and start_time(self.init_pid) != self.init_start
+    def sandbox_gone(self, wait: bool = False) -> bool:
+        """The sandbox's init is no longer the process it was: stopped or removed under us.
+        wait: give it GONE_WAIT_SECONDS to go (`podman rm -f` may kill the command a
+        moment before the init, and the client can report that moment first)."""
+        if self.init_start is None:
+            return False
+        deadline = time.monotonic() + (GONE_WAIT_SECONDS if wait else 0)
+        while start_time(self.init_pid) == self.init_start:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
 
 def _end_all(ex: _Exec, first_signal: int):
@@ -212,18 +226,20 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     code = _exit_code(status)
     if left:
         return _not_stopped(left, "the podman client was killed")
-    if code != 0 and ex.sandbox_gone():
+    oom = False
+    if code == 137 and init_pid:
+        oom_after = cgroup.oom_kills(init_pid)
+        oom = oom_before is not None and oom_after is not None and oom_after > oom_before
+    if code != 0 and not oom and ex.sandbox_gone(wait=code in PODMAN_GONE_CODES):
         # Podman says 255 ("container has already been removed") or 137: either could
         # be the command's own. Only our code says what happened.
         sys.stderr.write(f"podman-sandbox: error: the sandbox {container} was stopped or "
                          f"removed while the command ran (podman exec ended with {code})\n")
         from podman_sandbox.errors import EXIT_PODMAN
         return EXIT_PODMAN
-    if code == 137 and init_pid:
-        oom_after = cgroup.oom_kills(init_pid)
-        if oom_before is not None and oom_after is not None and oom_after > oom_before:
-            from podman_sandbox.schema.sizes import format_size
-            limit = f" of {format_size(memory_limit)}" if memory_limit else ""
-            sys.stderr.write(f"podman-sandbox: the command ran out of memory at the sandbox's "
-                             f"limit{limit} and was killed (exit 137)\n")
+    if oom:
+        from podman_sandbox.schema.sizes import format_size
+        limit = f" of {format_size(memory_limit)}" if memory_limit else ""
+        sys.stderr.write(f"podman-sandbox: the command ran out of memory at the sandbox's "
+                         f"limit{limit} and was killed (exit 137)\n")
     return code
