@@ -14,6 +14,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # cannot be done as asked (nothing to commit, a foreign container); also a bug
 EXIT_INTERNAL = EXIT_FAILED
 EXIT_USAGE = 2  # bad command-line usage (click's own code)
+EXIT_NOT_STOPPED = 119  # execute: processes the command started could not be stopped
 EXIT_LOCKED = 120  # another podman-sandbox holds the sandbox lock too long
 EXIT_SPEC = 121  # sandbox.yaml or config.json is invalid, too large, not a file, or unsafe
 EXIT_PODMAN_MISSING = 122  # podman not installed or not working

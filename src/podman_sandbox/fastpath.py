@@ -74,12 +74,11 @@ def _parse(argv: list[str]) -> dict | None:
     if command is None:
         return None
     if opts["timeout"] is not None:
+        from podman_sandbox.timeouts import parse_timeout
         try:
-            opts["timeout"] = float(opts["timeout"])
+            opts["timeout"] = parse_timeout(opts["timeout"])
         except ValueError:
-            return None
-        if not opts["timeout"] > 0:  # also rejects nan
-            return None
+            return None  # the CLI says why (exit 2), before anything starts
     opts["command"] = command
     return opts
 

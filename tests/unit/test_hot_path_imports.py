@@ -44,7 +44,10 @@ COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", 
 EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",
                    "podman_sandbox.paths", "podman_sandbox.engine", "podman_sandbox.engine.record",
                    "podman_sandbox.engine.execute", "podman_sandbox.engine.cgroup",
-                   "podman_sandbox.private", "podman_sandbox.specfile"}
+                   "podman_sandbox.private", "podman_sandbox.specfile",
+                   # start times from /proc: the sandbox's init (gone under a command?)
+                   # and when the exec began (what a stop may attribute to it)
+                   "podman_sandbox.engine.procstat"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

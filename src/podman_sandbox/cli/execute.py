@@ -5,14 +5,27 @@ from __future__ import annotations
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.errors import UsageError
+from podman_sandbox.timeouts import parse_timeout
+
+
+def _timeout(_ctx, _param, value: str | None) -> float | None:
+    """One line and exit 2 for a bad value, before anything is converged or started."""
+    if value is None:
+        return None
+    try:
+        return parse_timeout(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @click.command("execute")
 @click.argument("command")
 @click.option("-i", "--interactive", is_flag=True,
               help="Attach a terminal (when stdin is one): for shells and REPLs.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop the command and everything it started after SECONDS (exit 124).")
+@click.option("--timeout", callback=_timeout, metavar="SECONDS",
+              help="Stop the command and everything it started after SECONDS (exit 124; "
+                   "at most 30 days).")
 @click.pass_obj
 def command(app: App, command: str, interactive: bool, timeout: float | None) -> int:
     """Run COMMAND with `sh -c` in the sandbox, in /workspace.

@@ -17,6 +17,7 @@ Exit codes:
   0    success          (execute: the command's own code, passed through)
   1    cannot be done as asked (e.g. nothing to commit)  (plan --exit-code: any error)
   2    usage error      (plan --exit-code: changes pending)
+  119  execute: processes the command started could not be stopped
   120  another podman-sandbox held the sandbox lock too long
   121  invalid sandbox.yaml or config.json (too large, not a regular file, unsafe)
   122  podman not installed or not working
@@ -24,7 +25,8 @@ Exit codes:
        or mount /, your home folder or a system folder at /workspace,
        or the spec grants what you have not approved (see allow)
   124  execute --timeout ran out
-  125  a podman operation failed (image pull, create, ...)
+  125  a podman operation failed (image pull, create, ...), or the
+       sandbox went away while execute ran
   126/127  the command cannot run / was not found in the sandbox
   130/143  interrupted (Ctrl-C / SIGTERM); 137 killed (often: out of memory)
 """

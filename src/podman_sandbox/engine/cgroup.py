@@ -106,3 +106,29 @@ def cpu_limit(pid: int) -> float | None:
         return round(int(quota) / int(period), 3)
     except (TypeError, ValueError):
         return None
+
+
+# v1 hierarchies that give a container a cgroup of its own, in the order we ask them.
+_V1_PROCS_FROM = ("pids", "freezer", "memory", "cpu", "cpuacct", "name=systemd")
+
+
+def member_pids(pid: int) -> set[int] | None:
+    """Host pids of every process in the cgroup of pid and in the cgroups below it.
+    None when that cannot be read. Rootless on cgroup v1 the "container's" cgroup is
+    the user's own, shared with the host: callers must check namespaces too."""
+    dirs = cgroup_dirs(pid)
+    if not dirs:
+        return None
+    names = ("",) if cgroup_version() == 2 else _V1_PROCS_FROM
+    top = next((dirs[n] for n in names if n in dirs), None)
+    if top is None:
+        return None
+    found: set[int] = set()
+    readable = False
+    for folder, _subdirs, _files in os.walk(top):
+        text = read_value(os.path.join(folder, "cgroup.procs"))
+        if text is None:
+            continue
+        readable = True
+        found.update(int(line) for line in text.split() if line.isdigit())
+    return found if readable else None

@@ -6,8 +6,12 @@ this module adds:
 
 - Ctrl-C / SIGTERM without a TTY kills only the podman client; the command
   keeps running in the container. We tag every exec with a unique
-  environment variable, and on a signal (or --timeout) we find the tagged
-  processes and their descendants from the host's /proc and end them.
+  environment variable and note when it began; on a signal (or --timeout)
+  engine/stopping.py ends every process in the sandbox that is the
+  command's (by tag, ancestry and start time) and checks that none is left.
+- The sandbox removed or stopped under a running command: Podman says 255
+  or 137, which the command could have said itself; we notice that the
+  sandbox's init is gone and say so with a code of our own (125).
 - An OOM kill shows up only as exit 137 (Podman 4.3 never sets OOMKilled);
   we compare the cgroup's oom_kill counter before and after.
 
@@ -22,11 +26,15 @@ import sys
 import time
 
 from podman_sandbox.engine import cgroup
+from podman_sandbox.engine.procstat import start_time
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
-GRACE_SECONDS = 2.0
 LATE_START_SECONDS = 1.0  # how long a command stopped before it started may take to show up
-EXIT_TIMEOUT = 124
+# What `podman exec` ends with when the sandbox goes away under it (SIGKILL; "container
+# has already been removed"). A command that ends so itself waits this long for the
+# verdict: rare, and the price of telling the two apart.
+PODMAN_GONE_CODES = (137, 255)
+GONE_WAIT_SECONDS = 1.0
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
@@ -45,93 +53,58 @@ class _Stop(Exception):
         self.signum = signum
 
 
-def _tagged_processes(tag: str) -> set[int]:
-    """Host pids whose environment carries our tag, plus all their descendants."""
-    needle = f"{EXEC_TAG}={tag}".encode()
-    children: dict[int, list[int]] = {}
-    tagged: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                stat = fh.read()
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-            children.setdefault(ppid, []).append(pid)
-            with open(f"/proc/{pid}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
-                    tagged.add(pid)
-        except (OSError, ValueError):
-            continue
-    found, todo = set(), list(tagged)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(children.get(pid, ()))
-    # The podman client and conmon carry no tag, so only in-container processes match.
-    found.discard(os.getpid())
-    return found
+class _Exec:
+    """One running `podman exec`: what identifies its processes in the sandbox."""
+
+    def __init__(self, container: str, tag: str, init_pid: int | None, podman: str):
+        self.container = container
+        self.tag = tag
+        self.init_pid = init_pid
+        self.init_start = start_time(init_pid) if init_pid else None
+        self.podman = podman
+        self.since: int | None = None  # start time of the podman client: our exec is later
+
+    def sandbox_gone(self, wait: bool = False) -> bool:
+        """The sandbox's init is no longer the process it was: stopped or removed under us.
+        wait: give it GONE_WAIT_SECONDS to go (`podman rm -f` may kill the command a
+        moment before the init, and the client can report that moment first)."""
+        if self.init_start is None:
+            return False
+        deadline = time.monotonic() + (GONE_WAIT_SECONDS if wait else 0)
+        while start_time(self.init_pid) == self.init_start:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
 
-def _signal_all(pids: set[int], signum: int) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-            alive.add(pid)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return alive
+def _end_all(ex: _Exec, first_signal: int):
+    """End everything of ex in the sandbox (engine/stopping.py): (scope, found any, left)."""
+    from podman_sandbox.engine import stopping
+
+    scope = stopping.Scope(ex.tag, ex.init_pid, ex.since)
+    found, left = stopping.stop(scope, first_signal)
+    if os.geteuid() != 0 and (not scope.exact or not found):
+        # Rootless, the host's /proc may hide the sandbox's processes: ask the sandbox.
+        if stopping.from_inside(scope, ex.container, first_signal, ex.podman) is False:
+            left = left or {-1}  # some are left, and the host cannot name them
+    return scope, found, left
 
 
-def end_tagged(tag: str, container: str, first_signal: int, podman: str = "podman") -> bool:
-    """End the command and everything it started: first_signal, then SIGKILL after a grace.
-    False when nothing carrying the tag was found."""
-    pids = _signal_all(_tagged_processes(tag), first_signal)
-    if not pids:
-        # Root sees every process: the command has not started yet (the caller kills it
-        # when it shows up). Rootless, the host's /proc may hide another user's processes
-        # inside the sandbox: ask the sandbox itself.
-        if os.geteuid() != 0:
-            _end_from_inside(tag, container, first_signal, podman)
-        return False
-    deadline = time.monotonic() + GRACE_SECONDS
-    while time.monotonic() < deadline:
-        pids = {p for p in pids if os.path.exists(f"/proc/{p}")}
-        if not pids:
-            return True
-        time.sleep(0.05)
-    _signal_all(_tagged_processes(tag) | pids, signal.SIGKILL)
-    return True
-
-
-def _end_from_inside(tag: str, container: str, signum: int, podman: str) -> None:
-    script = (
-        'for d in /proc/[0-9]*; do '
-        'if grep -q "$1" "$d/environ" 2>/dev/null; then kill -"$2" "${d#/proc/}" 2>/dev/null; fi; '
-        'done; sleep 1; '
-        'for d in /proc/[0-9]*; do '
-        'if grep -q "$1" "$d/environ" 2>/dev/null; then kill -9 "${d#/proc/}" 2>/dev/null; fi; '
-        'done'
-    )
-    argv = [podman, "exec", container, "sh", "-c", script, "sh", f"{EXEC_TAG}={tag}", str(int(signum))]
-    pid = os.posix_spawnp(argv[0], argv, dict(os.environ))
-    os.waitpid(pid, 0)
-
-
-def _stop_command(child: int, tag: str, container: str, first_signal: int, podman: str,
-                  status: int | None = None) -> int:
-    """End the command and all it started, and reap the podman client; its wait status.
+def _stop_command(child: int, ex: _Exec, first_signal: int,
+                  status: int | None = None) -> tuple[int, set[int]]:
+    """End the command and all it started, and reap the podman client:
+    (its wait status, pids of ours still alive at the end: empty when all are gone).
 
     status: the client's, when it has already ended (a Ctrl-C at a terminal reaches
     the client too, and it dies without stopping the command inside).
     A signal that comes very early may find nothing yet: the command can still start
-    a moment later (even with the client gone), so what carries the tag is killed as
-    it shows up, for LATE_START_SECONDS at most.
+    a moment later (even with the client gone), so what is ours is killed as it shows
+    up, for LATE_START_SECONDS at most; then a last round checks that none is left.
     """
-    found = end_tagged(tag, container, first_signal, podman)
+    from podman_sandbox.engine import stopping
+
+    scope, found, left = _end_all(ex, first_signal)
     start = time.monotonic()
     while True:
         if status is None:
@@ -143,13 +116,25 @@ def _stop_command(child: int, tag: str, container: str, first_signal: int, podma
                 status = wait_status
         now = time.monotonic()
         if status is not None and (found or now - start >= LATE_START_SECONDS):
-            return status
+            break
         if status is None and now - start >= LATE_START_SECONDS:
             os.kill(child, signal.SIGKILL)  # stop waiting: the client at least goes
-            return os.waitpid(child, 0)[1]
-        late = _signal_all(_tagged_processes(tag), signal.SIGKILL)
-        found = found or bool(late)
+            status = os.waitpid(child, 0)[1]
+            break
+        found = stopping.kill_now(scope)[0] or found
         time.sleep(0.02)
+    # The last word, so that what we print is true.
+    last_left = stopping.kill_now(scope)[1]
+    return status, last_left | {p for p in left if p < 0}
+
+
+def _not_stopped(left: set[int], what: str) -> int:
+    pids = " ".join(str(p) for p in sorted(left) if p > 0)
+    named = f" (host pids {pids})" if pids else ""
+    sys.stderr.write(f"podman-sandbox: error: {what}, but processes it started could not be "
+                     f"stopped{named}; `podman-sandbox stop` ends the whole sandbox\n")
+    from podman_sandbox.errors import EXIT_NOT_STOPPED  # not at the top: the hot path
+    return EXIT_NOT_STOPPED
 
 
 def _exit_code(status: int) -> int:
@@ -171,6 +156,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         sys.stderr.write("+ " + shlex.join(["podman", *argv[1:]]) + "\n")
         sys.stderr.flush()
     oom_before = cgroup.oom_kills(init_pid) if init_pid else None
+    ex = _Exec(container, tag, init_pid, podman)
 
     # A signal interrupts only the wait for the client. Anywhere else it is noted and
     # acted on right after, so no exception can escape from the middle of a cleanup.
@@ -187,6 +173,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)
     previous = {s: signal.signal(s, on_signal) for s in handled}
     status = None
+    left: set[int] = set()
     try:
         # No signal between the spawn and knowing the child's pid; the child itself
         # starts with nothing blocked.
@@ -195,6 +182,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
             child = os.posix_spawnp(argv[0], argv, os.environ, setsigmask=())
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
+        ex.since = start_time(child, ended=True)
         if timeout:
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
@@ -213,11 +201,11 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         if stopped:
             # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
             first = signal.SIGTERM if stopped[0] == signal.SIGALRM else stopped[0]
-            status = _stop_command(child, tag, container, first, podman, status)
-        elif os.WIFSIGNALED(status):
+            status, left = _stop_command(child, ex, first, status)
+        elif os.WIFSIGNALED(status) and not ex.sandbox_gone():
             # Someone killed the podman client itself; without it the command would
             # run on, unseen: end it too.
-            end_tagged(tag, container, signal.SIGTERM, podman)
+            left = _end_all(ex, signal.SIGTERM)[2]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for s, h in previous.items():
@@ -225,17 +213,33 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
 
     stopped_by = stopped[0] if stopped else None
     if stopped_by == signal.SIGALRM:
+        if left:
+            return _not_stopped(left, f"timed out after {timeout:g}s")
         sys.stderr.write(f"podman-sandbox: timed out after {timeout:g}s; "
                          "the command and everything it started were stopped\n")
+        from podman_sandbox.errors import EXIT_TIMEOUT
         return EXIT_TIMEOUT
     if stopped_by is not None:
+        if left:
+            return _not_stopped(left, f"interrupted by signal {stopped_by}")
         return _SIGNAL_EXIT.get(stopped_by, 128 + stopped_by)
     code = _exit_code(status)
+    if left:
+        return _not_stopped(left, "the podman client was killed")
+    oom = False
     if code == 137 and init_pid:
         oom_after = cgroup.oom_kills(init_pid)
-        if oom_before is not None and oom_after is not None and oom_after > oom_before:
-            from podman_sandbox.schema.sizes import format_size
-            limit = f" of {format_size(memory_limit)}" if memory_limit else ""
-            sys.stderr.write(f"podman-sandbox: the command ran out of memory at the sandbox's "
-                             f"limit{limit} and was killed (exit 137)\n")
+        oom = oom_before is not None and oom_after is not None and oom_after > oom_before
+    if code != 0 and not oom and ex.sandbox_gone(wait=code in PODMAN_GONE_CODES):
+        # Podman says 255 ("container has already been removed") or 137: either could
+        # be the command's own. Only our code says what happened.
+        sys.stderr.write(f"podman-sandbox: error: the sandbox {container} was stopped or "
+                         f"removed while the command ran (podman exec ended with {code})\n")
+        from podman_sandbox.errors import EXIT_PODMAN
+        return EXIT_PODMAN
+    if oom:
+        from podman_sandbox.schema.sizes import format_size
+        limit = f" of {format_size(memory_limit)}" if memory_limit else ""
+        sys.stderr.write(f"podman-sandbox: the command ran out of memory at the sandbox's "
+                         f"limit{limit} and was killed (exit 137)\n")
     return code

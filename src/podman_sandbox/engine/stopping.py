@@ -1,0 +1,254 @@
+"""End what one `execute` started in the sandbox, all of it, and check that it is gone.
+
+Which processes are the command's ("ours"). The candidates are the processes
+in the sandbox's cgroup (cgroup.procs of the container's cgroup and those
+below it, v1 or v2) that live in the container's pid namespace (rootless on
+cgroup v1 the container has no cgroup of its own: the namespace check keeps
+the host's processes out). Of those, never the container's init. A process
+is ours when:
+
+- its environment carries our tag (PODMAN_SANDBOX_EXEC=<ours>);
+- else its nearest ancestor in the sandbox that carries a tag carries ours
+  (a child that ran `env -u PODMAN_SANDBOX_EXEC ...` or `env -i ...`);
+- else, with no tagged ancestor (a double fork reparented it to the init;
+  `setsid`; the exec'd process itself after `exec env -i`), when it started
+  after our exec did. Processes of the sandbox that were there before are
+  never ours; one tagged by another `execute`, or descending from one, is
+  never ours.
+
+What that decides for another command in the same sandbox: its processes
+and their descendants are safe, and so is everything started before ours.
+What no tag and no ancestry can tell apart: an untagged process with no
+tagged ancestor in the sandbox *started while our command ran* by something
+else: another command's orphan that cleared its environment, its root
+process after `exec env -i ...`, the short `runc init` phase of another
+exec starting, or what a `podman exec` that is not ours starts meanwhile. Safety first: such a process is taken
+for ours and ended with it, because leaving one of ours running is the
+failure this module exists to prevent.
+
+How: the first signal (SIGTERM for a timeout, else the one we got) to each
+of ours, a grace for them to exit, then freeze-then-kill: SIGSTOP to every
+process of ours a scan finds, again and again until a scan finds nothing
+new (a stopped process cannot fork, so a fork bomb cannot outrun it), then
+SIGKILL to all of them, and scans until none is left. What is still there
+after that is reported, never hidden.
+
+Rootless, the host may not be allowed to read the container's processes:
+then the same is done from inside the sandbox, with a `podman exec` of our
+own (see _from_inside).
+
+Standard library only; imported only when something must be stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from podman_sandbox.engine import cgroup
+from podman_sandbox.engine.execute import EXEC_TAG
+from podman_sandbox.engine.procstat import GONE, stat
+
+GRACE_SECONDS = 2.0
+SETTLE_SECONDS = 5.0  # for SIGKILLed processes to leave (uninterruptible sleep ends)
+
+
+def _tag_of(pid: int) -> bytes | None:
+    """The PODMAN_SANDBOX_EXEC value in pid's environment; None without one (or unreadable)."""
+    prefix = EXEC_TAG.encode() + b"="
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            env = fh.read()
+    except OSError:
+        return None
+    for entry in env.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):]
+    return None
+
+
+def _readable_environ(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_ns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+class Scope:
+    """The processes of one `execute` (see the module's notes), found again at every scan."""
+
+    def __init__(self, tag: str, init_pid: int | None, since: int | None):
+        self.tag = tag.encode()
+        self.init_pid = init_pid
+        self.since = since  # start time of our podman client: our exec began after it
+        # Attribution needs the init's namespace and environment (rootless, the host
+        # may be refused both: then tags only, and the sandbox is asked as well).
+        self.ns = _pid_ns(init_pid) if init_pid and _readable_environ(init_pid) else None
+        # pid -> (start time, ours?): decided once per process, so a freeze cannot
+        # change its mind when a parent dies and the child is reparented.
+        self._decided: dict[int, tuple[int, bool]] = {}
+
+    @property
+    def exact(self) -> bool:
+        """The host sees the sandbox's processes and can attribute them (else: tags only)."""
+        return self.ns is not None and self.since is not None
+
+    def _candidates(self) -> set[int]:
+        pids = cgroup.member_pids(self.init_pid) if self.exact else None
+        if pids is None:  # no cgroup to read: every process on the host
+            pids = {int(e) for e in os.listdir("/proc") if e.isdigit()}
+        pids.discard(os.getpid())
+        if self.init_pid:
+            pids.discard(self.init_pid)
+        return pids
+
+    def scan(self) -> set[int]:
+        """Our processes that are alive now (stopped ones included, zombies not)."""
+        stats = {}
+        for pid in self._candidates():
+            st = stat(pid)
+            if st is not None and st[0] not in GONE:
+                stats[pid] = st
+        tags: dict[int, bytes | None] = {}
+        ours = set()
+        for pid, (_state, _ppid, started) in stats.items():
+            known = self._decided.get(pid)
+            if known is not None and known[0] == started:
+                if known[1]:
+                    ours.add(pid)
+                continue
+            mine = self._is_ours(pid, stats, tags)
+            self._decided[pid] = (started, mine)
+            if mine:
+                ours.add(pid)
+        return ours
+
+    def _is_ours(self, pid: int, stats: dict, tags: dict) -> bool:
+        if self.exact and _pid_ns(pid) != self.ns:
+            return False  # not in the sandbox (rootless cgroup v1: the user's own cgroup)
+        node, seen = pid, set()
+        while node in stats and node not in seen and node != self.init_pid:
+            seen.add(node)
+            if node not in tags:
+                tags[node] = _tag_of(node)
+            if tags[node] is not None:
+                return tags[node] == self.tag
+            node = stats[node][1]
+        # No tagged ancestor in the sandbox: ours when it started after our exec began.
+        return self.exact and stats[pid][2] >= self.since
+
+
+def _signal(pids, signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:  # gone meanwhile; or not ours to signal (then a later scan says so)
+            pass
+
+
+def _freeze_and_kill(scope: Scope, deadline: float) -> set[int]:
+    """SIGSTOP until a scan finds nothing new, SIGKILL all, scan until none is left.
+    What is left at the deadline."""
+    while True:
+        frozen: set[int] = set()
+        while True:
+            new = scope.scan() - frozen
+            if not new or time.monotonic() > deadline:
+                break
+            _signal(new, signal.SIGSTOP)
+            frozen |= new
+        _signal(frozen | scope.scan(), signal.SIGKILL)
+        while True:
+            left = scope.scan()
+            if not left or time.monotonic() > deadline:
+                return left
+            if left - frozen:
+                break  # something we had not frozen: freeze and kill again
+            time.sleep(0.02)
+
+
+def stop(scope: Scope, first_signal: int, grace: float = GRACE_SECONDS) -> tuple[bool, set[int]]:
+    """End our processes: first_signal, a grace, then freeze-then-kill.
+    (whether any process of ours was found, the pids still alive at the end)."""
+    signalled: set[int] = set()
+    deadline = time.monotonic() + grace
+    while True:
+        ours = scope.scan()
+        _signal(ours - signalled, first_signal)  # late arrivals get the polite signal too
+        signalled |= ours
+        if not ours or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    found = bool(signalled)
+    if ours:
+        return True, _freeze_and_kill(scope, time.monotonic() + SETTLE_SECONDS)
+    return found, set()
+
+
+def kill_now(scope: Scope) -> tuple[bool, set[int]]:
+    """Freeze-then-kill with no polite signal (what turns up after the first round)."""
+    if not scope.scan():
+        return False, set()
+    return True, _freeze_and_kill(scope, time.monotonic() + SETTLE_SECONDS)
+
+
+# Run in the sandbox as `sh -c SCRIPT sh TAG SINCE SIGNAL` (busybox sh is enough). The same
+# rules with what the inside sees: ours when tagged ours, or untagged and started
+# after our exec began (no ancestry); this script and its children carry a tag of
+# their own, so they never match. Exit 0: none left; 3: some are left.
+_INSIDE_SCRIPT = r"""
+tag="PODMAN_SANDBOX_EXEC=$1" since=$2 first=$3
+scan() {
+    sig=$1 mode=$2 n=0
+    for d in /proc/[0-9]*; do
+        p=${d#/proc/}
+        [ "$p" = 1 ] && continue
+        read -r line 2>/dev/null < "$d/stat" || continue
+        set -- ${line##*) }
+        state=$1 started=${20:-0}
+        case $state in Z|X|x) continue;; esac
+        if grep -q "$tag" "$d/environ" 2>/dev/null; then :
+        elif grep -q PODMAN_SANDBOX_EXEC= "$d/environ" 2>/dev/null; then continue
+        elif [ "$started" -lt "$since" ] 2>/dev/null || [ -z "$started" ]; then continue
+        fi
+        [ "$mode" = new ] && [ "$state" = T ] && continue
+        kill -"$sig" "$p" 2>/dev/null && n=$((n + 1))
+    done
+    echo $n
+}
+scan "$first" all >/dev/null
+i=0
+while [ $i -lt 20 ] && [ "$(scan 0 all)" -gt 0 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(scan STOP new)" -gt 0 ]; do :; done
+scan KILL all >/dev/null
+i=0
+while [ $i -lt 50 ] && [ "$(scan 0 all)" -gt 0 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(scan 0 all)" -eq 0 ] || exit 3
+"""
+
+
+def from_inside(scope: Scope, container: str, first_signal: int, podman: str) -> bool | None:
+    """Freeze-then-kill run by the sandbox itself. True: none left; False: some are
+    left; None: it could not be asked (the sandbox is gone, say)."""
+    if scope.since is None:
+        return None
+    own = os.urandom(16).hex()
+    argv = [podman, "exec", "--env", f"{EXEC_TAG}={own}", container, "sh", "-c", _INSIDE_SCRIPT,
+            "sh", scope.tag.decode(), str(scope.since), str(int(first_signal))]
+    null = os.devnull
+    actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)]
+    pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions)
+    status = os.waitpid(pid, 0)[1]
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return True if code == 0 else False if code == 3 else None
