@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from podman_sandbox import capabilities, paths
 from podman_sandbox.errors import RefusedError, SandboxError
+from podman_sandbox.schema import spec as spec_defaults
 from podman_sandbox.schema.spec import DEFAULT_PIDS_LIMIT, Spec
 
 FORMAT = 1
@@ -42,7 +43,7 @@ UNLIMITED = 2 ** 63  # pids_limit 0, as a width
 
 @dataclass(frozen=True)
 class Grant:
-    kind: str  # mount | force | capability | network | pids_limit | selinux_label
+    kind: str  # mount | force | capability | network | pids_limit | cpus | selinux_label
     subject: str  # what it is about: "SOURCE -> TARGET", a capability, "host", ...
     level: int  # how wide: an approval covers the same kind and subject up to its level
     text: str  # plain words
@@ -55,6 +56,8 @@ class Grant:
             return f"mount:{self.subject}:{'rw' if self.level > 1 else 'ro'}"
         if self.kind == "pids_limit":
             return f"pids_limit:{0 if self.level == UNLIMITED else self.level}"
+        if self.kind == "cpus":
+            return "cpus:none" if self.level == UNLIMITED else f"cpus:{self.level / 100:g}"
         return f"{self.kind}:{self.subject}"
 
     def covered_by(self, approved: "Grant") -> bool:
@@ -118,6 +121,14 @@ def grants(spec: Spec) -> tuple[Grant, ...]:
                 if spec.pids_limit == 0 else
                 f"pids_limit {spec.pids_limit}: more processes than the default {DEFAULT_PIDS_LIMIT}")
         out.append(Grant("pids_limit", "", level, text))
+    default_cpus = spec_defaults.default_cpus()
+    if default_cpus is not None and (spec.cpus is None or spec.cpus > default_cpus):
+        # Levels in hundredths of a core: an approval covers the same or a lower limit.
+        level = UNLIMITED if spec.cpus is None else round(spec.cpus * 100)
+        text = ("cpus null: no CPU limit (a runaway sandbox can take every core from the host)"
+                if spec.cpus is None else
+                f"cpus {spec.cpus:g}: more CPU than the default {default_cpus:g} (host cores less a share)")
+        out.append(Grant("cpus", "", level, text))
     if spec.selinux_label == "disable":
         out.append(Grant("selinux_label", "disable", 1,
                          "selinux_label disable: the sandbox runs unconfined by SELinux "

@@ -7,11 +7,19 @@ ordinary user on a cgroup v1 host, where limits are (rightly) not drift.
 import pytest
 
 from podman_sandbox.engine import host
+from podman_sandbox.schema import spec as spec_module
 
 
 @pytest.fixture(autouse=True)
 def rootful_host(monkeypatch):
     monkeypatch.setattr(host, "is_rootless", lambda: False)
+
+
+@pytest.fixture(autouse=True)
+def no_default_cpu_limit(monkeypatch):
+    """The recorded containers were made with no CPU limit: no default here
+    (tests/unit/test_default_cpus.py tests the default itself)."""
+    monkeypatch.setattr(spec_module, "default_cpus", lambda: None)
 
 
 @pytest.fixture(autouse=True)

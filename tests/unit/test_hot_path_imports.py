@@ -444,6 +444,8 @@ import json
 world = json.load(open({world!r}))
 fake = FakeRunner()
 fake.containers, fake.images, fake.diff = world["containers"], world["images"], world["diff"]
+from podman_sandbox.schema import spec  # the recorded world has no CPU limit (see conftest.py)
+spec.default_cpus = lambda: None
 before = set(sys.modules)
 from podman_sandbox.cli.main import run
 code = run(["apply"], obj={{"runner": fake}})

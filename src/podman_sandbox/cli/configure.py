@@ -57,7 +57,7 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     target = app.target
     path = target.spec_path
     old_doc = read_document(path, kind=target.mode, base_dir=target.project_dir)
-    changed = [(k, old_doc.get(k), v) for k, v in updates.items() if not _same_setting(k, old_doc.get(k), v)]
+    changed = [(k, old_doc.get(k), v) for k, v in updates.items() if not _same_setting(k, old_doc, v)]
     if not changed:
         return []
     if target.mode == "project":
@@ -76,8 +76,12 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     return changed
 
 
-def _same_setting(key: str, old, new) -> bool:
-    """512m and 536870912 are the same memory limit: no change to write."""
+def _same_setting(key: str, doc: dict, new) -> bool:
+    """512m and 536870912 are the same memory limit: no change to write. An absent
+    `cpus` is the default limit, not `cpus: null` (no limit)."""
+    old = doc.get(key)
+    if key == "cpus" and new is None:
+        return key in doc and old is None
     if key == "memory" and old is not None and new is not None:
         from podman_sandbox.schema.sizes import parse_size
         try:
@@ -113,6 +117,19 @@ def _memory_value(text: str):
     return text
 
 
+def _cpus_value(text: str):
+    if text.strip().lower() in NO_LIMIT:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.01 <= value <= 1024:  # the schema's bounds; also refuses nan and inf
+        raise SpecError([f"--cpus: {text!r} is not a number of cores from 0.01 to 1024 "
+                         "(or 'none' for no limit)"])
+    return int(value) if value.is_integer() else value
+
+
 def _show(value) -> str:
     if value is None:
         return "unset"
@@ -124,7 +141,7 @@ def _show(value) -> str:
 @click.option("--image", metavar="IMAGE", help="Base image, e.g. python:3.12-slim.")
 @click.option("--auto-commit/--no-auto-commit", default=None,
               help="Commit the sandbox's state automatically before it stops.")
-@click.option("--cpus", type=click.FloatRange(min=0, min_open=True), help="CPU limit in cores.")
+@click.option("--cpus", metavar="CORES", help="CPU limit in cores, e.g. 1.5; 'none' for no limit.")
 @click.option("--pids-limit", type=click.IntRange(min=0), help="Most processes at once (0: no limit).")
 @click.option("--network", type=click.Choice(["bridge", "none", "host"]), help="Sandbox network.")
 @click.option("--show", is_flag=True, help="Show the current settings and change nothing.")
@@ -151,7 +168,9 @@ def command(app: App, memory, image, auto_commit, cpus, pids_limit, network, sho
     updates: dict = {}
     if memory is not None:
         updates["memory"] = _memory_value(memory)
-    for key, value in (("image", image), ("auto_commit", auto_commit), ("cpus", cpus),
+    if cpus is not None:
+        updates["cpus"] = _cpus_value(cpus)
+    for key, value in (("image", image), ("auto_commit", auto_commit),
                        ("pids_limit", pids_limit), ("network", network)):
         if value is not None:
             updates[key] = value

@@ -36,7 +36,7 @@ class Spec:
     mode: str  # "project" (sandbox.yaml) or "classic" (user config, cwd mounted)
     memory: int | None = None  # bytes, page aligned; None = no limit
     disk: int | None = None  # bytes the container may write (engine/disk.py); None = no limit
-    cpus: float | None = None
+    cpus: float | None = None  # None: no limit (`cpus: null`); absent from the spec: default_cpus()
     pids_limit: int = DEFAULT_PIDS_LIMIT  # 0 = no limit
     auto_commit: bool = False
     setup: tuple[str, ...] = ()
@@ -51,6 +51,29 @@ class Spec:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def default_cpus() -> float | None:
+    """The CPU limit of a spec that names none: the host's cores less a share, so that a
+    runaway sandbox (a fork bomb) leaves the host's own processes some CPU. A CPU weight
+    would not: Podman puts every container under one parent cgroup, which already competes
+    with the host as one group. 1 core: 0.75; 2: 1.5; 8: 7.5. None where Podman enforces
+    no limit for us (rootless on cgroup v1): nobody asked for one, nothing warns about it."""
+    from podman_sandbox.engine.host import limits_enforced
+
+    if not limits_enforced():
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return round(max(cores - 0.5, cores * 0.75), 2)
+
+
+def _cpus(doc: dict) -> float | None:
+    if "cpus" not in doc:
+        return default_cpus()
+    return None if doc["cpus"] is None else float(doc["cpus"])
 
 
 def default_project_name(project_dir: str) -> str:
@@ -105,7 +128,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         mode=mode,
         memory=None if memory is None else page_aligned(parse_size(memory)),
         disk=None if doc.get("disk") is None else parse_size(doc["disk"]),
-        cpus=None if doc.get("cpus") is None else float(doc["cpus"]),
+        cpus=_cpus(doc),
         pids_limit=int(doc.get("pids_limit", DEFAULT_PIDS_LIMIT)),  # 5.0 validates as an integer
         auto_commit=bool(doc.get("auto_commit", False)),
         setup=tuple(doc.get("setup") or ()),
