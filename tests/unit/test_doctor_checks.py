@@ -65,6 +65,9 @@ RECORDED = {
                      'for driver not satisfied (wrong filesystem?)\n',
     "storage-fuse": 'Error: overlay: can\'t stat program "/nonexistent/fuse-overlayfs": stat '
                     '/nonexistent/fuse-overlayfs: no such file or directory\n',
+    # Podman 5.4.2 (Debian 13), rootless, default network, passt not installed
+    "pasta": 'Error: could not find pasta, the network namespace can\'t be configured: exec: "pasta": '
+             'executable file not found in $PATH\n',
     # CONTAINERS_CONF=/nonexist.conf podman info
     "containers-conf": 'time="2026-11-26T11:28:05Z" level=error msg="finding config on system: '
                        'CONTAINERS_CONF file: stat /nonexist.conf: no such file or directory"\n',
@@ -85,6 +88,7 @@ EXPECTED = {
     "storage-btrfs": ["storage-driver"],
     "storage-fuse": ["storage-driver"],
     "containers-conf": ["containers-conf"],
+    "pasta": ["pasta"],
 }
 
 
@@ -138,6 +142,7 @@ def test_podman_reason_picks_the_error_line():
     ("Error: reading manifest no: manifest unknown\n", "manifest-unknown"),
     (RECORDED["tun"], "tun"),  # not slirp4netns: the cause, with its fix
     ('Error: slirp4netns failed: "child failed(1)"\n', "slirp4netns"),
+    (RECORDED["pasta"], "pasta"),
     ("Error: runroot must be set\n", "runroot"),
 ])
 def test_a_failed_podman_command_gets_the_hint_of_its_failure(stderr, key):
@@ -386,7 +391,7 @@ def test_given_image_that_cannot_be_pulled_fails_clearly():
 
 
 def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | None,
-                    tun: bool, info_uidmap=None, run=None):
+                    tun: bool, info_uidmap=None, run=None, host_info=None):
     """Doctor as a rootless user on a cgroup v1 host, with the host's files faked in tmp_path."""
     from podman_sandbox.engine import host
 
@@ -412,6 +417,7 @@ def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | No
         {"container_id": 0, "host_id": 1000, "size": 1},
         {"container_id": 1, "host_id": 100000, "size": 65536}]
     info["host"]["slirp4netns"] = {"executable": "/usr/bin/slirp4netns"}
+    info["host"].update(host_info or {})
     info["store"]["graphDriverName"] = "vfs"
 
     def answer(argv, env):
@@ -474,3 +480,40 @@ def test_rootless_runtime_dir_unset_is_a_warning(tmp_path, monkeypatch):
                                    runtime_dir=None, tun=True)
     assert not report.failed, text
     assert "warn  XDG_RUNTIME_DIR is not set" in text
+
+
+# Podman 5's podman info names its rootless network tool, pasta by default.
+PODMAN5_PASTA = {"rootlessNetworkCmd": "pasta", "slirp4netns": {"executable": ""}}
+
+
+def no_network_tools_on_path(monkeypatch):
+    import shutil
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **kw:
+                        None if name in ("slirp4netns", "pasta") else real(name, *a, **kw))
+
+
+def test_rootless_podman5_with_pasta_needs_no_slirp4netns(tmp_path, monkeypatch):
+    no_network_tools_on_path(monkeypatch)
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True,
+                                   host_info=dict(PODMAN5_PASTA, pasta={"executable": "/usr/bin/pasta"}))
+    assert not report.failed, text
+    assert "slirp4netns" not in text
+
+
+def test_rootless_podman5_without_pasta_names_passt(tmp_path, monkeypatch):
+    no_network_tools_on_path(monkeypatch)
+
+    def run(argv, env):
+        if "--network" not in argv:
+            return 127, "", RECORDED["pasta"]
+        return wrote_probe(argv)
+
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True, run=run,
+                                   host_info=dict(PODMAN5_PASTA, pasta={"executable": ""}))
+    assert report.failed
+    assert "pasta is not installed" in text
+    assert "apt-get install passt" in text
+    assert "a probe container runs with the sandbox's options with --network none" in text
