@@ -68,6 +68,11 @@ RECORDED = {
     # Podman 5.4.2 (Debian 13), rootless, default network, passt not installed
     "pasta": 'Error: could not find pasta, the network namespace can\'t be configured: exec: "pasta": '
              'executable file not found in $PATH\n',
+    # Podman 5.4.2 (Debian 13) as root on cgroup v1, any command
+    "cgroup-v1-deprecated": 'time="2026-12-01T15:57:30Z" level=warning msg="Using cgroups-v1 which is '
+                            'deprecated in favor of cgroups-v2 with Podman v5 and will be removed in a '
+                            'future version. Set environment variable `PODMAN_IGNORE_CGROUPSV1_WARNING` '
+                            'to hide this warning."\n',
     # CONTAINERS_CONF=/nonexist.conf podman info
     "containers-conf": 'time="2026-11-26T11:28:05Z" level=error msg="finding config on system: '
                        'CONTAINERS_CONF file: stat /nonexist.conf: no such file or directory"\n',
@@ -89,6 +94,7 @@ EXPECTED = {
     "storage-fuse": ["storage-driver"],
     "containers-conf": ["containers-conf"],
     "pasta": ["pasta"],
+    "cgroup-v1-deprecated": ["cgroup-v1-deprecated"],
 }
 
 
@@ -517,3 +523,18 @@ def test_rootless_podman5_without_pasta_names_passt(tmp_path, monkeypatch):
     assert "pasta is not installed" in text
     assert "apt-get install passt" in text
     assert "a probe container runs with the sandbox's options with --network none" in text
+
+
+def test_podman5_on_cgroup_v1_warns_once_and_passes():
+    """Podman 5 prints its cgroup v1 warning on every command: doctor names it (once) and its
+    fix, and sandboxes still work."""
+    warning = RECORDED["cgroup-v1-deprecated"]
+
+    def answer(argv, env):
+        code, out, err = healthy(argv, env)
+        return code, out, warning + err
+
+    code, text = run_doctor(Scripted(answer))
+    assert code == 0, text
+    assert text.count("warn  Podman 5 warns on every command that cgroup v1") == 1
+    assert "export PODMAN_IGNORE_CGROUPSV1_WARNING=1" in text

@@ -166,6 +166,12 @@ CATALOGUE: tuple[Known, ...] = (
           "without limits",
           lambda h: ("boot with cgroup v2 (kernel option systemd.unified_cgroup_hierarchy=1), "
                      "or run podman-sandbox as root")),
+    # Podman 5 on a cgroup v1 host says this on every command; execute passes it through.
+    Known("cgroup-v1-deprecated", r"Using cgroups-v1 which is deprecated", WARN,
+          "Podman 5 warns on every command that cgroup v1, this host's layout, is deprecated "
+          "(it is shown under each `execute`)",
+          lambda h: ("boot with cgroup v2 (kernel option systemd.unified_cgroup_hierarchy=1), or "
+                     "hide the warning: export PODMAN_IGNORE_CGROUPSV1_WARNING=1")),
     Known("storage-mismatch", r"overwritten by graph driver|does not match our storage graph driver", WARN,
           "the storage driver in storage.conf differs from the one Podman's existing storage was "
           "made with; Podman keeps using the old one",
