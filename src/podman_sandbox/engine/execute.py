@@ -8,7 +8,8 @@ this module adds:
   keeps running in the container. We tag every exec with a unique
   environment variable, and on a signal (or --timeout) we find the tagged
   processes and their descendants from the host's /proc and end them.
-- An OOM kill shows up only as exit 137 (Podman 4.3 never sets OOMKilled);
+- An OOM kill shows up only as exit 137 (OOMKilled stays false on cgroup v1,
+  Podman 4.3 and 5.4 alike);
   we compare the cgroup's oom_kill counter before and after.
 
 Standard library only: this is the hot path of `execute`.
