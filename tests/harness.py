@@ -35,6 +35,11 @@ def podman(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, **kw)
 
 
+def podman_major() -> int:
+    """The major version of the Podman under test (4 on the host, 5 in tests/podman5/run)."""
+    return int(podman("version", "--format", "{{.Client.Version}}").stdout.strip().split(".")[0])
+
+
 def build_test_image(tag: str, probe_args: tuple[str, ...] = ()) -> str:
     """Import the busybox image as tag and check a container runs (applying the host
     fix when it does not); returns the image id."""

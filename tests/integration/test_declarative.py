@@ -23,9 +23,11 @@ def spec(image: str, *, memory: str | None = "64m", setup=("echo ran >> /root/se
     return "\n".join(lines) + "\n" + extra
 
 
-def _event_time(text: str) -> datetime:
-    # "2026-11-26T11:22:41.238613648Z": keep microseconds for fromisoformat.
-    head, _, frac = text.rstrip("Z").partition(".")
+def _event_time(event: dict) -> datetime:
+    if "timeNano" in event:  # Podman 5: "time" (seconds) and "timeNano" since the epoch
+        return datetime.fromtimestamp(event["timeNano"] / 1e9, timezone.utc)
+    # Podman 4: "Time": "2026-11-26T11:22:41.238613648Z"; keep microseconds for fromisoformat.
+    head, _, frac = event["Time"].rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
 
 
@@ -36,7 +38,7 @@ def events_during(fn) -> list[dict]:
     out = podman("events", "--since", str(int(start.timestamp()) - 1), "--stream=false",
                  "--format", "json", check=False).stdout
     events = [json.loads(line) for line in out.splitlines() if line.strip()]
-    return [e for e in events if _event_time(e["Time"]) >= start]
+    return [e for e in events if _event_time(e) >= start]
 
 
 def test_acceptance_memory_setup_plan_apply(sandbox):

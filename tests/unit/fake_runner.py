@@ -39,16 +39,25 @@ env:
 """
 
 
-# The setup/state key in the recordings: made before keys carried the owner.
-RECORDED_LEGACY_KEY = "ea82099b5bc54802"
-RECORDED_BASE_ID = "c8ea8383879a6fc3c4e213f2838f4b78165eb270d0c11b0a20135b8ca582157b"
 RECORDED_SETUP = ["echo ran > /root/setup-done"]
+
+
+def recorded_keys() -> tuple[str, str]:
+    """(base image id, setup/state key) of the recording in FIXTURES (Podman 4.3's, or
+    another version's when a test points FIXTURES there). The key is of the old format:
+    the recordings were made before keys carried the owner."""
+    setup = json.loads((FIXTURES / "images_setup.json").read_text(encoding="utf-8"))[0]
+    tag = next(n for n in setup["Names"] if n.startswith("localhost/podman-sandbox-setup:"))
+    return setup["Labels"]["io.podman-sandbox.base-id"], tag.rpartition(":")[2]
+
+
+RECORDED_BASE_ID, RECORDED_LEGACY_KEY = recorded_keys()
 
 
 def current_key(project: str) -> str:
     """The key today's code gives the recorded sandbox's setup in project."""
     from podman_sandbox.engine import images, ownership
-    return images.setup_key(RECORDED_BASE_ID, RECORDED_SETUP, ownership.owner_hash(project))
+    return images.setup_key(recorded_keys()[0], RECORDED_SETUP, ownership.owner_hash(project))
 
 
 def load(name: str, project: str | None = None, *, legacy: bool = False):
@@ -58,7 +67,7 @@ def load(name: str, project: str | None = None, *, legacy: bool = False):
     if project is not None:
         text = text.replace(RECORDED_PROJECT, project)
     if not legacy:
-        text = text.replace(RECORDED_LEGACY_KEY, current_key(project or RECORDED_PROJECT))
+        text = text.replace(recorded_keys()[1], current_key(project or RECORDED_PROJECT))
     return json.loads(text)
 
 

@@ -66,6 +66,14 @@ RECORDED = {
                      'for driver not satisfied (wrong filesystem?)\n',
     "storage-fuse": 'Error: overlay: can\'t stat program "/nonexistent/fuse-overlayfs": stat '
                     '/nonexistent/fuse-overlayfs: no such file or directory\n',
+    # Podman 5.4.2 (Debian 13), rootless, default network, passt not installed
+    "pasta": 'Error: could not find pasta, the network namespace can\'t be configured: exec: "pasta": '
+             'executable file not found in $PATH\n',
+    # Podman 5.4.2 (Debian 13) as root on cgroup v1, any command
+    "cgroup-v1-deprecated": 'time="2026-12-01T15:57:30Z" level=warning msg="Using cgroups-v1 which is '
+                            'deprecated in favor of cgroups-v2 with Podman v5 and will be removed in a '
+                            'future version. Set environment variable `PODMAN_IGNORE_CGROUPSV1_WARNING` '
+                            'to hide this warning."\n',
     # CONTAINERS_CONF=/nonexist.conf podman info
     "containers-conf": 'time="2026-11-26T11:28:05Z" level=error msg="finding config on system: '
                        'CONTAINERS_CONF file: stat /nonexist.conf: no such file or directory"\n',
@@ -86,6 +94,8 @@ EXPECTED = {
     "storage-btrfs": ["storage-driver"],
     "storage-fuse": ["storage-driver"],
     "containers-conf": ["containers-conf"],
+    "pasta": ["pasta"],
+    "cgroup-v1-deprecated": ["cgroup-v1-deprecated"],
 }
 
 
@@ -139,6 +149,7 @@ def test_podman_reason_picks_the_error_line():
     ("Error: reading manifest no: manifest unknown\n", "manifest-unknown"),
     (RECORDED["tun"], "tun"),  # not slirp4netns: the cause, with its fix
     ('Error: slirp4netns failed: "child failed(1)"\n', "slirp4netns"),
+    (RECORDED["pasta"], "pasta"),
     ("Error: runroot must be set\n", "runroot"),
 ])
 def test_a_failed_podman_command_gets_the_hint_of_its_failure(stderr, key):
@@ -388,7 +399,7 @@ def test_given_image_that_cannot_be_pulled_fails_clearly():
 
 
 def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | None,
-                    tun: bool, info_uidmap=None, run=None):
+                    tun: bool, info_uidmap=None, run=None, host_info=None):
     """Doctor as a rootless user on a cgroup v1 host, with the host's files faked in tmp_path."""
     from podman_sandbox.engine import host
 
@@ -414,6 +425,7 @@ def rootless_doctor(tmp_path, monkeypatch, *, subuid: str, runtime_dir: str | No
         {"container_id": 0, "host_id": 1000, "size": 1},
         {"container_id": 1, "host_id": 100000, "size": 65536}]
     info["host"]["slirp4netns"] = {"executable": "/usr/bin/slirp4netns"}
+    info["host"].update(host_info or {})
     info["store"]["graphDriverName"] = "vfs"
 
     def answer(argv, env):
@@ -500,3 +512,55 @@ def test_disk_limit_support_by_driver_and_filesystem():
                  "40 27 7:0 / /var/lib/containers rw - xfs /dev/loop0 rw,prjquota\n")
     assert "prjquota" in disk.mount_options("/var/lib/containers/storage", mountinfo)
     assert "prjquota" not in disk.mount_options("/home", mountinfo)
+
+
+# Podman 5's podman info names its rootless network tool, pasta by default.
+PODMAN5_PASTA = {"rootlessNetworkCmd": "pasta", "slirp4netns": {"executable": ""}}
+
+
+def no_network_tools_on_path(monkeypatch):
+    import shutil
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **kw:
+                        None if name in ("slirp4netns", "pasta") else real(name, *a, **kw))
+
+
+def test_rootless_podman5_with_pasta_needs_no_slirp4netns(tmp_path, monkeypatch):
+    no_network_tools_on_path(monkeypatch)
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True,
+                                   host_info=dict(PODMAN5_PASTA, pasta={"executable": "/usr/bin/pasta"}))
+    assert not report.failed, text
+    assert "slirp4netns" not in text
+
+
+def test_rootless_podman5_without_pasta_names_passt(tmp_path, monkeypatch):
+    no_network_tools_on_path(monkeypatch)
+
+    def run(argv, env):
+        if "--network" not in argv:
+            return 127, "", RECORDED["pasta"]
+        return wrote_probe(argv)
+
+    report, text = rootless_doctor(tmp_path, monkeypatch, subuid="alice:100000:65536\n",
+                                   runtime_dir=str(tmp_path), tun=True, run=run,
+                                   host_info=dict(PODMAN5_PASTA, pasta={"executable": ""}))
+    assert report.failed
+    assert "pasta is not installed" in text
+    assert "apt-get install passt" in text
+    assert "a probe container runs with the sandbox's options with --network none" in text
+
+
+def test_podman5_on_cgroup_v1_warns_once_and_passes():
+    """Podman 5 prints its cgroup v1 warning on every command: doctor names it (once) and its
+    fix, and sandboxes still work."""
+    warning = RECORDED["cgroup-v1-deprecated"]
+
+    def answer(argv, env):
+        code, out, err = healthy(argv, env)
+        return code, out, warning + err
+
+    code, text = run_doctor(Scripted(answer))
+    assert code == 0, text
+    assert text.count("warn  Podman 5 warns on every command that cgroup v1") == 1
+    assert "export PODMAN_IGNORE_CGROUPSV1_WARNING=1" in text

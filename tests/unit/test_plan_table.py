@@ -12,7 +12,8 @@ import copy
 
 import pytest
 
-from fake_runner import (RECORDED_IMAGE, RECORDED_NAME, RECORDED_PROJECT, FakeRunner, load)
+from fake_runner import (RECORDED_IMAGE, RECORDED_LEGACY_KEY, RECORDED_NAME, RECORDED_PROJECT, FakeRunner,
+                         load)
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import cgroup, host, images, ownership
 from podman_sandbox.engine.apply import survey
@@ -354,7 +355,7 @@ def test_a_state_of_the_old_tag_format_is_adopted_only_when_its_labels_are_ours(
     for row in load("images_state.json", legacy=True):
         fake.add_image(row)
     found = act.complete(fake, desired(), act.observe(fake, desired()))
-    old = f"{images.state_repo(RECORDED_NAME)}:ea82099b5bc54802"
+    old = f"{images.state_repo(RECORDED_NAME)}:{RECORDED_LEGACY_KEY}"
     assert [(o, n) for _, o, n in found.legacy_states] == [(old, images.state_tag(RECORDED_NAME, SETUP_KEY))]
     assert found.state_image is None  # not used until adopted (apply does, under the lock)
 

@@ -3,7 +3,8 @@
 One `podman inspect CONTAINER IMAGE` answers the no-change question. Fields
 Podman reports reliably come from inspect (mounts, env, pids limit, user,
 read-only, network); limits that `podman update` changes live come from the
-container's cgroup, because inspect keeps showing the old values; intent-only
+container's cgroup, because Podman 4's inspect keeps showing the old values
+(Podman 5's does not; the cgroup is right on both); intent-only
 fields (the user's image name, the setup steps) come from the label written
 at create time. The rest (images on disk, uncommitted changes) is looked up
 only when something has to change.
@@ -131,6 +132,8 @@ def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bo
         if cpus is not None and not rootless_v1:
             observed["cpus"] = cpus or None
     else:
+        # What a start applies: Podman 4 drops a live update at stop, Podman 5 keeps it;
+        # inspect shows that on both (tests/unit/test_podman5_answers.py).
         memory = hostcfg.get("Memory") or 0
         if not rootless_v1:
             observed["memory"] = memory if memory > 0 else None

@@ -1,8 +1,8 @@
 """Read a container's effective limits and OOM counters from its cgroup, on the host.
 
-Podman's own reports go stale after `podman update` (inspect and stats keep
-the old memory value) and Podman 4.3 never sets OOMKilled, so the cgroup is
-the truth. We find it through the container's init process: /proc/PID/cgroup
+Podman 4's own reports go stale after `podman update` (inspect and stats keep
+the old memory value; Podman 5's do not) and OOMKilled stays false on cgroup
+v1 (Podman 4.3 and 5.4 alike), so the cgroup is the truth. We find it through the container's init process: /proc/PID/cgroup
 names its path under /sys/fs/cgroup (v1: per controller; v2: one path).
 
 Standard library only: `execute` reads the OOM counter before and after.

@@ -41,7 +41,7 @@ MIN_VERSION = (4, 3)  # `podman update` (live memory/CPU changes) appeared in 4.
 PROBE_MARK = "podman-sandbox-probe-ok"
 PROBE_MEMORY = 64 * 1024 * 1024
 PROBE_PIDS = 64
-NETWORK_KEYS = ("tun", "slirp4netns")  # known failures of the default network only
+NETWORK_KEYS = ("tun", "slirp4netns", "pasta")  # known failures of the default network only
 SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 
 
@@ -255,9 +255,12 @@ class Doctor:
             unset = host.runtime_dir() is None
             self._add_sentence(WARN if unset else FAIL, problem,
                                "no-xdg-runtime-dir" if unset else "xdg-runtime-dir")
-        network = (self.info.get("host") or {}).get("slirp4netns") or {}
-        if not network.get("executable") and not shutil.which("slirp4netns"):
-            report.add_known(known("slirp4netns"), h, found="slirp4netns is not installed")
+        # Podman 5 names its rootless network tool (pasta by default); before, slirp4netns.
+        tool = (self.info.get("host") or {}).get("rootlessNetworkCmd") or "slirp4netns"
+        network = (self.info.get("host") or {}).get(tool) or {}
+        if not network.get("executable") and not shutil.which(tool):
+            report.add_known(known("pasta" if tool == "pasta" else "slirp4netns"), h,
+                             found=f"{tool} is not installed")
         else:
             problem = host.tun_problem()
             if problem:

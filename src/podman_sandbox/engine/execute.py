@@ -12,7 +12,8 @@ this module adds:
 - The sandbox removed or stopped under a running command: Podman says 255
   or 137, which the command could have said itself; we notice that the
   sandbox's init is gone and say so with a code of our own (125).
-- An OOM kill shows up only as exit 137 (Podman 4.3 never sets OOMKilled);
+- An OOM kill shows up only as exit 137 (OOMKilled stays false on cgroup v1,
+  Podman 4.3 and 5.4 alike);
   we compare the cgroup's oom_kill counter before and after.
 
 Standard library only: this is the hot path of `execute`.

@@ -140,12 +140,12 @@ CATALOGUE: tuple[Known, ...] = (
                      f"folder of your own: export XDG_RUNTIME_DIR=/tmp/run-{h.uid} && "
                      "mkdir -m 700 -p $XDG_RUNTIME_DIR")),
     Known("tun", r"/dev/net/tun", FAIL,
-          "rootless networking (slirp4netns) cannot open /dev/net/tun, so the default "
-          "network (bridge) cannot work",
+          "rootless networking (slirp4netns, or pasta on Podman 5) cannot open /dev/net/tun, "
+          "so the default network (bridge) cannot work",
           lambda h: ("as root: modprobe tun && chmod 0666 /dev/net/tun (its usual mode); "
                      "or give the sandbox `network: none` or `network: host` in sandbox.yaml "
                      "(podman-sandbox configure --network none)"),
-          hint="rootless networking (slirp4netns) needs /dev/net/tun readable and writable by you: "
+          hint="rootless networking (slirp4netns, pasta) needs /dev/net/tun readable and writable by you: "
                "set `network: none` or `network: host` (`podman-sandbox configure --network none`), "
                "or have an administrator run `chmod 0666 /dev/net/tun` (its usual mode)"),
     Known("slirp4netns", r"slirp4netns", FAIL,
@@ -153,11 +153,25 @@ CATALOGUE: tuple[Known, ...] = (
           lambda h: ("install slirp4netns (apt-get install slirp4netns), or use `network: none` "
                      "or `network: host` in sandbox.yaml"),
           hint="rootless networking failed: try `network: none` or `host`, or run `podman-sandbox doctor`"),
+    # Podman 5's default rootless network; its words when the passt package is missing.
+    Known("pasta", r"could not find pasta|pasta failed", FAIL,
+          "rootless networking (pasta, Podman 5's default) failed, so the default network "
+          "(bridge) cannot work",
+          lambda h: ("install passt, which has pasta (apt-get install passt; Fedora: dnf install "
+                     "passt), or use `network: none` or `network: host` in sandbox.yaml"),
+          hint="rootless networking needs pasta: install the passt package, or set `network: none` "
+               "or `host` (`podman-sandbox configure --network none`)"),
     Known("cgroup-v1-rootless", r"ignored on cgroups V1 rootless", WARN,
           "rootless Podman on cgroup v1 ignores memory, cpus and pids_limit: sandboxes run "
           "without limits",
           lambda h: ("boot with cgroup v2 (kernel option systemd.unified_cgroup_hierarchy=1), "
                      "or run podman-sandbox as root")),
+    # Podman 5 on a cgroup v1 host says this on every command; execute passes it through.
+    Known("cgroup-v1-deprecated", r"Using cgroups-v1 which is deprecated", WARN,
+          "Podman 5 warns on every command that cgroup v1, this host's layout, is deprecated "
+          "(it is shown under each `execute`)",
+          lambda h: ("boot with cgroup v2 (kernel option systemd.unified_cgroup_hierarchy=1), or "
+                     "hide the warning: export PODMAN_IGNORE_CGROUPSV1_WARNING=1")),
     Known("storage-mismatch", r"overwritten by graph driver|does not match our storage graph driver", WARN,
           "the storage driver in storage.conf differs from the one Podman's existing storage was "
           "made with; Podman keeps using the old one",
@@ -188,8 +202,8 @@ def recognise(text: str) -> list[Known]:
     specific first."""
     found = [k for k in KNOWN if re.search(k.pattern, text)]
     keys = {k.key for k in found}
-    if "tun" in keys:  # the tun failure is reported by slirp4netns; name the cause only
-        found = [k for k in found if k.key != "slirp4netns"]
+    if "tun" in keys:  # the tun failure is reported by slirp4netns or pasta; name the cause only
+        found = [k for k in found if k.key not in ("slirp4netns", "pasta")]
     return found
 
 

@@ -30,7 +30,7 @@ NOT_ENFORCED_REASON = ("rootless Podman cannot set resource limits on cgroup v1 
                        "(run as root, or on a cgroup v2 host with delegated controllers)")
 
 TUN_DEVICE = "/dev/net/tun"
-TUN_FIX = (f"rootless networking (slirp4netns) needs {TUN_DEVICE} to be readable and writable "
+TUN_FIX = (f"rootless networking (slirp4netns, or pasta on Podman 5) needs {TUN_DEVICE} to be readable and writable "
            "by you: set `network: none` or `network: host` "
            "(`podman-sandbox configure --network none`), or have an administrator run "
            f"`chmod 0666 {TUN_DEVICE}` (its usual mode)")
@@ -256,7 +256,7 @@ def storage_driver_note(driver: str | None) -> str | None:
 
 
 def tun_usable() -> bool:
-    """Can slirp4netns (the default rootless network) open /dev/net/tun?"""
+    """Can slirp4netns or pasta (the default rootless network) open /dev/net/tun?"""
     return not is_rootless() or os.access(TUN_DEVICE, os.R_OK | os.W_OK)
 
 
