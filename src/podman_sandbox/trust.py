@@ -43,7 +43,7 @@ UNLIMITED = 2 ** 63  # pids_limit 0, as a width
 
 @dataclass(frozen=True)
 class Grant:
-    kind: str  # mount | force | capability | network | pids_limit | cpus | selinux_label
+    kind: str  # spec_file | mount | force | capability | network | pids_limit | cpus | selinux_label
     subject: str  # what it is about: "SOURCE -> TARGET", a capability, "host", ...
     level: int  # how wide: an approval covers the same kind and subject up to its level
     text: str  # plain words
@@ -100,9 +100,26 @@ def _mount(spec: Spec, mount) -> list[Grant]:
     return out
 
 
+def _spec_link(spec: Spec) -> Grant | None:
+    """sandbox.yaml lives in the workspace: code inside can replace it with a symlink to any
+    other spec on the host (another project's, with its env values). A spec that really
+    lives outside its project folder is read only once you approved that file."""
+    if spec.mode != "project" or not spec.source:
+        return None
+    real = _real(spec.source)
+    if real.startswith(_real(spec.project_dir).rstrip("/") + "/"):
+        return None
+    return Grant("spec_file", real, 1,
+                 f"{os.path.basename(spec.source)} is a link to {real}, outside the project "
+                 "folder: that file's settings (its env values too) reach the sandbox")
+
+
 def grants(spec: Spec) -> tuple[Grant, ...]:
     """Everything spec grants beyond a default sandbox, in spec order."""
     out: list[Grant] = []
+    link = _spec_link(spec)
+    if link:
+        out.append(link)
     for mount in spec.mounts:
         out += _mount(spec, mount)
     for cap in spec.cap_add:

@@ -199,3 +199,26 @@ def test_cap_add_all_is_refused_at_validation(sandbox):
     assert approvals(sandbox) == []
     cap_add = json.loads(podman("inspect", before).stdout)[0]["HostConfig"].get("CapAdd") or []
     assert "CAP_DAC_READ_SEARCH" not in cap_add
+
+
+def test_a_spec_swapped_for_a_link_to_another_spec_is_refused_until_allowed(sandbox):
+    """Code inside replaces /workspace/sandbox.yaml with a link to another spec on the host
+    (another project's, whose env holds a secret): its settings must not reach the sandbox
+    unless you approved reading that file."""
+    other = sandbox.root / "other project"
+    other.mkdir()
+    (other / "sandbox.yaml").write_text(spec(sandbox.image, f"env:\n  TOKEN: {json.dumps(MARKER)}\n"))
+    sandbox.write_spec(spec(sandbox.image))
+    sandbox.ok("execute", "true")
+    before = the_container(sandbox)
+
+    sandbox.ok("execute", f"ln -sf {json.dumps(str(other / 'sandbox.yaml'))} /workspace/sandbox.yaml")
+    assert (sandbox.project / "sandbox.yaml").is_symlink()
+    refused = sandbox.run("execute", "echo $TOKEN")
+    assert refused.returncode == 123, refused
+    assert MARKER not in refused.stdout
+    assert f"is a link to {other / 'sandbox.yaml'}, outside the project folder" in refused.stderr
+    assert the_container(sandbox)["Id"] == before["Id"]  # not re-created with the other env
+
+    sandbox.ok("allow")  # you looked, and you want that file: now it governs
+    assert sandbox.ok("execute", "echo $TOKEN").stdout.strip() == MARKER

@@ -250,6 +250,8 @@ def test_my_own_symlink_to_my_spec_still_governs(reachable):
     elsewhere = box.root / "elsewhere"
     (elsewhere / "sub").mkdir(parents=True)
     (elsewhere / "sandbox.yaml").symlink_to(box.project / "sandbox.yaml")
+    # A spec that lives outside the folder it governs is read once you approved it (consent).
+    ok(cli(box, "allow", cwd=elsewhere / "sub"))
     result = ok(cli(box, "execute", "pwd", cwd=elsewhere / "sub"))
     assert result.stdout == "/workspace/sub\n" and "ignoring" not in result.stderr
     assert mount_destinations(name)["/workspace"] == str(elsewhere)
