@@ -183,8 +183,9 @@ def list_images(runner: Runner, reference: str) -> list[dict]:
 
 def container_state_key(actual: Actual) -> str:
     """The key of the state a container belongs to: the base and setup it was made from."""
-    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []),
-                            actual.owner_key)
+    observed = actual.observed or {}
+    return images.setup_key(actual.built_from_base_id or "", observed.get("setup", []),
+                            actual.owner_key, observed.get("inputs"))
 
 
 def describe_uncommitted(lost, name: str) -> str:
@@ -245,7 +246,8 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
     spec = desired.spec
     saved = None  # tags of this sandbox's committed states, listed once
     if actual.base_image_id:
-        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key)
+        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key,
+                               desired.inputs_digest)
         if spec.setup:
             actual.setup_image_present = any(ownership.is_ours(img.get("Labels"), spec)
                                              for img in list_images(runner, images.setup_tag(key)))

@@ -98,7 +98,7 @@ def _setup_key_of(labels: dict) -> str | None:
     owner = ownership.owner_of(labels)
     if spec is None or not base or not spec.get("setup") or not owner:
         return None
-    return images.setup_key(base, spec["setup"], ownership.owner_hash(owner))
+    return images.setup_key(base, spec["setup"], ownership.owner_hash(owner), spec.get("inputs"))
 
 
 def _is_classic(labels: dict) -> bool:
