@@ -194,10 +194,15 @@ def describe_uncommitted(lost, name: str) -> str:
     return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
 
 
-def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
-    """Paths changed in the container since its last commit (or since it was made)."""
-    return changed_paths(runner, container, committed_tag(runner, container, actual),
-                         mount_points(actual)) or []
+def uncommitted_changes(runner: Runner, container: str, actual: Actual, spec=None) -> list[str]:
+    """Paths changed in the container since its last commit (or since it was made);
+    with spec, without the derived ones (engine/derived.py): what a discard would lose."""
+    found = changed_paths(runner, container, committed_tag(runner, container, actual),
+                          mount_points(actual)) or []
+    if spec is None:
+        return found
+    from podman_sandbox.engine import derived
+    return derived.work(found, derived.rules(spec))
 
 
 def mount_points(actual: Actual) -> set[str]:
@@ -260,7 +265,7 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
             own = images.state_tag(spec.name, container_state_key(actual))
             if own != actual.state_image and own in (saved or ()):
                 actual.other_state_image = own
-        actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
+        actual.uncommitted = uncommitted_changes(runner, spec.name, actual, spec)
     if desired.container.get("disk"):
         from podman_sandbox.engine import disk
         actual.disk_unenforced = disk.reason_for(runner)

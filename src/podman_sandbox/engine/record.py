@@ -260,12 +260,12 @@ def restarted(rec: dict, pid: int) -> dict | None:
           spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"),
           image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1",
           links=_links(new), watch=new.get("watch", ""), watchsig=new.get("watchsig", ""))
+    return new
 
 
 def _links(rec: dict) -> tuple[tuple[str, str], ...]:
     return tuple(tuple(pair.partition(_LINK)[::2])
                  for pair in filter(None, rec.get("links", "").split(_LINKS)))
-    return new
 
 
 def forget(key: str | None) -> None:
