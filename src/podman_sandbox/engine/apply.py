@@ -181,6 +181,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
     """Bring the sandbox to desired and leave it running."""
     with sandbox_lock(desired.spec.name):
         found = survey(runner, desired)
+        before = found.actual
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done
@@ -203,6 +204,11 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 run_action(runner, action, desired, found.actual, out)
                 carried.append(action)
             found = Survey(act.observe(runner, desired), found.plan)
+            if any(a.kind in ("create", "replace") for a in carried) and found.actual.state == "running":
+                # The new sandbox runs: what the old one was made from may go.
+                from podman_sandbox.engine import superseded
+                superseded.remove_unused(runner, desired.spec,
+                                         superseded.replaced_tags(before, desired), out)
         if record_key and found.actual.state == "running" and found.actual.pid:
             watch, watchsig = desired.watched()
             record.write(record_key, container=desired.spec.name,

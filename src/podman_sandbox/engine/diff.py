@@ -39,6 +39,8 @@ def show_value(field: str, value) -> str:
         return format_size(value)
     if value is None:
         return "none"
+    if field == "inputs" and isinstance(value, str):
+        return f"content {value[:12]}"
     if field == "mounts" and isinstance(value, list):
         return ", ".join(f"{m.get('source')}:{m.get('target')}{':ro' if m.get('read_only') else ''}"
                          for m in value) or "none"

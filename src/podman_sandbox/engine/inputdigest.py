@@ -111,11 +111,12 @@ def digest(root: str, includes, *, cache_name: str, **select) -> Digest:
     for rel in sorted(files):
         h.update(f"{rel}\0{files[rel]}\n".encode("utf-8", "surrogateescape"))
     result = Digest(h.hexdigest(), inputs.signature_of(entries, ignore_st), files)
-    manifests = cache.get("manifests") if isinstance(cache.get("manifests"), dict) else {}
+    manifests = dict(cache["manifests"]) if isinstance(cache.get("manifests"), dict) else {}
+    newest = list(manifests)[-1:] == [result.digest]
     manifests.pop(result.digest, None)
     manifests[result.digest] = files  # newest last
     manifests = dict(list(manifests.items())[-KEEP_MANIFESTS:])
-    if cached != known or list(cache.get("manifests") or {})[-1:] != [result.digest]:
+    if cached != known or not newest:
         _store(cache_name, {"name": cache_name, "files": cached, "manifests": manifests})
     return result
 
