@@ -151,7 +151,7 @@ def command(app: App, as_json: bool) -> int:
             "adopted by your next start when their labels name this folder)")]
           if data["other_owners_state"] else []),
         ("Images", f"{data['images']['count']} setup, built and saved-state image(s), "
-                   f"{format_size(data['images']['size'])} together (shared layers counted "
+                   f"{data['images']['size'] / 1e6:.1f} MB together (shared layers counted "
                    "in each; `podman-sandbox gc` removes superseded ones)"),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]

@@ -15,7 +15,7 @@ from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
-from podman_sandbox.engine.plan import IMAGE_ACTIONS, Action, Plan, is_in_sync, make_plan
+from podman_sandbox.engine.plan import IMAGE_ACTIONS, PENDING, Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
@@ -194,7 +194,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
             _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 for action in found.plan.actions:
-                    if action.kind in IMAGE_ACTIONS:
+                    # A setup key waiting for the pulled or built image's id: after the replan.
+                    if action.kind in IMAGE_ACTIONS and action.params.get("key") != PENDING:
                         run_action(runner, action, desired, found.actual, out)
                         carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.

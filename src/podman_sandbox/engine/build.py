@@ -47,7 +47,10 @@ def cache_name(spec) -> str:
 
 def refused_run(text: str) -> str | None:
     """A RUN option of the Containerfile that would widen the build: --network=host
-    (or any network but none/default), --security=insecure, a bind mount from the host."""
+    (or any network but none/default; newer Podman honours it), --security=insecure,
+    a cache mount (buildah keeps it per user, shared by every project's builds: one
+    project's sandbox could plant what another's build reads), a writable bind mount.
+    A read-only bind mount stays in the context (buildah resolves its source there)."""
     for number, line in enumerate(text.splitlines(), 1):
         words = line.strip().split()
         if not words or words[0].upper() != "RUN":
@@ -60,10 +63,12 @@ def refused_run(text: str) -> str | None:
                 return f"line {number}: {word} (the build gets Podman's default network only)"
             if low.startswith("--security"):
                 return f"line {number}: {word}"
-            if low.startswith("--mount") and "type=bind" in low and "from=" not in low:
-                # buildah resolves a bind source in the context; refused all the same:
-                # COPY says the same thing without a mount.
-                return f"line {number}: {word} (use COPY)"
+            if low.startswith("--mount"):
+                options = low.split("=", 1)[-1].split(",")
+                if "type=cache" in options:
+                    return f"line {number}: {word} (a cache shared with other projects' builds)"
+                if "type=bind" in options and ({"rw", "readwrite", "rw=true"} & set(options)):
+                    return f"line {number}: {word} (a writable bind mount)"
     return None
 
 
