@@ -7,9 +7,9 @@ nothing, an edit or a chmod does.
 
 Hashing reads only what changed: a private cache (private.py; no other user
 and nothing in the sandbox can plant a stale hash there) maps each path to
-the stat data it had when hashed. An entry whose mtime or ctime is less than
-RACY_SECONDS old is not cached (it may change again within the clock's
-granularity). The cache also keeps the last few manifests (path -> digest),
+the stat data it had when hashed. An entry whose ctime is less than
+RACY_SECONDS old is not cached: a write within the same clock tick would
+leave every stat field as it was (any later write changes the ctime). The cache also keeps the last few manifests (path -> digest),
 so `plan` can name the files that changed since the sandbox was made.
 """
 
@@ -105,7 +105,7 @@ def digest(root: str, includes, *, cache_name: str, **select) -> Digest:
                 files[entry.rel] = _entry_digest(root, entry)
             except OSError as exc:
                 raise inputs.InputError(f"cannot read input {entry.rel}: {exc.strerror}") from None
-        if entry.st is not None and max(entry.st.st_mtime_ns, entry.st.st_ctime_ns) < fresh_after:
+        if entry.st is not None and entry.st.st_ctime_ns < fresh_after:
             cached[entry.rel] = [line, files[entry.rel]]
     h = hashlib.sha256()
     for rel in sorted(files):

@@ -183,7 +183,7 @@ def select(root: str, includes, *, boundary: str | None = None,
     if not _inside(root_real, boundary):
         raise InputError(f"{root} is outside the project folder ({root_real})")
     rules, ignore_st = _ignore_rules(root, ignore_file, anchored)
-    rules += patterns.parse_lines([i for i in includes if i.startswith("!")])
+    rules += patterns.parse_lines([i[1:] for i in includes if i.startswith("!")])  # "!x": leave x out
     walk = _Walk(root, rules, boundary)
     for text in includes:
         if text.startswith("!"):
