@@ -145,3 +145,8 @@ def test_a_rebuild_removes_the_setup_image_it_replaced_and_gc_finds_superseded_o
     assert sandbox.ok("execute", "cat /root/step").stdout == "three\n"
     status = json.loads(sandbox.ok("status", "--json").stdout)
     assert status["images"]["count"] >= 1 and status["images"]["size"] > 0
+
+    # With no sandbox running, the newest setup result is kept: the next start needs it.
+    sandbox.ok("stop")
+    found = json.loads(sandbox.ok("gc", "--json").stdout)
+    assert not [o for o in found["orphans"] if o["project"] == str(sandbox.project)], found
