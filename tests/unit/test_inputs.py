@@ -258,3 +258,16 @@ def test_checking_inputs_on_the_fast_path_imports_nothing_costly(tmp_path):
     assert {m for m in new if m.startswith("podman_sandbox")} <= {
         "podman_sandbox", "podman_sandbox.engine", "podman_sandbox.engine.inputs",
         "podman_sandbox.patterns"}, new
+
+
+def test_inputs_without_setup_are_a_spec_error():
+    with pytest.raises(SpecError, match="only setup steps read inputs"):
+        validate_document({"image": "x", "inputs": ["requirements.txt"]}, None, "sandbox.yaml")
+
+
+def test_build_needs_a_project_not_the_classic_config(tmp_path):
+    from podman_sandbox.schema.source import validate_text
+
+    path = tmp_path / "config.json"
+    with pytest.raises(SpecError, match="config.json:1:2: build: needs a project"):
+        validate_text(str(path), '{"build": "Containerfile"}', kind="classic", base_dir=str(tmp_path))

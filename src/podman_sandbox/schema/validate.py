@@ -437,8 +437,11 @@ def _check_image(doc: dict, out: _Collector) -> None:
 
 
 def _check_inputs(doc: dict, out: _Collector) -> None:
-    """inputs: paths under the project; ignore_changes: one line each (engine/inputs.py)."""
+    """inputs: paths under the project, read by setup steps; ignore_changes: one line each."""
     from podman_sandbox.engine.inputs import invalid_pattern
+
+    if doc.get("inputs") and not doc.get("setup") and not out.has_problem_at_or_above(("inputs",)):
+        out.add(("inputs",), "only setup steps read inputs; add setup: or remove inputs", key=True)
 
     for field in ("inputs", "ignore_changes"):
         items = doc.get(field)
