@@ -271,3 +271,17 @@ def test_build_needs_a_project_not_the_classic_config(tmp_path):
     path = tmp_path / "config.json"
     with pytest.raises(SpecError, match="config.json:1:2: build: needs a project"):
         validate_text(str(path), '{"build": "Containerfile"}', kind="classic", base_dir=str(tmp_path))
+
+
+def test_folders_nested_without_end_are_refused_not_a_crash(tmp_path):
+    deep = tmp_path / "deps"
+    path = deep
+    for _ in range(inputs.MAX_DEPTH + 2):
+        path = path / "d"
+    path.mkdir(parents=True)
+    with pytest.raises(inputs.InputError, match="folders deep"):
+        inputs.select(str(tmp_path), ["deps/"])
+    with pytest.raises(inputs.InputError, match="folders deep"):
+        inputs.select(str(tmp_path), ["**/*.txt"])
+    text = inputs.watch_text([(str(tmp_path), ("deps/",), str(tmp_path), ".gitignore", False)])
+    assert inputs.watch_signature(text) is None  # the fast path hands over to the full path

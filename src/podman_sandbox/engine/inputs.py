@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the Python version
 ALWAYS_EXCLUDED = (".git/",)
 IGNORE_FILE = ".gitignore"
 MAX_ENTRIES = 100_000
+MAX_DEPTH = 64  # folders deep; code in the sandbox can nest them without end
 _WILD = "*?["
 
 # kind: "f" regular file, "l" symlink, "o" anything else (never opened), "m" missing.
@@ -98,6 +99,7 @@ class _Walk:
             self.add(rel, "f" if stat.S_ISREG(st.st_mode) else "o", st)
 
     def walk(self, rel: str) -> None:
+        _depth(rel)
         for name, st in self.listing(rel):
             self.take(f"{rel}/{name}" if rel else name, st, filtered=True)
 
@@ -118,6 +120,7 @@ class _Walk:
                 return
             self.take(rel, st, filtered=not literal)
             return
+        _depth(rel)
         head, rest = parts[0], parts[1:]
         if head == "**":
             self.expand(rel, rest, False)
@@ -151,6 +154,11 @@ class _Walk:
                 self.expand(rel, rest, literal)
         elif literal:
             self.add("/".join((rel,) + rest), "m", None)
+
+
+def _depth(rel: str) -> None:
+    if rel.count("/") >= MAX_DEPTH:
+        raise InputError(f"{rel[:80]}...: inputs go more than {MAX_DEPTH} folders deep")
 
 
 def _ignore_rules(root: str, ignore_file: str | None, anchored: bool):
@@ -189,7 +197,10 @@ def select(root: str, includes, *, boundary: str | None = None,
         if text.startswith("!"):
             continue
         parts = tuple(p for p in text.strip("/").split("/") if p not in ("", "."))
-        walk.expand("", parts, not any(ch in text for ch in _WILD))
+        try:
+            walk.expand("", parts, not any(ch in text for ch in _WILD))
+        except OSError as exc:  # unreadable folder, name too long, ...
+            raise InputError(f"cannot read the inputs {text!r}: {exc.strerror or exc}") from None
     return sorted(walk.found.values()), ignore_st
 
 
