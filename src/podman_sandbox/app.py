@@ -73,7 +73,7 @@ class App:
     def desired(self) -> Desired:
         # Computed once per spec: it hashes the setup inputs and the build context.
         if self.__dict__.get("_desired_of") is not self.spec:
-            self._desired = Desired.from_spec(self.spec)
+            self._desired = Desired.from_spec(self.spec, strict=not self.__dict__.get("_tolerant"))
             self._desired_of = self.spec
         return self._desired
 
@@ -88,6 +88,7 @@ class App:
         its name, and auto_commit (taken as on when unreadable: committing loses nothing)."""
         from podman_sandbox.errors import SpecError
 
+        self._tolerant = True  # and a refused input or build context (Desired.from_spec)
         try:
             self.spec  # noqa: B018 - loads it
         except SpecError as exc:

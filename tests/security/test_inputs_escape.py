@@ -31,6 +31,10 @@ def test_an_input_swapped_for_a_symlink_to_a_host_file_is_refused(sandbox):
     assert refused.returncode == REFUSED, refused
     assert "requirements.txt is a symlink to /etc/shadow, outside the project folder" in refused.stderr
     assert "Traceback" not in refused.stderr
+    # It never locks you out of your sandbox: status and stop still work.
+    assert "Sandbox:" in sandbox.ok("status").stdout
+    sandbox.ok("stop")
+    assert sandbox.containers() == []
 
 
 def test_a_folder_input_with_a_planted_link_out_is_refused(sandbox):

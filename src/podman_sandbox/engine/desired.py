@@ -129,15 +129,27 @@ class Desired:
         return inputs.watch_text(sets), inputs.combined(sigs)
 
     @classmethod
-    def from_spec(cls, spec: Spec) -> "Desired":
-        build = None
+    def from_spec(cls, spec: Spec, *, strict: bool = True) -> "Desired":
+        """strict=False (stop, reset, status, logs): an input or build context that is
+        refused leaves those parts out instead, so a broken one never locks you out."""
+        from podman_sandbox.errors import RefusedError
+
+        build = found = None
         if spec.build is not None:
             from dataclasses import replace
 
             from podman_sandbox.engine import build as building
-            build = building.context(spec)
-            spec = replace(spec, image=build.tag)  # everything downstream uses the built tag
-        found = setup_inputs(spec)
+            try:
+                build = building.context(spec)
+                spec = replace(spec, image=build.tag)  # everything downstream uses the built tag
+            except RefusedError:
+                if strict:
+                    raise
+        try:
+            found = setup_inputs(spec)
+        except RefusedError:
+            if strict:
+                raise
         container = _with_disk(canonical(spec), spec)
         if found is not None:  # only then: every other spec keeps its hash
             container["inputs"] = found.digest
