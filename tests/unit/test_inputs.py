@@ -285,3 +285,52 @@ def test_folders_nested_without_end_are_refused_not_a_crash(tmp_path):
         inputs.select(str(tmp_path), ["**/*.txt"])
     text = inputs.watch_text([(str(tmp_path), ("deps/",), str(tmp_path), ".gitignore", False)])
     assert inputs.watch_signature(text) is None  # the fast path hands over to the full path
+
+
+@pytest.mark.parametrize("line, refused", [
+    ("RUN --network=host apt-get update", "--network=host"),
+    ("run --security=insecure make", "--security=insecure"),
+    ("RUN --mount=type=cache,target=/root/.cache pip install .", "type=cache"),
+    ("RUN --mount=type=bind,source=.,target=/src,rw make", "writable bind"),
+    ("RUN --mount=type=bind,source=.,target=/src make", None),
+    ("RUN --network=none make", None),
+    ("RUN echo --network=host", None),  # an argument of the command, not a RUN option
+    ("COPY --chown=1 . /src", None),
+])
+def test_run_options_that_widen_a_build_are_refused(line, refused):
+    from podman_sandbox.engine.build import refused_run
+
+    found = refused_run(f"FROM x\n{line}\n")
+    assert (found is None) if refused is None else (refused in found and "line 2" in found), found
+
+
+def test_a_missing_containerfile_is_a_spec_error(tmp_path):
+    from podman_sandbox.engine import build
+    from podman_sandbox.schema.spec import build_spec
+
+    spec = build_spec({"build": "Containerfile"}, project_dir=str(tmp_path),
+                      source=str(tmp_path / "sandbox.yaml"), mode="project")
+    with pytest.raises(SpecError, match="no Containerfile at"):
+        build.context(spec)
+
+
+def test_the_build_tag_follows_the_context_minus_dockerignore(tmp_path, cache_home):
+    project = tmp_path / "p"
+    from podman_sandbox.engine import build
+    from podman_sandbox.schema.spec import build_spec
+
+    _tree(project, {"Containerfile": "FROM localhost/x\nCOPY . /src\n", "app.py": "1",
+                     "notes/todo.txt": "a", ".dockerignore": "notes\n"})
+    spec = build_spec({"build": {"args": {"A": "one two"}}}, project_dir=str(project),
+                      source=str(project / "sandbox.yaml"), mode="project")
+    first = build.context(spec).tag
+    assert first.startswith("localhost/podman-sandbox-build:") and build.context(spec).tag == first
+    (project / "notes" / "todo.txt").write_text("b")  # excluded by .dockerignore
+    assert build.context(spec).tag == first
+    (project / "app.py").write_text("2")
+    second = build.context(spec).tag
+    assert second != first
+    assert "app.py changed" in build.reason(spec, build.context(spec), first)
+    other = build_spec({"build": {"args": {"A": "three"}}}, project_dir=str(project),
+                       source=str(project / "sandbox.yaml"), mode="project")
+    assert build.context(other).tag != second  # args are part of the key

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 
 from podman_sandbox.engine import images, inputdigest, inputs, ownership
-from podman_sandbox.errors import RefusedError
+from podman_sandbox.errors import RefusedError, SpecError
 
 IGNORE_FILES = (".containerignore", ".dockerignore")
 
@@ -80,9 +80,13 @@ def context(spec) -> Context:
     rel_cf = os.path.relpath(b.containerfile, project)
     ignore = ignore_file(b.context)
     sets = ((b.context, ("",), project, ignore, True), (project, (rel_cf,), project, None, False))
+    where = spec.source or "sandbox.yaml"
+    if not os.path.isdir(b.context):
+        raise SpecError([f"{where}: build: the context {b.context} is not a folder"])
+    if not os.path.isfile(b.containerfile):
+        raise SpecError([f"{where}: build: no Containerfile at {b.containerfile}"],
+                        hint="name it with build: {containerfile: PATH}")
     try:
-        if not os.path.isdir(b.context):
-            raise inputs.InputError(f"the build context {b.context} is not a folder")
         ctx = inputdigest.digest(b.context, ("",), cache_name=cache_name(spec), boundary=project,
                                  ignore_file=ignore, anchored=True)
         cf = inputdigest.digest(project, (rel_cf,), cache_name=f"containerfile\0{b.containerfile}",

@@ -131,8 +131,9 @@ class Desired:
     @classmethod
     def from_spec(cls, spec: Spec, *, strict: bool = True) -> "Desired":
         """strict=False (stop, reset, status, logs): an input or build context that is
-        refused leaves those parts out instead, so a broken one never locks you out."""
-        from podman_sandbox.errors import RefusedError
+        refused or missing leaves those parts out instead, so a broken one never locks
+        you out."""
+        from podman_sandbox.errors import RefusedError, SpecError
 
         build = found = None
         if spec.build is not None:
@@ -142,7 +143,7 @@ class Desired:
             try:
                 build = building.context(spec)
                 spec = replace(spec, image=build.tag)  # everything downstream uses the built tag
-            except RefusedError:
+            except (RefusedError, SpecError):
                 if strict:
                     raise
         try:
