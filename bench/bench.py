@@ -13,6 +13,10 @@ target is met, 1 otherwise.
 
 Scenarios:
   execute     `execute true` on a running, in-sync sandbox  vs  `podman exec CTR true`
+  inputs      `execute true` on an in-sync sandbox whose setup declares `inputs:`
+              (requirements.txt and a folder of --input-files files, stat-checked
+              by the fast path)  vs  `podman exec CTR true`, and vs the same
+              execute without inputs (what inputs add)
   apply       `apply` with nothing to change: time, and how many podman calls
               (counted with a logging `podman` shim on PATH in a separate run)
   stopped     `execute true` on a stopped sandbox (the container exists, e.g.
@@ -68,7 +72,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 runtime = "runc"
 """
 LABEL_PROJECT = "io.podman-sandbox.project"
-SCENARIOS = ("execute", "apply", "stopped", "removed", "configure", "list")
+SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "configure", "list")
 MIB = 1024 * 1024
 
 
@@ -218,6 +222,29 @@ def bench_execute(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
                                              name, "sh", "-c", "--", "true"], cwd=proj))
     rep.pair("execute", "podman-sandbox execute true", ours2,
              "podman exec -i --env --workdir CTR sh -c true", same, None)
+
+
+def bench_inputs(b: Bench, rep: Report, rounds: int, warmup: int, files: int = 50) -> None:
+    setup = "setup:\n  - \"true\"\n"
+    with_name, without_name = f"{PREFIX}-inputs", f"{PREFIX}-noinputs"
+    proj = b.project("inputs", b.sandbox_spec(with_name, setup + "inputs:\n  - requirements.txt\n"
+                                                          "  - deps/\n"))
+    (proj / "requirements.txt").write_text("attrs\npytest\n")
+    (proj / "deps").mkdir(exist_ok=True)
+    for i in range(max(files - 1, 0)):
+        (proj / "deps" / f"pkg{i:03d}.txt").write_text(f"pkg{i}\n")
+    (proj / ".gitignore").write_text("__pycache__/\n")
+    plain = b.project("noinputs", b.sandbox_spec(without_name, setup))
+    b.ours("apply", cwd=proj)
+    b.ours("apply", cwd=plain)
+    ours, raw = alternate(rounds, warmup,
+                          lambda: b.timed([b.tool, "execute", "true"], cwd=proj),
+                          lambda: b.timed([b.podman, "exec", with_name, "true"], cwd=proj))
+    rep.pair("inputs", f"execute true ({files} input files)", ours, "podman exec CTR true", raw, 1.2)
+    ours2, base = alternate(rounds, 0,
+                            lambda: b.timed([b.tool, "execute", "true"], cwd=proj),
+                            lambda: b.timed([b.tool, "execute", "true"], cwd=plain))
+    rep.pair("inputs", f"execute true ({files} input files)", ours2, "execute true (no inputs)", base, None)
 
 
 def _podman_shim(b: Bench) -> tuple[dict, Path]:
@@ -463,6 +490,12 @@ def cleanup(b: Bench) -> None:
         imgs = b.podman_cmd("images", "--format", "json", "--filter", f"reference={repo}", check=False).stdout
         for img in json.loads(imgs or "[]") or []:
             b.podman_cmd("rmi", "--force", img["Id"], check=False)
+    # Setup images of our projects (the inputs scenario), then the image itself.
+    imgs = b.podman_cmd("images", "--format", "json", "--filter", "label=io.podman-sandbox.managed=true",
+                        check=False).stdout
+    for img in json.loads(imgs or "[]") or []:
+        if (img.get("Labels") or {}).get(LABEL_PROJECT, "").startswith(str(b.root)):
+            b.podman_cmd("rmi", "--force", img["Id"], check=False)
     b.podman_cmd("rmi", "--force", IMAGE, check=False)
 
 
@@ -475,6 +508,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios (default: all: {','.join(SCENARIOS)})")
     parser.add_argument("--sandboxes", type=int, default=50, help="sandboxes for `list` (default 50)")
+    parser.add_argument("--input-files", type=int, default=50,
+                        help="files the `inputs` scenario declares (default 50)")
     parser.add_argument("--podman-sandbox", dest="tool", help="the podman-sandbox to measure "
                         "(default: the one on PATH, else next to this Python)")
     parser.add_argument("--json", dest="json_out", help="also write the results to this file")
@@ -501,6 +536,8 @@ def main() -> int:
             print(f"\n[{scenario}]", flush=True)
             if scenario == "list":
                 bench_list(b, rep, args.runs, args.warmup, args.sandboxes)
+            elif scenario == "inputs":
+                bench_inputs(b, rep, args.runs, args.warmup, args.input_files)
             else:
                 globals()[f"bench_{scenario}"](b, rep, args.runs, args.warmup)
         print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -71,11 +71,16 @@ class App:
 
     @property
     def desired(self) -> Desired:
-        return Desired.from_spec(self.spec)
+        # Computed once per spec: it hashes the setup inputs and the build context.
+        if self.__dict__.get("_desired_of") is not self.spec:
+            self._desired = Desired.from_spec(self.spec, strict=not self.__dict__.get("_tolerant"))
+            self._desired_of = self.spec
+        return self._desired
 
     def reload(self) -> None:
         """Forget the loaded spec (after configure rewrote it)."""
         self.__dict__.pop("spec", None)
+        self.__dict__.pop("_desired_of", None)
 
     def tolerate_invalid_spec(self) -> None:
         """For stop, reset, status and logs: a broken spec file (a bad `git pull`) must not
@@ -83,6 +88,7 @@ class App:
         its name, and auto_commit (taken as on when unreadable: committing loses nothing)."""
         from podman_sandbox.errors import SpecError
 
+        self._tolerant = True  # and a refused input or build context (Desired.from_spec)
         try:
             self.spec  # noqa: B018 - loads it
         except SpecError as exc:

@@ -53,9 +53,13 @@ def test_every_field_is_mentioned_with_a_comment_above_it(text):
         assert above.startswith("# ") and len(above) > 10, f"{field} has no explanation above it"
 
 
-def uncommented(text: str) -> str:
-    """The example with its optional fields switched on."""
-    fields = set(load_schema()["properties"])
+# build: is the alternative to image: (one of the two), so it is switched on on its own.
+ALTERNATIVES = {"build"}
+
+
+def uncommented(text: str, fields=None) -> str:
+    """The example with its optional fields switched on (all but the alternatives)."""
+    fields = set(fields or set(load_schema()["properties"]) - ALTERNATIVES)
     out, in_block = [], False
     for line in text.splitlines():
         match = re.match(r"^# (\w+):", line)
@@ -73,8 +77,18 @@ def uncommented(text: str) -> str:
 def test_commented_out_fields_are_valid_when_switched_on(text, tmp_path):
     full = uncommented(text)
     doc, loc = load_document(str(EXAMPLE), full, display_name="sandbox.yaml.example")
-    assert set(doc) == set(load_schema()["properties"])
+    assert set(doc) == set(load_schema()["properties"]) - ALTERNATIVES
     validate_document(doc, loc, "sandbox.yaml.example", base_dir=str(tmp_path))
     spec = build_spec(doc, project_dir=str(tmp_path), source="x", mode="project")
     assert spec.cap_drop == ("ALL",)
     assert spec.mounts and spec.mounts[0].target == "/root/.cache/pip" and not spec.mounts[0].read_only
+
+
+def test_the_build_example_is_valid_in_place_of_image(text, tmp_path):
+    full = uncommented(text, {"build"}).replace("\nimage: ", "\n# image: ", 1)
+    doc, loc = load_document(str(EXAMPLE), full, display_name="sandbox.yaml.example")
+    assert "build" in doc and "image" not in doc
+    validate_document(doc, loc, "sandbox.yaml.example", base_dir=str(tmp_path))
+    spec = build_spec(doc, project_dir=str(tmp_path), source="x", mode="project")
+    assert spec.build.containerfile == str(tmp_path / "Containerfile")
+    assert spec.build.args == (("PYTHON_VERSION", "3.12"),)

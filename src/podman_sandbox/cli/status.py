@@ -14,7 +14,8 @@ def status_dict(app: App) -> dict:
     from podman_sandbox.engine import cgroup, disk, host, images, ownership, state
     from podman_sandbox.engine.plan import is_in_sync
 
-    spec, desired = app.spec, app.desired
+    desired = app.desired
+    spec = desired.spec  # with build:, its image is the tag the build makes
     found = act.observe(app.runner, desired)
     effective = None
     if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
@@ -24,8 +25,10 @@ def status_dict(app: App) -> dict:
     # The state a container made now starts from: the one of the base image's id and
     # the setup steps. Others were made on another image or setup and are only kept.
     in_use = (images.state_tag(spec.name, images.setup_key(found.base_image_id, spec.setup,
-                                                           found.owner_key))
+                                                           found.owner_key, desired.inputs_digest))
               if found.base_image_id else None)
+    from podman_sandbox.engine import superseded
+    own_images = superseded.owner_images(app.runner, spec)
     # A container of this name that another project (or config folder) owns: shown as
     # such, never as this sandbox.
     foreign = (ownership.owner_of(found.labels) or "an unknown folder"
@@ -64,6 +67,10 @@ def status_dict(app: App) -> dict:
         "not_enforced": sorted(host.unenforced_limits(desired.container)),
         # What the spec grants beyond a default sandbox, and whether each is approved.
         "consent": _consent(spec),
+        # This owner's setup, built and saved-state images: how many, and their sizes
+        # added up (each image's size includes the layers it shares with the others).
+        "images": {"count": len(own_images),
+                   "size": sum(int(i.get("Size") or 0) for i in own_images)},
     }
 
 
@@ -143,6 +150,9 @@ def command(app: App, as_json: bool) -> int:
             "that another project or config folder made, never used; or of the old tag format, "
             "adopted by your next start when their labels name this folder)")]
           if data["other_owners_state"] else []),
+        ("Images", f"{data['images']['count']} setup, built and saved-state image(s), "
+                   f"{data['images']['size'] / 1e6:.1f} MB together (shared layers counted "
+                   "in each; `podman-sandbox gc` removes superseded ones)"),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
          else "- (not running)"),

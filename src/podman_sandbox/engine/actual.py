@@ -186,8 +186,9 @@ def list_images(runner: Runner, reference: str) -> list[dict]:
 
 def container_state_key(actual: Actual) -> str:
     """The key of the state a container belongs to: the base and setup it was made from."""
-    return images.setup_key(actual.built_from_base_id or "", (actual.observed or {}).get("setup", []),
-                            actual.owner_key)
+    observed = actual.observed or {}
+    return images.setup_key(actual.built_from_base_id or "", observed.get("setup", []),
+                            actual.owner_key, observed.get("inputs"))
 
 
 def describe_uncommitted(lost, name: str) -> str:
@@ -196,10 +197,15 @@ def describe_uncommitted(lost, name: str) -> str:
     return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
 
 
-def uncommitted_changes(runner: Runner, container: str, actual: Actual) -> list[str]:
-    """Paths changed in the container since its last commit (or since it was made)."""
-    return changed_paths(runner, container, committed_tag(runner, container, actual),
-                         mount_points(actual)) or []
+def uncommitted_changes(runner: Runner, container: str, actual: Actual, spec=None) -> list[str]:
+    """Paths changed in the container since its last commit (or since it was made);
+    with spec, without the derived ones (engine/derived.py): what a discard would lose."""
+    found = changed_paths(runner, container, committed_tag(runner, container, actual),
+                          mount_points(actual)) or []
+    if spec is None:
+        return found
+    from podman_sandbox.engine import derived
+    return derived.work(found, derived.rules(spec))
 
 
 def mount_points(actual: Actual) -> set[str]:
@@ -248,7 +254,8 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
     spec = desired.spec
     saved = None  # tags of this sandbox's committed states, listed once
     if actual.base_image_id:
-        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key)
+        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key,
+                               desired.inputs_digest)
         if spec.setup:
             actual.setup_image_present = any(ownership.is_ours(img.get("Labels"), spec)
                                              for img in list_images(runner, images.setup_tag(key)))
@@ -261,7 +268,7 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
             own = images.state_tag(spec.name, container_state_key(actual))
             if own != actual.state_image and own in (saved or ()):
                 actual.other_state_image = own
-        actual.uncommitted = uncommitted_changes(runner, spec.name, actual)
+        actual.uncommitted = uncommitted_changes(runner, spec.name, actual, spec)
     if desired.container.get("disk"):
         from podman_sandbox.engine import disk
         actual.disk_unenforced = disk.reason_for(runner)

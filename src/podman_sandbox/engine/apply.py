@@ -15,7 +15,7 @@ from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock
-from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
+from podman_sandbox.engine.plan import IMAGE_ACTIONS, PENDING, Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
@@ -45,8 +45,32 @@ def survey(runner: Runner, desired: Desired) -> Survey:
     changes = []
     if actual.observed is not None:
         from podman_sandbox.engine.diff import changes as diff_changes
-        changes = diff_changes(actual.observed, desired.container)
-    return Survey(actual, make_plan(desired, actual, changes))
+        changes = [_named_inputs(c, desired) for c in diff_changes(actual.observed, desired.container)]
+    plan = make_plan(desired, actual, changes)
+    if desired.build is not None and any(a.kind == "build" for a in plan.actions):
+        from dataclasses import replace
+
+        from podman_sandbox.engine import build
+        why = build.reason(desired.spec, desired.build, (actual.observed or {}).get("image"))
+        plan = replace(plan, actions=tuple(replace(a, reason=why) if a.kind == "build" else a
+                                           for a in plan.actions))
+    return Survey(actual, plan)
+
+
+def _named_inputs(change, desired: Desired):
+    """An inputs change, with the files that changed when the digest cache knows them."""
+    if change.field != "inputs" or not change.old or not change.new:
+        return change
+    from dataclasses import replace
+
+    from podman_sandbox.engine import inputdigest
+    from podman_sandbox.engine.desired import inputs_cache_name
+
+    files = inputdigest.changed_files(inputs_cache_name(desired.spec), change.old, change.new)
+    if not files:
+        return change
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return replace(change, detail=shown)
 
 
 def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bool) -> None:
@@ -157,6 +181,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
     """Bring the sandbox to desired and leave it running."""
     with sandbox_lock(desired.spec.name):
         found = survey(runner, desired)
+        before = found.actual
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done
@@ -169,7 +194,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
             _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 for action in found.plan.actions:
-                    if action.kind in ("pull", "build-setup"):
+                    # A setup key waiting for the pulled or built image's id: after the replan.
+                    if action.kind in IMAGE_ACTIONS and action.params.get("key") != PENDING:
                         run_action(runner, action, desired, found.actual, out)
                         carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.
@@ -179,7 +205,13 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 run_action(runner, action, desired, found.actual, out)
                 carried.append(action)
             found = Survey(act.observe(runner, desired), found.plan)
+            if any(a.kind in ("create", "replace") for a in carried) and found.actual.state == "running":
+                # The new sandbox runs: what the old one was made from may go.
+                from podman_sandbox.engine import superseded
+                superseded.remove_unused(runner, desired.spec,
+                                         superseded.replaced_tags(before, desired), out)
         if record_key and found.actual.state == "running" and found.actual.pid:
+            watch, watchsig = desired.watched()
             record.write(record_key, container=desired.spec.name,
                          container_id=found.actual.container_id or "", pid=found.actual.pid,
                          spec_hash=desired.hash,
@@ -188,7 +220,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                          base_id=found.actual.base_image_id,
                          in_sync=is_in_sync(desired, found.actual),
                          links=tuple((m.source, mountcheck.desired_source(m.source))
-                                     for m in desired.spec.mounts))
+                                     for m in desired.spec.mounts),
+                         watch=watch, watchsig=watchsig)
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
         if not_enforced:

@@ -17,7 +17,7 @@ from podman_sandbox.schema.spec import WORKSPACE, Spec
 
 # Field -> how a change to it is applied (see engine/diff.py).
 LIVE_FIELDS = ("memory", "cpus")
-REBUILD_FIELDS = ("setup",)
+REBUILD_FIELDS = ("setup", "inputs")
 
 
 def relabels(source: str, project_dir: str) -> bool:
@@ -67,6 +67,25 @@ def canonical(spec: Spec) -> dict:
     return container
 
 
+def inputs_cache_name(spec: Spec) -> str:
+    return f"inputs\0{spec.project_dir}"
+
+
+def setup_inputs(spec: Spec):
+    """The content digest of the spec's `inputs:` (inputdigest.Digest), or None when the
+    setup has none. An input that escapes the project is refused (exit 123)."""
+    if not (spec.setup and spec.inputs):
+        return None
+    from podman_sandbox.engine import inputdigest, inputs
+    from podman_sandbox.errors import RefusedError
+
+    try:
+        return inputdigest.digest(spec.project_dir, spec.inputs, cache_name=inputs_cache_name(spec),
+                                  boundary=spec.project_dir)
+    except inputs.InputError as exc:
+        raise RefusedError(f"inputs: {exc}") from None
+
+
 def _with_disk(container: dict, spec: Spec) -> dict:
     # Only when set: every sandbox made before `disk:` existed keeps its hash.
     if spec.disk is not None:
@@ -84,8 +103,56 @@ class Desired:
     spec: Spec
     container: dict
     hash: str
+    inputs: object = None  # inputdigest.Digest of the setup's inputs, or None
+    build: object = None  # build.Context of `build:`, or None
+
+    @property
+    def inputs_digest(self) -> str | None:
+        return self.inputs.digest if self.inputs is not None else None
+
+    def watched(self) -> tuple[str, str]:
+        """(inputs.watch_text, combined signature) of the files this desired state was
+        computed from (setup inputs, build context): the fast path re-checks their stat
+        data before it trusts a record; ("", "") when there are none."""
+        from podman_sandbox.engine import inputs
+
+        sets, sigs = [], []
+        if self.inputs is not None:
+            spec = self.spec
+            sets.append((spec.project_dir, spec.inputs, spec.project_dir, inputs.IGNORE_FILE, False))
+            sigs.append(self.inputs.signature)
+        if self.build is not None:
+            sets.extend(self.build.watch_sets)
+            sigs.extend(self.build.signatures)
+        if not sets:
+            return "", ""
+        return inputs.watch_text(sets), inputs.combined(sigs)
 
     @classmethod
-    def from_spec(cls, spec: Spec) -> "Desired":
+    def from_spec(cls, spec: Spec, *, strict: bool = True) -> "Desired":
+        """strict=False (stop, reset, status, logs): an input or build context that is
+        refused or missing leaves those parts out instead, so a broken one never locks
+        you out."""
+        from podman_sandbox.errors import RefusedError, SpecError
+
+        build = found = None
+        if spec.build is not None:
+            from dataclasses import replace
+
+            from podman_sandbox.engine import build as building
+            try:
+                build = building.context(spec)
+                spec = replace(spec, image=build.tag)  # everything downstream uses the built tag
+            except (RefusedError, SpecError):
+                if strict:
+                    raise
+        try:
+            found = setup_inputs(spec)
+        except RefusedError:
+            if strict:
+                raise
         container = _with_disk(canonical(spec), spec)
-        return cls(spec=spec, container=container, hash=spec_hash(container))
+        if found is not None:  # only then: every other spec keeps its hash
+            container["inputs"] = found.digest
+        return cls(spec=spec, container=container, hash=spec_hash(container), inputs=found,
+                   build=build)

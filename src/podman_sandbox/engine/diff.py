@@ -22,8 +22,13 @@ class Change:
     old: object
     new: object
     change_class: str  # live | rebuild | recreate
+    detail: str = ""  # inputs: the files that changed, when known
 
     def describe(self) -> str:
+        if self.field == "inputs":
+            if self.old is None or self.new is None:
+                return f"setup: inputs {'declared' if self.old is None else 'removed'}"
+            return f"setup: {self.detail or 'inputs'} changed"
         return f"{self.field}: {show_value(self.field, self.old)} -> {show_value(self.field, self.new)}"
 
 
@@ -34,6 +39,8 @@ def show_value(field: str, value) -> str:
         return format_size(value)
     if value is None:
         return "none"
+    if field == "inputs" and isinstance(value, str):
+        return f"content {value[:12]}"
     if field == "mounts" and isinstance(value, list):
         return ", ".join(f"{m.get('source')}:{m.get('target')}{':ro' if m.get('read_only') else ''}"
                          for m in value) or "none"

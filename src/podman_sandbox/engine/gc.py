@@ -14,8 +14,12 @@ Orphans, in the order they are removed:
   folder no longer exists and whose sandbox is gone (or is being removed);
   the state of the classic sandbox (the one ~/.config governs, not a
   project) is never collected: `reset` drops it;
-- setup images (localhost/podman-sandbox-setup) that no remaining container
-  or saved state was made from, built for a project folder that is gone.
+- setup images (localhost/podman-sandbox-setup) and built base images
+  (localhost/podman-sandbox-build, from `build:`) that no remaining
+  container, saved state or other image was made from, made for a project
+  folder that is gone, or *superseded*: the project still exists, and either
+  its sandbox runs on another one, or (no sandbox now) a newer one of the
+  same kind was made for it since.
 
 A folder is gone only when looking it up says "no such file": a folder we
 may not read, or any other error, counts as present.
@@ -98,7 +102,7 @@ def _setup_key_of(labels: dict) -> str | None:
     owner = ownership.owner_of(labels)
     if spec is None or not base or not spec.get("setup") or not owner:
         return None
-    return images.setup_key(base, spec["setup"], ownership.owner_hash(owner))
+    return images.setup_key(base, spec["setup"], ownership.owner_hash(owner), spec.get("inputs"))
 
 
 def _is_classic(labels: dict) -> bool:
@@ -135,10 +139,13 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
         tags = img.get("Names") or []
         state_tags = [t for t in tags if t.startswith(images.STATE_REPO_PREFIX)]
         setup_tags = [t for t in tags if t.startswith(images.SETUP_REPO + ":")]
+        build_tags = [t for t in tags if t.startswith(images.BUILD_REPO + ":")]
         if state_tags:
             state_imgs.append((img, state_tags))
         elif setup_tags:
             setup_imgs.append((img, setup_tags))
+        elif build_tags:
+            setup_imgs.append((img, build_tags))
 
     kept_states = []
     for img, tags in state_imgs:
@@ -158,17 +165,45 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     in_use_keys = {k for k in (_setup_key_of(x.get("Labels") or {})
                                for x in [*kept_containers, *kept_states]) if k}
     in_use_ids = {c.get("ImageID") for c in kept_containers}
+    # Images others were made from (a state's or a setup result's base, a parent layer).
+    in_use_ids |= {(x.get("Labels") or {}).get(act.LABEL_BASE_ID) for x in imgs}
+    in_use_ids |= {x.get("ParentId") or x.get("Parent") for x in imgs}
+    owners_running = {ownership.owner_of(c.get("Labels")) for c in kept_containers}
+    newest: dict = {}  # (owner, repo) -> the latest image made, kept while no sandbox runs
+    for img, tags in setup_imgs:
+        group = (ownership.owner_of(img.get("Labels")), tags[0].split(":", 1)[0])
+        if _created(img) >= _created(newest.get(group, {})):
+            newest[group] = img
     for img, tags in setup_imgs:
         labels = img.get("Labels") or {}
         project = labels.get(act.LABEL_PROJECT)
         keys = {t.split(":", 1)[1] for t in tags}
-        if keys & in_use_keys or img.get("Id") in in_use_ids:
+        if keys & in_use_keys or img.get("Id") in in_use_ids or not project:
             continue
-        if project and within(project, under) and folder_gone(project):
-            found.append(Orphan("setup-image", tags[0], img.get("Id", ""), project,
-                                f"setup result no sandbox or saved state uses, built for "
+        kind = "build-image" if tags[0].startswith(images.BUILD_REPO + ":") else "setup-image"
+        what = "built image" if kind == "build-image" else "setup result"
+        if not within(project, under):
+            continue
+        if folder_gone(project):
+            found.append(Orphan(kind, tags[0], img.get("Id", ""), project,
+                                f"{what} no sandbox or saved state uses, built for "
                                 f"{project}, which no longer exists", tags=tags))
+            continue
+        owner = ownership.owner_of(labels)
+        if any(ownership.same_owner(owner, o) for o in owners_running):
+            found.append(Orphan(kind, tags[0], img.get("Id", ""), project,
+                                f"superseded {what} of {project}: its sandbox runs on another",
+                                tags=tags))
+        elif newest.get((owner, tags[0].split(":", 1)[0])) is not img:
+            found.append(Orphan(kind, tags[0], img.get("Id", ""), project,
+                                f"superseded {what} of {project}: a newer one was made since",
+                                tags=tags))
     return found
+
+
+def _created(img: dict) -> int:
+    value = img.get("Created", 0)
+    return value if isinstance(value, int) else 0
 
 
 def remove(runner: Runner, orphans: list[Orphan], out: Output) -> list[Orphan]:

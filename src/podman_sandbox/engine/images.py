@@ -7,7 +7,10 @@ base is never started on another; switching back finds it again.
 
 The key starts with the owner's hash (engine/ownership.py): a setup result is
 never shared between projects (one project's `sh install.sh` must not stand in
-for another's), and one project's tags never name another's saved state.
+for another's), and one project's tags never name another's saved state. That
+holds with `inputs:` too: the steps may read files they do not declare, and the
+mounts they get are not hashed, so no key can prove that it covers everything
+a step read. The content digest of `inputs:` joins the key when there is one.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ import hashlib
 import json
 
 SETUP_REPO = "localhost/podman-sandbox-setup"
+BUILD_REPO = "localhost/podman-sandbox-build"  # images made from a project's Containerfile
 STATE_REPO_PREFIX = "localhost/podman-sandbox-state-"
 PREVIOUS_SUFFIX = "-prev"
 
 
-def setup_key(base_image_id: str, steps, owner: str) -> str:
-    """"<owner hash>-<16 hex of base, steps and owner>"; owner: ownership.owner_hash."""
-    blob = json.dumps({"base": base_image_id, "setup": list(steps), "owner": owner}, sort_keys=True)
+def setup_key(base_image_id: str, steps, owner: str, inputs: str | None = None) -> str:
+    """"<owner hash>-<16 hex of base, steps, owner and inputs digest>"; owner:
+    ownership.owner_hash; inputs: inputdigest's digest (None: no inputs, the key of old)."""
+    fields = {"base": base_image_id, "setup": list(steps), "owner": owner}
+    if inputs:
+        fields["inputs"] = inputs
+    blob = json.dumps(fields, sort_keys=True)
     return f"{owner}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 

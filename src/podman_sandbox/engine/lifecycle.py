@@ -25,8 +25,9 @@ def _ours(runner: Runner, desired: Desired) -> act.Actual:
     return actual
 
 
-def _say_discarded(runner: Runner, actual: act.Actual, name: str, out: Output) -> None:
-    lost = act.uncommitted_changes(runner, name, actual)
+def _say_discarded(runner: Runner, actual: act.Actual, desired: Desired, out: Output) -> None:
+    name = desired.spec.name
+    lost = act.uncommitted_changes(runner, name, actual, desired.spec)
     if lost:
         out.notice(f"discarding {act.describe_uncommitted(lost, name)}; "
                    "run `podman-sandbox commit` first to keep such changes")
@@ -66,7 +67,7 @@ def stop(runner: Runner, desired: Desired, out: Output) -> bool:
                 tag = _commit(runner, desired, actual, out)
                 out.step(f"auto-commit: state saved as {tag}")
         else:
-            _say_discarded(runner, actual, name, out)
+            _say_discarded(runner, actual, desired, out)
         out.step(f"stopping {name}")
         runner.run(render("remove", name=name), what=f"stop {name}")
         return True
@@ -94,7 +95,7 @@ def reset(runner: Runner, desired: Desired, out: Output) -> list[str]:
     with sandbox_lock(name):
         actual = _ours(runner, desired)
         if actual.state != "missing":
-            _say_discarded(runner, actual, name, out)
+            _say_discarded(runner, actual, desired, out)
             out.step(f"removing {name} so the next start is fresh")
             runner.run(render("remove", name=name), what=f"remove {name}")
         return [img.tag for img in state.reset(runner, desired.spec)]

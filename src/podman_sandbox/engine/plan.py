@@ -16,11 +16,12 @@ from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
 
 PENDING = "after-pull"  # stands for a setup key that needs the pulled image's id
+IMAGE_ACTIONS = ("pull", "build", "build-setup")  # carried out first, then the plan is made again
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # pull | build-setup | commit | create | replace | start | update
+    kind: str  # pull | build | build-setup | commit | create | replace | start | update
     reason: str
     change_class: str  # image | rebuild | commit | create | recreate | start | live
     params: dict = field(default_factory=dict, compare=False)
@@ -43,7 +44,7 @@ class Plan:
 
     @property
     def needs_images(self) -> bool:
-        return any(a.kind in ("pull", "build-setup") for a in self.actions)
+        return any(a.kind in IMAGE_ACTIONS for a in self.actions)
 
 
 def is_in_sync(desired: Desired, actual: Actual) -> bool:
@@ -80,15 +81,22 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
 
     actions: list[Action] = []
     base_id = actual.base_image_id
-    key = images.setup_key(base_id, spec.setup, actual.owner_key) if base_id else PENDING
+    key = (images.setup_key(base_id, spec.setup, actual.owner_key, desired.inputs_digest)
+           if base_id else PENDING)
 
-    if base_id is None:
+    if base_id is None and spec.build is not None:
+        # The tag is keyed by the context's content (engine/build.py): absent = changed.
+        actions.append(Action("build", "build: no image built for this Containerfile and "
+                              "context yet", "image", {"image": spec.image}))
+    elif base_id is None:
         actions.append(Action("pull", f"image {spec.image} is not present locally", "image",
                               {"image": spec.image}))
     if spec.setup and not actual.setup_image_present:
+        why = next((c.describe() for c in changes if c.field == "inputs"), None)
         actions.append(Action(
             "build-setup",
-            f"{len(spec.setup)} setup step(s) have no cached result for this base image",
+            why or f"{len(spec.setup)} setup step(s) have no cached result for this base image"
+            + (" and inputs" if spec.inputs else ""),
             "rebuild", {"image": spec.image, "key": key, "steps": list(spec.setup)}))
 
     # --storage-opt size= only where Podman's storage enforces it (plan, apply and status

@@ -66,7 +66,10 @@ _ENV = ("HOME", "CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINERS_CONF",
         "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 
 _FIELDS = ("key", "container", "id", "pid", "starttime", "limits", "hash", "memory", "pidfile",
-           "image", "base", "insync", "links")
+           "image", "base", "insync", "links", "watch", "watchsig")
+# watch: the setup inputs and build context the desired state was computed from
+# (engine/inputs.watch_text); watchsig: their stat signature then. The spec file's bytes
+# do not show an edit of requirements.txt: a record serves only while that signature holds.
 # links: "SOURCE\x1fREAL" per extra mount, tab-separated: the desired state holds the real
 # path (engine/mountcheck.py), so a record serves only while each source resolves as then.
 _LINK, _LINKS = "\x1f", "\t"
@@ -189,6 +192,11 @@ def lookup(key: str) -> dict | None:
         source, _, real = pair.partition(_LINK)
         if os.path.realpath(source) != real:
             return None  # a mount source points elsewhere now: the full path decides
+    if rec.get("watch"):
+        from podman_sandbox.engine import inputs  # only for specs with inputs or build
+
+        if inputs.watch_signature(rec["watch"]) != rec.get("watchsig"):
+            return None  # an input changed (or cannot be read): the full path decides
     return rec
 
 
@@ -211,7 +219,7 @@ def read(key: str) -> dict | None:
 def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: str,
           memory: int | None, pid_file: str | None = None, image: str | None = None,
           base_id: str | None = None, in_sync: bool = False,
-          links: tuple[tuple[str, str], ...] = ()) -> None:
+          links: tuple[tuple[str, str], ...] = (), watch: str = "", watchsig: str = "") -> None:
     """Note that container (running, init process pid) serves the spec of key.
 
     image and base_id: the spec's image and the id it had; in_sync: the
@@ -227,7 +235,8 @@ def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: s
               "memory": "-" if memory is None else str(int(memory)), "pidfile": pid_file or "",
               "image": image or "", "base": base_id or "",
               "insync": "1" if in_sync and image and base_id else "0",
-              "links": _LINKS.join(f"{s}{_LINK}{r}" for s, r in links)}
+              "links": _LINKS.join(f"{s}{_LINK}{r}" for s, r in links),
+              "watch": watch, "watchsig": watchsig}
     forget_container(container, keep=key)
     if key == UNREADABLE or starttime is None or found is None or not container_id or \
             any(v is None or "\n" in v for v in values.values()):
@@ -249,8 +258,14 @@ def restarted(rec: dict, pid: int) -> dict | None:
     new = dict(rec, pid=pid, starttime=starttime)
     write(new["key"], container=new["container"], container_id=new["id"], pid=pid,
           spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"),
-          image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1")
+          image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1",
+          links=_links(new), watch=new.get("watch", ""), watchsig=new.get("watchsig", ""))
     return new
+
+
+def _links(rec: dict) -> tuple[tuple[str, str], ...]:
+    return tuple(tuple(pair.partition(_LINK)[::2])
+                 for pair in filter(None, rec.get("links", "").split(_LINKS)))
 
 
 def forget(key: str | None) -> None:

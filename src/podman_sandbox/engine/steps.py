@@ -68,19 +68,25 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     """The sandbox container; start: created and started in one call (`podman run --detach`).
     Its mount sources are checked as they are now (mountcheck.check), every time."""
     from podman_sandbox.engine import mountcheck
-    from podman_sandbox.engine.desired import volume_options
 
     c = desired.container
     expected = mountcheck.check(desired.spec, c)
-    volumes = [f"{m['source']}:{m['target']}:"
-               + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
-               for m in c["mounts"]]
     argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=c, volumes=volumes, image=image, start=start,
+                  c=c, volumes=volume_args(desired), image=image, start=start,
                   userns=userns_args(c.get("user")),
                   disk=c.get("disk") if disk else None)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
                    verify=(name, tuple(expected)) if start else None)
+
+
+def volume_args(desired: Desired) -> list[str]:
+    """The --volume values of every mount, /workspace included (sandbox and setup)."""
+    from podman_sandbox.engine.desired import volume_options
+
+    c = desired.container
+    return [f"{m['source']}:{m['target']}:"
+            + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
+            for m in c["mounts"]]
 
 
 def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[Command]:
@@ -89,14 +95,20 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     base = base_id or ""
     if action.kind == "pull":
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
+    if action.kind == "build":
+        from podman_sandbox.engine.build import build_argv
+        labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "build"}
+        return [Command(build_argv(spec, desired.build, labels), f"build {p['image']}", stream=True)]
     if action.kind == "build-setup":
         from podman_sandbox.engine import mountcheck
         tmp = setup_container_name(name)
         labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
-        expected = [e for e in mountcheck.check(spec, desired.container) if e.target == "/workspace"]
+        # The steps get the sandbox's mounts and env; the mount sources are checked now
+        # and verified once the container runs, exactly as for the sandbox itself.
+        expected = mountcheck.check(spec, desired.container)
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
-                               limits=desired.container,
-                               project_dir=spec.project_dir, userns=userns_args()),
+                               limits=desired.container, volumes=volume_args(desired),
+                               userns=userns_args()),
                         f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),

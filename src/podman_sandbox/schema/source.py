@@ -135,6 +135,10 @@ def validate_text(path: str, text: str, *, kind: str, base_dir: str) -> dict:
                 doc[new] = doc.pop(old)
                 locator.rename_key(old, new)
     validate_document(doc, locator, name, require_image=(kind == "project"), base_dir=base_dir)
+    if kind == "classic" and "build" in doc:
+        line, col = locator.key_position(("build",))
+        raise SpecError([f"{name}:{line}:{col}: build: needs a project (a sandbox.yaml next to "
+                         "the Containerfile); the user's config.json names an image"])
     return doc
 
 

@@ -16,6 +16,7 @@ from podman_sandbox.schema.sizes import page_aligned, parse_size
 DEFAULT_IMAGE = "alpine:latest"
 DEFAULT_PIDS_LIMIT = 2048
 CLASSIC_NAME = "podman-sandbox"
+BUILD_IMAGE = "localhost/podman-sandbox-build:pending"  # until engine/build.py names the tag
 WORKSPACE = "/workspace"
 
 
@@ -25,6 +26,15 @@ class Mount:
     target: str  # absolute path in the sandbox
     read_only: bool = True
     force: bool = False  # broad sources allowed: a grant (trust.py), checked again at every create (mountcheck.py)
+
+
+@dataclass(frozen=True)
+class Build:
+    """build: the base image made from a Containerfile (engine/build.py)."""
+    context: str  # absolute host folder
+    containerfile: str  # absolute host path
+    args: tuple[tuple[str, str], ...] = ()  # sorted by name
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Spec:
     user: str | None = None
     mounts: tuple[Mount, ...] = field(default=())
     selinux_label: str = "project"  # "disable": --security-opt label=disable (a grant)
+    inputs: tuple[str, ...] = ()  # files the setup steps read (engine/inputs.py)
+    ignore_changes: tuple[str, ...] = ()  # globs of derived paths (engine/derived.py)
+    build: Build | None = None  # image: is then the tag the build makes (engine/build.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +120,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
     """Spec from a validated document (sandbox.yaml or config.json contents)."""
     project_dir = os.path.normpath(os.path.abspath(project_dir))
     memory = doc.get("memory")
+    build = _build(doc.get("build"), project_dir)
     if mode == "classic":
         name = doc.get("name") or CLASSIC_NAME
     else:
@@ -121,7 +135,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         for m in doc.get("mounts") or ()
     )
     return Spec(
-        image=doc.get("image") or DEFAULT_IMAGE,
+        image=doc.get("image") or (BUILD_IMAGE if build else DEFAULT_IMAGE),
         name=name,
         project_dir=project_dir,
         source=source,
@@ -140,4 +154,24 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         user=doc.get("user"),
         mounts=mounts,
         selinux_label=doc.get("selinux_label") or "project",
+        inputs=tuple(doc.get("inputs") or ()),
+        ignore_changes=tuple(doc.get("ignore_changes") or ()),
+        build=build,
     )
+
+
+def _build(value, project_dir: str) -> Build | None:
+    if value is None:
+        return None
+    fields = {"containerfile": value} if isinstance(value, str) else value
+    context = os.path.normpath(os.path.join(project_dir, fields.get("context") or "."))
+    containerfile = fields.get("containerfile")
+    if containerfile:
+        containerfile = os.path.normpath(os.path.join(project_dir, containerfile))
+    else:
+        containerfile = os.path.join(context, "Containerfile")
+        if not os.path.lexists(containerfile) and os.path.lexists(os.path.join(context, "Dockerfile")):
+            containerfile = os.path.join(context, "Dockerfile")
+    args = tuple(sorted((k, _env_value(v)) for k, v in (fields.get("args") or {}).items()))
+    return Build(context=context, containerfile=containerfile, args=args,
+                 target=fields.get("target") or None)

@@ -304,7 +304,7 @@ def _schema_error(error, out: _Collector, require_image: bool) -> None:
     if keyword == "required":
         if isinstance(instance, dict):
             for name in value:
-                if not require_image and path == () and name == "image":
+                if path == () and name == "image" and (not require_image or "build" in instance):
                     continue
                 if name not in instance:
                     out.add(path + (name,), "required field is missing", at=path, rank=rank)
@@ -434,6 +434,54 @@ def _check_image(doc: dict, out: _Collector) -> None:
         value = doc.get(field)
         if isinstance(value, str) and value.startswith("-") and not out.has_problem_at_or_above((field,)):
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
+
+
+def _check_inputs(doc: dict, out: _Collector) -> None:
+    """inputs: paths under the project, read by setup steps; ignore_changes: one line each."""
+    from podman_sandbox.engine.inputs import invalid_pattern
+
+    if doc.get("inputs") and not doc.get("setup") and not out.has_problem_at_or_above(("inputs",)):
+        out.add(("inputs",), "only setup steps read inputs; add setup: or remove inputs", key=True)
+
+    for field in ("inputs", "ignore_changes"):
+        items = doc.get(field)
+        if not isinstance(items, list) or out.has_problem_at_or_above((field,)):
+            continue
+        for index, text in enumerate(items):
+            if not isinstance(text, str) or out.has_problem_at_or_above((field, index)):
+                continue
+            if field == "inputs":
+                why = invalid_pattern(text)
+            elif any(ord(ch) < 32 or ch == "\x7f" for ch in text):
+                why = "contains a control character (a newline?); write the glob on one line"
+            else:
+                why = None
+            if why:
+                out.add((field, index), why)
+
+
+def _check_build(doc: dict, out: _Collector, base_dir: str) -> None:
+    """build: exactly one of image and build; its paths inside the project folder."""
+    build = doc.get("build")
+    if "build" in doc and "image" in doc and not out.has_problem_at_or_above(("build",)):
+        out.add(("build",), "give either image: or build:, not both", key=True)
+        return
+    if out.has_problem_at_or_above(("build",)) or build is None:
+        return
+    fields = {"containerfile": build} if isinstance(build, str) else build
+    for key in ("context", "containerfile"):
+        value = fields.get(key)
+        where = ("build",) if isinstance(build, str) else ("build", key)
+        if not isinstance(value, str) or out.has_problem_at_or_above(where):
+            continue
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+            out.add(where, "contains a control character (a newline?); write the path on one line")
+        elif value.startswith(("/", "~")) or ".." in value.split("/"):
+            out.add(where, f"{_show(value)} must be a path inside the project folder, written from it")
+    args = fields.get("args") if isinstance(build, dict) else None
+    for key, value in (args or {}).items() if isinstance(args, dict) else ():
+        if isinstance(value, str) and argsize.arg_bytes(f"{key}={value}") > argsize.MAX_ARG_STRLEN:
+            out.add(("build", "args", key), "is too large for one command-line argument")
 
 
 def _check_capabilities(doc: dict, out: _Collector) -> None:
@@ -576,6 +624,8 @@ def validate_document(
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
         _check_capabilities(doc, out)
+        _check_inputs(doc, out)
+        _check_build(doc, out, base_dir)
         _check_arg_sizes(doc, out)
 
     if out.problems:

@@ -1,0 +1,74 @@
+"""Images a rebuild leaves behind: the setup result (or built base image) it replaced.
+
+After a converge that made the sandbox from a new setup or build image, the
+one the old container was made from is removed when nothing uses it: never
+with --force, so Podman itself keeps an image a container still runs on or
+another image (a saved state committed on top of it, another build's FROM)
+is made from. Only our own tags, carrying this owner's labels, are touched.
+"""
+
+from __future__ import annotations
+
+import json
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import images, ownership
+from podman_sandbox.engine.render import render
+from podman_sandbox.engine.runner import Runner
+
+
+def replaced_tags(before: act.Actual, desired) -> list[str]:
+    """The setup and built images the container in before was made from, when the
+    desired state now uses other ones."""
+    if before.state == "missing" or not before.managed or before.observed is None:
+        return []
+    old = []
+    if before.observed.get("setup") and before.built_from_base_id:
+        tag = images.setup_tag(act.container_state_key(before))
+        if before.base_image_id is None or tag != images.setup_tag(images.setup_key(
+                before.base_image_id, desired.spec.setup, before.owner_key, desired.inputs_digest)):
+            old.append(tag)
+    image = before.observed.get("image") or ""
+    if image.startswith(images.BUILD_REPO + ":") and image != desired.spec.image:
+        old.append(image)
+    return old
+
+
+def remove_unused(runner: Runner, spec, tags, out=None) -> list[str]:
+    """Remove each tag whose image is ours and unused (Podman refuses otherwise); the
+    tags removed."""
+    removed = []
+    for tag in tags:
+        result = runner.run(render("inspect", names=[tag]), what="podman inspect", check=False)
+        try:
+            info = (json.loads(result.stdout or "[]") or [None])[0]
+        except json.JSONDecodeError:
+            info = None
+        if not info or "RootFS" not in info or not ownership.is_ours(info.get("Labels"), spec):
+            continue
+        gone = runner.run(render("rmi", image=tag), what=f"remove the replaced image {tag}",
+                          check=False)
+        if gone.returncode == 0:
+            removed.append(tag)
+            if out is not None:
+                out.step(f"removed the image it replaced: {tag}")
+    return removed
+
+
+def owner_images(runner: Runner, spec) -> list[dict]:
+    """This owner's setup, built and saved-state images (for `status`)."""
+    found = {}
+    result = runner.run(render("images_managed", label=act.LABEL_MANAGED), what="podman images",
+                        check=False)
+    try:
+        listed = json.loads(result.stdout or "[]") or []
+    except json.JSONDecodeError:
+        listed = []
+    for img in listed:
+        tags = img.get("Names") or img.get("names") or ()
+        ours = ownership.is_ours(img.get("Labels"), spec) and any(
+            t.startswith((images.SETUP_REPO + ":", images.BUILD_REPO + ":",
+                          images.state_repo(spec.name) + ":")) for t in tags)
+        if ours:
+            found[img.get("Id")] = img
+    return list(found.values())
