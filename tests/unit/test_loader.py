@@ -238,6 +238,8 @@ def test_format_path():
     assert format_path(("mounts", 0, "source")) == "mounts[0].source"
     assert format_path(("setup", 1)) == "setup[1]"
     assert format_path(("env", "MY VAR")) == "env['MY VAR']"
+    # A key ending in a newline is quoted with its escape: never a raw line break in a message.
+    assert format_path(("env", "A\n")) == "env['A\\n']"
 
 
 def test_locator_without_positions():

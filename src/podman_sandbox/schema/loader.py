@@ -60,7 +60,7 @@ class SpecDumper(yaml.SafeDumper):
 
 SpecDumper.add_implicit_resolver("tag:yaml.org,2002:float", JSON_FLOAT, _JSON_FLOAT_FIRST)
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # fullmatch: "$" would let "A\n" through
 
 
 def format_path(path: Iterable[Any]) -> str:
@@ -69,7 +69,7 @@ def format_path(path: Iterable[Any]) -> str:
     for part in path:
         if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif isinstance(part, str) and _IDENT.match(part):
+        elif isinstance(part, str) and _IDENT.fullmatch(part):
             out += f".{part}" if out else part
         else:
             out += f"[{part!r}]"
