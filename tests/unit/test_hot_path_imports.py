@@ -44,7 +44,9 @@ COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", 
 EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",
                    "podman_sandbox.paths", "podman_sandbox.engine", "podman_sandbox.engine.record",
                    "podman_sandbox.engine.execute", "podman_sandbox.engine.cgroup",
-                   "podman_sandbox.private", "podman_sandbox.specfile"}
+                   "podman_sandbox.private", "podman_sandbox.specfile",
+                   # --instance / PODMAN_SANDBOX_INSTANCE: the name rule and the command log
+                   "podman_sandbox.instance"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

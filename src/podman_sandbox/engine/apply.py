@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
-from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.lock import sandbox_lock, setup_lock
 from podman_sandbox.engine.plan import Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
@@ -168,10 +168,14 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
             _remove_leftovers(runner, desired)
             if found.plan.needs_images:
-                for action in found.plan.actions:
-                    if action.kind in ("pull", "build-setup"):
-                        run_action(runner, action, desired, found.actual, out)
-                        carried.append(action)
+                # One build for a project and all its instances: under the project's setup
+                # lock, and only what is still missing once it is held.
+                with setup_lock(found.actual.owner_key):
+                    found = survey(runner, desired)
+                    for action in found.plan.actions:
+                        if action.kind in ("pull", "build-setup"):
+                            run_action(runner, action, desired, found.actual, out)
+                            carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)

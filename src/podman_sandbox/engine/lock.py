@@ -58,3 +58,16 @@ def sandbox_lock(name: str, wait: float = DEFAULT_WAIT):
         yield
     finally:
         os.close(fd)
+
+
+def setup_lock(owner_key: str, wait: float = DEFAULT_WAIT):
+    """The project's lock around pulling and building its setup image, shared by the
+    project's sandbox and all its instances (each holds only its own sandbox lock
+    otherwise). '@' is in no sandbox name: it never is a sandbox's lock."""
+    return sandbox_lock(f"@setup-{owner_key}", wait)
+
+
+def workspace_lock(project_key: str, wait: float = DEFAULT_WAIT):
+    """The project's lock around making an instance's worktree (`git worktree add`
+    writes the repository's shared files)."""
+    return sandbox_lock(f"@workspace-{project_key}", wait)

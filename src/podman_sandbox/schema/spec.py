@@ -28,6 +28,15 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """What makes a spec an instance's (instances.py): one of several sandboxes of one
+    project, each with its own container, saved states and copy of the files."""
+    name: str  # the instance name (--instance)
+    mode: str  # bind | worktree | copy: what is mounted at /workspace
+    project: "Spec"  # the project's own spec: consent, setup image, starting state
+
+
+@dataclass(frozen=True)
 class Spec:
     image: str
     name: str
@@ -48,6 +57,8 @@ class Spec:
     user: str | None = None
     mounts: tuple[Mount, ...] = field(default=())
     selinux_label: str = "project"  # "disable": --security-opt label=disable (a grant)
+    workspace: str | None = None  # what instances mount: bind | worktree | copy (None: by repo)
+    instance: Instance | None = None  # set on an instance's spec only (instances.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -117,4 +128,5 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         user=doc.get("user"),
         mounts=mounts,
         selinux_label=doc.get("selinux_label") or "project",
+        workspace=doc.get("workspace"),
     )
