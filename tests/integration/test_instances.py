@@ -144,3 +144,22 @@ def test_an_instance_starts_from_the_projects_committed_state_and_never_commits_
     assert sandbox.ok("execute", "--instance", "s", "cat /root/mark").stdout == "instance\n"
     assert sandbox.run("execute", "cat /root/mark").returncode != 0  # the project's is fresh again
     assert os.path.basename(plain["name"]) == plain["name"]
+
+
+def test_gc_finds_instances_whose_project_is_gone(sandbox):
+    import shutil
+
+    project = sandbox.project / "sub"
+    project.mkdir()
+    sandbox.write_spec(f"image: {sandbox.image}\n", folder=project)
+    sandbox.ok("execute", "--instance", "g", "echo x > y", cwd=project)
+    folders = list((sandbox.root / "state" / "podman-sandbox" / "instances").glob("*/g"))
+    assert len(folders) == 1
+    shutil.rmtree(project)
+    listed = sandbox.ok("gc", "--json", "--under", str(sandbox.project), cwd=sandbox.root).stdout
+    kinds = {o["kind"] for o in json.loads(listed)["orphans"]}
+    assert {"container", "instance"} <= kinds
+    assert folders[0].exists()  # a dry run
+    sandbox.ok("gc", "--yes", "--under", str(sandbox.project), cwd=sandbox.root)
+    assert not folders[0].exists()
+    assert not any(n.endswith("--g") for n in names(sandbox))

@@ -41,7 +41,7 @@ from podman_sandbox.output import Output
 
 @dataclass
 class Orphan:
-    kind: str  # container | state-image | setup-image
+    kind: str  # container | state-image | setup-image | instance (its folder; id: the folder)
     name: str  # container name or image tag
     id: str
     project: str
@@ -168,6 +168,14 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
             found.append(Orphan("setup-image", tags[0], img.get("Id", ""), project,
                                 f"setup result no sandbox or saved state uses, built for "
                                 f"{project}, which no longer exists", tags=tags))
+    # Instances keep their worktree or copy in the user's state folder (instance.py).
+    from podman_sandbox.engine import workspace
+    for folder, meta in workspace.all_metas():
+        project = meta.get("project")
+        if project and within(project, under) and folder_gone(project):
+            found.append(Orphan("instance", meta.get("name", os.path.basename(folder)), folder, project,
+                                f"instance folder {folder}, whose project folder {project} "
+                                "no longer exists"))
     return found
 
 
@@ -179,6 +187,9 @@ def remove(runner: Runner, orphans: list[Orphan], out: Output) -> list[Orphan]:
             if orphan.kind == "container":
                 with sandbox_lock(orphan.name, wait=30):
                     runner.run(render("remove", name=orphan.id), what=f"remove {orphan.name}")
+            elif orphan.kind == "instance":  # its folder (id): the worktree went with the repo
+                from podman_sandbox.engine import workspace
+                workspace.remove(None, orphan.id, out)
             else:
                 # One tag at a time: the image itself goes with its last tag, and only
                 # when no container or other image still needs it (no --force).
