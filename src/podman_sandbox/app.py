@@ -234,6 +234,7 @@ class App:
 
         from podman_sandbox import instance
         from podman_sandbox.engine import record
+        from podman_sandbox.engine.instances import sandbox_base
         self.forget_record()
         try:
             names = os.listdir(os.path.dirname(instance.folder(self.target.project_dir, "x")))
@@ -241,4 +242,4 @@ class App:
             names = []
         for name in names:
             record.forget(record.record_key(self.target.spec_path, self.target.project_dir, name))
-            record.forget_container(instance.container_name(self.project_spec.name, name))
+            record.forget_container(instance.container_name(sandbox_base(self.project_spec), name))

@@ -3,7 +3,8 @@
 An instance is the same engine with another name, another workspace and the
 project's images as its base (DESIGN.md): its spec is the project's spec with
 
-- the container name <sandbox>--<NAME> (instance.container_name);
+- the container name <sandbox>--<NAME> (instance.container_name; in classic mode
+  the sandbox name and the folder's hash: one instance NAME per folder);
 - /workspace: the instance's worktree or copy (engine/workspace.py);
 - mount sources that lie in the project folder (relative ones, and absolute ones
   inside it) taken at the same place in the instance's workspace, so each
@@ -37,10 +38,19 @@ def rebase(mount: Mount, project_dir: str, workspace_dir: str) -> Mount:
     return dataclasses.replace(mount, source=os.path.normpath(source))
 
 
+def sandbox_base(project: Spec) -> str:
+    """What instance container names start with: the sandbox's name; in classic mode, where
+    one config governs every folder, with the folder's hash (an instance per folder)."""
+    if project.mode != "classic":
+        return project.name
+    import hashlib
+    return f"{project.name}-{hashlib.sha256(project.project_dir.encode()).hexdigest()[:8]}"
+
+
 def instance_spec(project: Spec, layout: workspace.Layout) -> Spec:
     return dataclasses.replace(
         project,
-        name=instance.container_name(project.name, layout.name),
+        name=instance.container_name(sandbox_base(project), layout.name),
         project_dir=layout.mount,
         mounts=tuple(rebase(m, project.project_dir, layout.mount) for m in project.mounts),
         instance=Instance(name=layout.name, mode=layout.mode, project=project))
