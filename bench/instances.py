@@ -81,7 +81,11 @@ class World:
         if not made <= names:
             raise BenchError(f"expected containers {sorted(made - names)}")
         for k in range(self.count):
-            self.b.ours("discard", "--instance", f"i{k}", "--force", cwd=self.project)
+            # Under heavy load `podman rm` now and then fails to unmount at once: once more.
+            if self.b.ours("discard", "--instance", f"i{k}", "--force", cwd=self.project,
+                           check=False).returncode != 0:
+                time.sleep(1)
+                self.b.ours("discard", "--instance", f"i{k}", "--force", cwd=self.project)
         return Sample(wall, 0.0)
 
     def drop_our_setup(self) -> None:

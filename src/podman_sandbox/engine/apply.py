@@ -107,6 +107,18 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
                                 "check the folders your mounts name, then run the command again")
 
 
+def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
+    """Did another sandbox of the project pull or build what plan needs, between our
+    survey and taking the setup lock? One `podman images` for a setup image."""
+    for action in plan.actions:
+        if action.kind == "pull":
+            return True  # rare: look again in full
+        if action.kind == "build-setup":
+            return any(ownership.is_projects(img.get("Labels"), desired.spec) for img in
+                       act.list_images(runner, images.setup_tag(action.params["key"])))
+    return False
+
+
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
     name = desired.spec.name
     base_id = actual.base_image_id
@@ -170,8 +182,9 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
             if found.plan.needs_images:
                 # One build for a project and all its instances: under the project's setup
                 # lock, and only what is still missing once it is held.
-                with setup_lock(found.actual.owner_key):
-                    found = survey(runner, desired)
+                with setup_lock(found.actual.owner_key) as waited:
+                    if waited or _built_meanwhile(runner, desired, found.plan):
+                        found = survey(runner, desired)  # another sandbox of the project did it
                     for action in found.plan.actions:
                         if action.kind in ("pull", "build-setup"):
                             run_action(runner, action, desired, found.actual, out)
