@@ -22,7 +22,8 @@ Exit codes:
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,
-       or the spec grants what you have not approved (see allow)
+       or the spec grants what you have not approved (see allow),
+       or discard --instance would drop work not taken (see --force)
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...)
   126/127  the command cannot run / was not found in the sandbox
