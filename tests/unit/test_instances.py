@@ -237,3 +237,34 @@ def test_git_runs_with_nothing_the_workspace_can_steer(monkeypatch):
     argv = workspace.git_argv("status", git_dir="/g", work_tree="/w")
     assert "core.fsmonitor=false" in argv and "core.hooksPath=/dev/null" in argv
     assert "--git-dir=/g" in argv and "--work-tree=/w" in argv and "-C" not in argv
+
+
+def test_fast_path_serves_an_instance_from_its_own_record_and_logs_it(tmp_path, monkeypatch):
+    """A record of the plain sandbox never serves `--instance a`, nor a's the plain
+    sandbox; the instance's fast `execute` is logged in its folder."""
+    from test_hot_path_imports import EXECUTE_MODULES, World, _assert_lean
+
+    world = World(tmp_path, monkeypatch)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv(instance.ENV, raising=False)
+    try:
+        from podman_sandbox.locate import locate
+        target = locate()
+        plain = world.sleeper()
+        world.write_record(plain.pid)  # the plain sandbox's record only
+        assert world.execute("execute", "--instance", "a", "true")["code"] is None  # full path
+        inst = world.sleeper()
+        key = record.record_key(target.spec_path, target.project_dir, "a")
+        record.write(key, container="hot--a", container_id="abcdef", pid=inst.pid, spec_hash="h",
+                     memory=None, pid_file=str(world.pidfile))
+        instance.ensure_folder(instance.folder(target.project_dir, "a"))
+        result = world.execute("execute", "--instance", "a", "echo hi")
+        assert result["code"] == 0
+        _assert_lean(result["new"], EXECUTE_MODULES)
+        assert "abcdef" in world.podman_calls()[-1]  # the instance's container, by id
+        assert world.execute("execute", "true")["code"] == 0
+        assert "c0ffee" in world.podman_calls()[-1]  # and the plain one for the plain sandbox
+        log = instance.read_log(instance.folder(target.project_dir, "a"))
+        assert [e["command"] for e in log] == ["echo hi"]
+    finally:
+        world.close()
