@@ -60,6 +60,8 @@ def test_host_git_never_runs_what_the_sandbox_wrote_in_its_worktree(sandbox):
     assert merged.returncode == 0, merged.stderr
     assert (project / "f.txt").read_text() == "changed\n"
     assert discarded.returncode == 0, discarded.stderr
+    assert "sandbox/evil" not in git(project, "branch", "--list")  # its branch went too
+    assert len(git(project, "worktree", "list").splitlines()) == 1
 
 
 def test_an_instance_never_takes_over_the_plain_sandbox_of_the_same_name(sandbox):

@@ -274,14 +274,21 @@ def merge(meta: dict) -> subprocess.CompletedProcess:
 
 def remove(meta: dict | None, folder: str, out) -> None:
     """The worktree (and its branch) or copy, then the instance's folder."""
-    if meta and meta.get("mode") == "worktree" and os.path.isdir(meta.get("repo", "")):
+    worktree = meta and meta.get("mode") == "worktree" and os.path.isdir(meta.get("repo", ""))
+    if worktree:
+        # Fails when the sandbox replaced the worktree's .git: the folder goes anyway, and
+        # prune then forgets the worktree, so that its branch can be deleted.
         git("worktree", "remove", "--force", "--force", meta["work_tree"], cwd=meta["repo"], check=False)
+    if os.path.lexists(folder):
+        _remove_tree(folder)
+    if worktree:
         git("worktree", "prune", cwd=meta["repo"], check=False)
         gone = git("branch", "-D", meta["branch"], cwd=meta["repo"], check=False)
         if gone.returncode == 0:
             out.step(f"deleted the branch {meta['branch']}")
-    if os.path.lexists(folder):
-        _remove_tree(folder)
+        else:
+            out.notice(f"could not delete the branch {meta['branch']}: "
+                       f"{(gone.stderr.strip().splitlines() or ['?'])[-1]}")
 
 
 def _remove_tree(path: str) -> None:
