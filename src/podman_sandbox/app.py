@@ -38,8 +38,11 @@ def check_workspace(project_dir: str) -> None:
 
 class App:
     def __init__(self, *, spec_file: str | None = None, verbose: bool = False,
-                 quiet: bool = False, runner: Runner | None = None):
+                 quiet: bool = False, runner: Runner | None = None,
+                 instance: str | None = None, workspace: str | None = None):
         self.spec_file = spec_file
+        self.instance = instance or None  # --instance / PODMAN_SANDBOX_INSTANCE (instance.py)
+        self.workspace = workspace  # --workspace: bind | worktree | copy (instances only)
         self.out = Output(quiet=quiet, verbose=verbose)
         self.runner = runner or Runner(verbose=verbose)
 
@@ -61,6 +64,30 @@ class App:
 
     @cached_property
     def spec(self) -> Spec:
+        """The spec of the sandbox the command acts on: the project's, or with --instance
+        that instance's (engine/instances.py)."""
+        project = self.project_spec
+        if not self.instance:
+            if self.workspace:
+                from podman_sandbox.errors import UsageError
+                raise UsageError("--workspace chooses what an instance mounts: add --instance NAME "
+                                 "(the plain sandbox always mounts the project folder)")
+            return project
+        from podman_sandbox.engine.instances import instance_spec
+        return instance_spec(project, self.layout)
+
+    @cached_property
+    def layout(self):
+        """Where the instance lives and what it mounts (engine/workspace.py)."""
+        from podman_sandbox.engine import workspace
+        from podman_sandbox.errors import UsageError
+        if not self.instance:
+            raise UsageError("this command needs --instance NAME")
+        project = self.project_spec
+        return workspace.resolve(project.project_dir, self.instance, self.workspace, project.workspace)
+
+    @cached_property
+    def project_spec(self) -> Spec:
         from podman_sandbox.schema.source import load_spec
         # The fast-path record must be keyed by the bytes this spec came from: read the
         # key before and after loading; if the file changed meanwhile, write no record.
@@ -79,8 +106,8 @@ class App:
 
     def reload(self) -> None:
         """Forget the loaded spec (after configure rewrote it)."""
-        self.__dict__.pop("spec", None)
-        self.__dict__.pop("_desired_of", None)
+        for name in ("spec", "project_spec", "layout", "_desired_of"):
+            self.__dict__.pop(name, None)
 
     def tolerate_invalid_spec(self) -> None:
         """For stop, reset, status and logs: a broken spec file (a bad `git pull`) must not
@@ -90,9 +117,9 @@ class App:
 
         self._tolerant = True  # and a refused input or build context (Desired.from_spec)
         try:
-            self.spec  # noqa: B018 - loads it
+            self.project_spec  # noqa: B018 - loads it
         except SpecError as exc:
-            self.__dict__["spec"] = self._recovery_spec(exc)
+            self.__dict__["project_spec"] = self._recovery_spec(exc)
 
     def _recovery_spec(self, error) -> Spec:
         import re
@@ -124,11 +151,11 @@ class App:
 
     def record_key_now(self) -> str:
         from podman_sandbox.engine import record
-        return record.record_key(self.target.spec_path, self.target.project_dir)
+        return record.record_key(self.target.spec_path, self.target.project_dir, self.instance or "")
 
     def record_key(self) -> str | None:
         """The record key of the spec as loaded (None: the file changed while loading)."""
-        self.spec  # noqa: B018 - loads it, and the key with it
+        self.project_spec  # noqa: B018 - loads it, and the key with it
         if "_spec_record_key" not in self.__dict__:  # a spec set from outside (tests)
             return self.record_key_now()
         return self._spec_record_key
@@ -177,6 +204,9 @@ class App:
         from podman_sandbox.engine.apply import converge
         check_workspace(self.spec.project_dir)
         self.check_consent(allow=allow)
+        if self.instance:  # its worktree or copy, made once, after consent
+            from podman_sandbox.engine.instances import ensure
+            ensure(self.spec, self.layout, self.out)
         if imperative is None:
             imperative = self.target.mode == "classic"
         return converge(self.runner, self.desired, out=self.out, force=force,
@@ -188,11 +218,33 @@ class App:
 
         outcome = self.converge()
         spec = self.spec
-        return execute.run(spec.name, command, workdir=self.target.workdir, interactive=interactive,
+        import time
+        started = time.time()
+        code = execute.run(spec.name, command, workdir=self.target.workdir, interactive=interactive,
                            timeout=timeout, init_pid=outcome.actual.pid, memory_limit=spec.memory,
                            podman=self.runner.executable(), verbose=self.runner.verbose)
+        if self.instance:
+            from podman_sandbox import instance
+            instance.append_log(self.layout.folder, started, code, command)
+        return code
 
     def forget_record(self) -> None:
         from podman_sandbox.engine import record
         record.forget(self.record_key_now())
         record.forget_container(self.spec.name)  # e.g. records made from other folders (classic)
+
+    def forget_project_records(self) -> None:
+        """The fast-path records of the project and of every instance of it."""
+        import os
+
+        from podman_sandbox import instance
+        from podman_sandbox.engine import record
+        from podman_sandbox.engine.instances import sandbox_base
+        self.forget_record()
+        try:
+            names = os.listdir(os.path.dirname(instance.folder(self.target.project_dir, "x")))
+        except OSError:
+            names = []
+        for name in names:
+            record.forget(record.record_key(self.target.spec_path, self.target.project_dir, name))
+            record.forget_container(instance.container_name(sandbox_base(self.project_spec), name))

@@ -138,7 +138,37 @@ def start_again(rec: dict, podman: str) -> dict | None:
         return None  # another command is working on it (or no safe lock): the full path
 
 
-def _record_for(spec_file: str | None):
+def _take_instance(argv: list[str]) -> tuple[str, list[str]] | None:
+    """(the instance asked for, argv without --instance) as click reads them: the option
+    anywhere before `--`, else PODMAN_SANDBOX_INSTANCE; "" for the plain sandbox. None
+    (the CLI decides) for --workspace, a missing value or a name that is not valid."""
+    from podman_sandbox import instance
+
+    name, rest = None, []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        if arg == "--instance":
+            if not args:
+                return None
+            name = args.pop(0)
+        elif arg.startswith("--instance="):
+            name = arg[len("--instance="):]
+        elif arg == "--workspace" or arg.startswith("--workspace="):
+            return None  # making an instance: the full path
+        else:
+            rest.append(arg)
+    if name is None:
+        name = os.environ.get(instance.ENV, "")
+    if name and not instance.valid_name(name):
+        return None
+    return name, rest
+
+
+def _record_for(spec_file: str | None, instance: str = ""):
     """(target, podman, record) for the spec as it is now; None when any is missing."""
     from podman_sandbox.engine import record
     from podman_sandbox.locate import locate
@@ -150,7 +180,7 @@ def _record_for(spec_file: str | None):
     podman = which("podman")
     if podman is None:
         return None
-    rec = record.lookup(record.record_key(target.spec_path, target.project_dir))
+    rec = record.lookup(record.record_key(target.spec_path, target.project_dir, instance))
     if rec is None:
         return None
     return target, podman, rec
@@ -158,23 +188,28 @@ def _record_for(spec_file: str | None):
 
 def serve(argv: list[str]) -> int | None:
     """The exit code when the fast path served argv; None: the full CLI must."""
+    taken = _take_instance(argv)
+    if taken is None:
+        return None
+    instance, argv = taken
     split = _split_globals(argv)
     if split is None or not split[1]:
         return None  # another option, or no command: the CLI's
     if split[1][0] == "execute":
-        return try_execute(argv)
+        return try_execute(argv, instance)
     if split[1][0] == "apply":
-        return try_apply(argv)
+        return try_apply(argv, instance)
     return None
 
 
-def try_execute(argv: list[str]) -> int | None:
+def try_execute(argv: list[str], instance: str = "") -> int | None:
+    """instance: an instance's record only (engine/record.py keys it), its log written."""
     opts = _parse(argv)
     if opts is None:
         return None
     from podman_sandbox.engine import record
 
-    found = _record_for(opts["file"])
+    found = _record_for(opts["file"], instance)
     if found is None:
         return None
     target, podman, rec = found
@@ -187,10 +222,16 @@ def try_execute(argv: list[str]) -> int | None:
             return None
     from podman_sandbox.engine import execute
 
+    import time
+    started = time.time()
     # By id: the record vouches for that container, whatever holds its name now.
-    return execute.run(rec["id"], opts["command"], workdir=target.workdir,
+    code = execute.run(rec["id"], opts["command"], workdir=target.workdir,
                        interactive=opts["interactive"], timeout=opts["timeout"],
                        init_pid=rec["pid"], memory_limit=rec.get("memory"), podman=podman)
+    if instance:
+        from podman_sandbox import instance as inst
+        inst.append_log(inst.folder(target.project_dir, instance), started, code, opts["command"])
+    return code
 
 
 # --- apply with nothing to change ---------------------------------------------------
@@ -249,7 +290,7 @@ def _confirms(found: list, rec: dict) -> bool:
             and image.get("Id") == rec["base"])
 
 
-def try_apply(argv: list[str]) -> int | None:
+def try_apply(argv: list[str], instance: str = "") -> int | None:
     """`apply` with nothing to change: the record says the container was in sync with
     this spec; one `podman inspect` (as the full path makes) shows that it still runs
     as recorded and that the image name still points at the image it was made from.
@@ -259,7 +300,7 @@ def try_apply(argv: list[str]) -> int | None:
         return None
     from podman_sandbox.engine import record
 
-    found = _record_for(opts["file"])
+    found = _record_for(opts["file"], instance)
     if found is None:
         return None
     _, podman, rec = found

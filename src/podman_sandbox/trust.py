@@ -262,7 +262,15 @@ class Consent:
                 **({"note": self.problem} if self.problem else {})}
 
 
+def _governing(spec: Spec) -> Spec:
+    """An instance is consented as its project: an approved grant covers the project's
+    instances (their workspace mounted instead of the project folder is no new grant;
+    their mount sources are checked again against the workspace at every create)."""
+    return spec.instance.project if spec.instance else spec
+
+
 def consent(spec: Spec) -> Consent:
+    spec = _governing(spec)
     wanted = grants(spec)
     if not wanted:
         return Consent((), ())
@@ -302,6 +310,7 @@ def approve_added(spec: Spec, before: tuple[Grant, ...]) -> tuple[Grant, ...]:
     """After the user's own `configure` changed spec: approve the grants that change added
     (the user typed them, outside the sandbox), keeping what was approved; others stay
     pending. Returns the grants approved."""
+    spec = _governing(spec)
     added = pending(grants(spec), before)
     if not added or spec.mode == "classic":
         return ()
@@ -312,6 +321,7 @@ def approve_added(spec: Spec, before: tuple[Grant, ...]) -> tuple[Grant, ...]:
 
 def approve(spec: Spec, found: Consent) -> str | None:
     """Record the spec's grants as approved; the approvals file (None: nothing to record)."""
+    spec = _governing(spec)
     if not found.grants:
         return None
     return save_approved(spec.project_dir, spec.source, found.grants)

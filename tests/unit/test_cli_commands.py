@@ -234,7 +234,7 @@ def test_completion_completes_commands_and_options():
                COMP_WORDS="podman-sandbox lo", COMP_CWORD="1")
     out = subprocess.run([sys.executable, "-m", "podman_sandbox"], env=env,
                          capture_output=True, text=True, timeout=30).stdout
-    assert out.split() == ["plain,local-image", "plain,logs"]
+    assert out.split() == ["plain,local-image", "plain,logs", "plain,log"]
     env.update(COMP_WORDS="podman-sandbox gc --u", COMP_CWORD="2")
     out = subprocess.run([sys.executable, "-m", "podman_sandbox"], env=env,
                          capture_output=True, text=True, timeout=30).stdout

@@ -72,7 +72,8 @@ def fake(project):
 
 
 def test_every_json_command_is_documented():
-    assert set(documented()) == {"status", "list", "plan", "apply", "configure --show", "gc"}
+    assert set(documented()) == {"status", "list", "plan", "apply", "configure --show", "gc",
+                                 "log"}
 
 
 def test_status_json(fake):

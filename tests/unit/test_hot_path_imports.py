@@ -47,7 +47,9 @@ EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.
                    "podman_sandbox.private", "podman_sandbox.specfile",
                    # start times from /proc: the sandbox's init (gone under a command?)
                    # and when the exec began (what a stop may attribute to it)
-                   "podman_sandbox.engine.procstat"}
+                   "podman_sandbox.engine.procstat",
+                   # --instance / PODMAN_SANDBOX_INSTANCE: the name rule and the command log
+                   "podman_sandbox.instance"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

@@ -32,7 +32,7 @@ def command(app: App, revoke: bool, as_json: bool) -> int:
 
     if revoke:
         return _revoke(app, as_json)
-    spec = app.spec
+    spec = app.project_spec  # an instance's grants are its project's
     found = trust.consent(spec)
     path = None
     if found.grants and not found.consented_file:
@@ -60,9 +60,9 @@ def _revoke(app: App, as_json: bool) -> int:
     from podman_sandbox import trust
 
     app.tolerate_invalid_spec()
-    spec = app.spec
+    spec = app.project_spec
     had = trust.revoke(spec.project_dir, spec.source)
-    app.forget_record()  # the fast path must not serve this spec's container any more
+    app.forget_project_records()  # the fast path must serve none of its containers any more
     if as_json:
         click.echo(json.dumps({"source": spec.source, "revoked": had}, indent=2))
     elif had:

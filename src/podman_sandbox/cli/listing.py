@@ -11,7 +11,8 @@ from podman_sandbox.errors import SpecError
 
 
 def containers(app: App) -> list[dict]:
-    from podman_sandbox.engine.labels import LABEL_MANAGED, LABEL_PROJECT, LABEL_ROLE
+    from podman_sandbox.engine.labels import (LABEL_INSTANCE, LABEL_MANAGED, LABEL_PROJECT,
+                                              LABEL_ROLE)
     from podman_sandbox.engine.render import render
 
     result = app.runner.run(render("ps"), what="podman ps")
@@ -28,6 +29,7 @@ def containers(app: App) -> list[dict]:
         rows.append({"name": name, "id": (c.get("Id") or "")[:12], "image": _image(c, sandbox),
                      "state": c.get("State", ""), "sandbox": sandbox,
                      "project": labels.get(LABEL_PROJECT) if sandbox else None,
+                     "instance": (labels.get(LABEL_INSTANCE) or None) if sandbox else None,
                      # The one serving this folder: that name, and this folder's (ownership.py).
                      "current": sandbox and name == current and ownership.is_ours(labels, spec)})
     return rows
@@ -62,10 +64,29 @@ def command(app: App, as_json: bool) -> int:
     if not rows:
         click.echo("No containers.")
         return 0
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(r["name"]) for r in rows) + 4
     click.echo(f"  {'NAME':{width}}  {'STATE':9} {'SANDBOX':8} IMAGE")
-    for r in rows:
+    instances = [r for r in rows if r["instance"]]
+
+    def show(r, indent=""):
         mark = "*" if r["current"] else " "
         kind = "yes" if r["sandbox"] else "-"
-        click.echo(f"{mark} {r['name']:{width}}  {r['state']:9} {kind:8} {r['image']}")
+        click.echo(f"{mark} {indent + r['name']:{width}}  {r['state']:9} {kind:8} {r['image']}"
+                   + (f"  (instance {r['instance']})" if r["instance"] else ""))
+
+    shown = set()
+    for r in rows:  # each project's instances right under its own sandbox
+        if r["instance"]:
+            continue
+        show(r)
+        if r["sandbox"]:
+            for i in instances:
+                if i["project"] == r["project"] and id(i) not in shown:
+                    shown.add(id(i))
+                    show(i, "  ")
+    for project in dict.fromkeys(i["project"] for i in instances if id(i) not in shown):
+        click.echo(f"  instances of {project}:")
+        for i in instances:
+            if i["project"] == project and id(i) not in shown:
+                show(i, "  ")
     return 0

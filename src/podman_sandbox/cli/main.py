@@ -23,7 +23,8 @@ Exit codes:
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,
-       or the spec grants what you have not approved (see allow)
+       or the spec grants what you have not approved (see allow),
+       or discard --instance would drop work not taken (see --force)
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...), or the
        sandbox went away while execute ran
@@ -38,7 +39,38 @@ COMMANDS = {
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
     "schema": "schema", "allow": "allow",
+    "diff": "diff", "log": "log", "merge": "merge", "discard": "discard",
 }
+
+WORKSPACES = ("bind", "worktree", "copy")
+
+
+def _check_instance(value: str | None) -> str | None:
+    from podman_sandbox import instance
+    if value and not instance.valid_name(value):
+        raise click.BadParameter(f"{value!r}: {instance.NAME_RULE}", param_hint="'--instance'")
+    return value or None
+
+
+def _set_instance(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.find_object(App).instance = _check_instance(value)
+
+
+def _set_workspace(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.find_object(App).workspace = value
+
+
+def instance_options() -> list[click.Option]:
+    """--instance and --workspace, given after any command as well as before it."""
+    return [click.Option(["--instance"], metavar="NAME", expose_value=False, callback=_set_instance,
+                         help="Act on the instance NAME of this project: a sandbox of its own, "
+                              "with its own copy of the files (see `Parallel agents`)."),
+            click.Option(["--workspace"], type=click.Choice(WORKSPACES), expose_value=False,
+                         callback=_set_workspace,
+                         help="What a new instance mounts at /workspace (default: worktree in a "
+                              "git repository, else copy).")]
 
 
 class LazyGroup(click.Group):
@@ -52,7 +84,10 @@ class LazyGroup(click.Group):
         if module is None:
             return None
         from importlib import import_module
-        return import_module(f"podman_sandbox.cli.{module}").command
+        command = import_module(f"podman_sandbox.cli.{module}").command
+        if not any(p.name == "instance" for p in command.params):
+            command.params.extend(instance_options())
+        return command
 
 
 @click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP,
@@ -62,8 +97,13 @@ class LazyGroup(click.Group):
               help="The sandbox.yaml to use (default: the nearest one above the current folder).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each podman command as it runs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and what you must know.")
+@click.option("--instance", metavar="NAME", envvar="PODMAN_SANDBOX_INSTANCE",
+              help="Act on the instance NAME of this project (also after the command).")
+@click.option("--workspace", type=click.Choice(WORKSPACES),
+              help="What a new instance mounts: bind, worktree or copy.")
 @click.pass_context
-def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool,
+        instance: str | None, workspace: str | None) -> None:
     """Run code in a disposable, resource-limited Podman sandbox.
 
     The current project is mounted at /workspace. In a folder with a
@@ -80,7 +120,8 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -
     """
     # Tests inject a fake runner: run(argv, obj={"runner": fake}) (tests/unit/fake_runner.py).
     injected = ctx.obj.get("runner") if isinstance(ctx.obj, dict) else None
-    ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet, runner=injected)
+    ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet, runner=injected,
+                  instance=_check_instance(instance), workspace=workspace)
 
 
 def run(argv: list[str], obj: dict | None = None) -> int:

@@ -41,6 +41,11 @@ def command(app: App, as_json: bool, exit_code: bool) -> int:
             exc.exit_code = EXIT_ERROR
         raise
     data = report.plan_dict(app, found.plan, found.actual.base_image_id)
+    if app.instance and app.layout.meta is None and app.layout.mode != "bind":
+        app.out.notice(f"instance {app.instance} has no {app.layout.mode} yet: the first start "
+                       f"makes it at {app.layout.mount}"
+                       + (f" (git worktree add -b sandbox/{app.instance} from HEAD)"
+                          if app.layout.mode == "worktree" else ""))
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:

@@ -71,7 +71,17 @@ def status_dict(app: App) -> dict:
         # added up (each image's size includes the layers it shares with the others).
         "images": {"count": len(own_images),
                    "size": sum(int(i.get("Size") or 0) for i in own_images)},
+        "instance": _instance(app),
     }
+
+
+def _instance(app: App) -> dict | None:
+    """--instance: its name, workspace mode, private folder and (worktree) branch."""
+    if not app.instance:
+        return None
+    layout, meta = app.layout, app.layout.meta or {}
+    return {"name": layout.name, "workspace": layout.mode, "folder": layout.folder,
+            "made": bool(layout.meta), "branch": meta.get("branch"), "base": meta.get("base")}
 
 
 def _consent(spec) -> dict:
@@ -130,8 +140,12 @@ def command(app: App, as_json: bool) -> int:
     if data["container_owner"]:
         sandbox = (f"{data['name']}: the container of this name belongs to "
                    f"{data['container_owner']}, not to {data['owner']}; choose another `name:`")
+    inst = data["instance"]
     rows = [
         ("Sandbox", sandbox),
+        *([("Instance", f"{inst['name']} ({inst['workspace']}"
+            + (f" on {inst['branch']}" if inst["branch"] else "")
+            + ("" if inst["made"] else ", not made yet") + f"; {inst['folder']})")] if inst else []),
         ("Governed by", f"{data['source']} ({data['mode']})"),
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),

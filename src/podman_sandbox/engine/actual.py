@@ -257,12 +257,16 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
         key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key,
                                desired.inputs_digest)
         if spec.setup:
-            actual.setup_image_present = any(ownership.is_ours(img.get("Labels"), spec)
+            actual.setup_image_present = any(ownership.is_projects(img.get("Labels"), spec)
                                              for img in list_images(runner, images.setup_tag(key)))
         saved, actual.legacy_states = _state_tags(runner, spec)
         state = images.state_tag(spec.name, key)
         if state in saved:
             actual.state_image = state
+        elif spec.instance:  # an instance with no state of its own starts from the project's
+            state = images.state_tag(spec.instance.project.name, key)
+            if any(ownership.is_projects(img.get("Labels"), spec) for img in list_images(runner, state)):
+                actual.state_image = state
     if actual.state != "missing" and actual.managed:
         if actual.base_image_id and actual.built_from_base_id:
             own = images.state_tag(spec.name, container_state_key(actual))

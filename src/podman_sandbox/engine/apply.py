@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
-from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.lock import sandbox_lock, setup_lock
 from podman_sandbox.engine.plan import IMAGE_ACTIONS, PENDING, Action, Plan, is_in_sync, make_plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
@@ -131,6 +131,18 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
                                 "check the folders your mounts name, then run the command again")
 
 
+def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
+    """Did another sandbox of the project pull or build what plan needs, between our
+    survey and taking the setup lock? One `podman images` for a setup image."""
+    for action in plan.actions:
+        if action.kind in ("pull", "build"):
+            return True  # rare: look again in full
+        if action.kind == "build-setup":
+            return any(ownership.is_projects(img.get("Labels"), desired.spec) for img in
+                       act.list_images(runner, images.setup_tag(action.params["key"])))
+    return False
+
+
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
     name = desired.spec.name
     base_id = actual.base_image_id
@@ -193,11 +205,16 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
             _remove_leftovers(runner, desired)
             if found.plan.needs_images:
-                for action in found.plan.actions:
-                    # A setup key waiting for the pulled or built image's id: after the replan.
-                    if action.kind in IMAGE_ACTIONS and action.params.get("key") != PENDING:
-                        run_action(runner, action, desired, found.actual, out)
-                        carried.append(action)
+                # One build for a project and all its instances: under the project's setup
+                # lock, and only what is still missing once it is held.
+                with setup_lock(found.actual.owner_key) as waited:
+                    if waited or _built_meanwhile(runner, desired, found.plan):
+                        found = survey(runner, desired)  # another sandbox of the project did it
+                    for action in found.plan.actions:
+                        # A setup key waiting for the pulled or built image's id: after the replan.
+                        if action.kind in IMAGE_ACTIONS and action.params.get("key") != PENDING:
+                            run_action(runner, action, desired, found.actual, out)
+                            carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)

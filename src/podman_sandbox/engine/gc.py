@@ -45,7 +45,7 @@ from podman_sandbox.output import Output
 
 @dataclass
 class Orphan:
-    kind: str  # container | state-image | setup-image
+    kind: str  # container | state-image | setup-image | instance (its folder; id: the folder)
     name: str  # container name or image tag
     id: str
     project: str
@@ -198,6 +198,14 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
             found.append(Orphan(kind, tags[0], img.get("Id", ""), project,
                                 f"superseded {what} of {project}: a newer one was made since",
                                 tags=tags))
+    # Instances keep their worktree or copy in the user's state folder (instance.py).
+    from podman_sandbox.engine import workspace
+    for folder, meta in workspace.all_metas():
+        project = meta.get("project")
+        if project and within(project, under) and folder_gone(project):
+            found.append(Orphan("instance", meta.get("name", os.path.basename(folder)), folder, project,
+                                f"instance folder {folder}, whose project folder {project} "
+                                "no longer exists"))
     return found
 
 
@@ -214,6 +222,9 @@ def remove(runner: Runner, orphans: list[Orphan], out: Output) -> list[Orphan]:
             if orphan.kind == "container":
                 with sandbox_lock(orphan.name, wait=30):
                     runner.run(render("remove", name=orphan.id), what=f"remove {orphan.name}")
+            elif orphan.kind == "instance":  # its folder (id): the worktree went with the repo
+                from podman_sandbox.engine import workspace
+                workspace.remove(None, orphan.id, out)
             else:
                 # One tag at a time: the image itself goes with its last tag, and only
                 # when no container or other image still needs it (no --force).

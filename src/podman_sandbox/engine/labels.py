@@ -11,3 +11,4 @@ LABEL_BASE_ID = "io.podman-sandbox.base-id"  # id of the base image it was made 
 LABEL_SOURCE = "io.podman-sandbox.source"  # the sandbox.yaml / config.json that governs it
 LABEL_ROLE = "io.podman-sandbox.role"  # "sandbox" or "setup" (a setup step's container)
 LABEL_SANDBOX = "io.podman-sandbox.sandbox"  # on committed state images: whose state
+LABEL_INSTANCE = "io.podman-sandbox.instance"  # an instance's name ("" or none: the project's own)

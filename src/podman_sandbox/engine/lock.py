@@ -43,6 +43,7 @@ def sandbox_lock(name: str, wait: float = DEFAULT_WAIT):
         fd = private.open_private(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:  # only we (and root) can put anything in that folder
         raise LockError(f"cannot use the lock file {path}: {exc.strerror or exc}") from None
+    waited = False  # what the with-statement gets: another command held it first
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -50,11 +51,25 @@ def sandbox_lock(name: str, wait: float = DEFAULT_WAIT):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                waited = True
                 if time.monotonic() >= deadline:
                     raise LockTimeoutError(
                         f"another podman-sandbox command has been working on {name!r} "
                         f"for over {wait:.0f}s", hint=f"lock file: {path}") from None
                 time.sleep(0.05)
-        yield
+        yield waited
     finally:
         os.close(fd)
+
+
+def setup_lock(owner_key: str, wait: float = DEFAULT_WAIT):
+    """The project's lock around pulling and building its setup image, shared by the
+    project's sandbox and all its instances (each holds only its own sandbox lock
+    otherwise). '@' is in no sandbox name: it never is a sandbox's lock."""
+    return sandbox_lock(f"@setup-{owner_key}", wait)
+
+
+def workspace_lock(project_key: str, wait: float = DEFAULT_WAIT):
+    """The project's lock around making an instance's worktree (`git worktree add`
+    writes the repository's shared files)."""
+    return sandbox_lock(f"@workspace-{project_key}", wait)

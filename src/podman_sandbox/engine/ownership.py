@@ -13,6 +13,12 @@ replaced, started, committed into, reset or reused (RefusedError, exit 123).
 Saved-state and setup tags start with a short hash of the owner
 (images.setup_key), so another project's tags are never even looked up.
 
+An instance (instance.py) is an owner of its own: the same folder and the
+instance's name (LABEL_INSTANCE; none or "" for the project's own sandbox). So
+instances never touch each other's containers and states, nor the plain
+sandbox's. The project's setup image and committed state are an instance's
+starting point: usable read-only (is_projects), never committed into.
+
 Standard library only.
 """
 
@@ -23,8 +29,8 @@ import json
 import os
 import re
 
-from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_PROJECT, LABEL_SOURCE,
-                                          LABEL_SPEC)
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_INSTANCE, LABEL_PROJECT,
+                                          LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.errors import RefusedError
 
 # Tags written before tags carried the owner: "<16 hex>" or "<16 hex>-prev".
@@ -69,13 +75,33 @@ def spec_owner_hash(spec) -> str:
     return owner_hash(identity(spec))
 
 
+def instance_of(labels: dict | None) -> str:
+    """The instance labels name ("": the project's own sandbox, or its images)."""
+    return (labels or {}).get(LABEL_INSTANCE) or ""
+
+
+def spec_instance(spec) -> str:
+    inst = getattr(spec, "instance", None)
+    return inst.name if inst else ""
+
+
 def is_ours(labels: dict | None, spec) -> bool:
-    return same_owner(owner_of(labels), identity(spec))
+    return same_owner(owner_of(labels), identity(spec)) and instance_of(labels) == spec_instance(spec)
+
+
+def is_projects(labels: dict | None, spec) -> bool:
+    """Made by the project itself (not by one of its instances): what its instances may
+    start from (setup image, committed state), read-only."""
+    return same_owner(owner_of(labels), identity(spec)) and instance_of(labels) == ""
 
 
 def refusal(kind: str, name: str, labels: dict | None, spec) -> RefusedError:
     owner = owner_of(labels) or "an unknown folder (no project label)"
+    if instance_of(labels):
+        owner += f" (instance {instance_of(labels)})"
     mine = identity(spec)
+    if spec_instance(spec):
+        mine += f" (instance {spec_instance(spec)})"
     where = "config folder" if spec.mode == "classic" else "project"
     return RefusedError(
         f"{kind} {name!r} belongs to {owner}, not to this {where} ({mine}); it is left alone",

@@ -60,8 +60,10 @@ def is_in_sync(desired: Desired, actual: Actual) -> bool:
 def _source_image(desired: Desired, actual: Actual, key: str, committed_now: bool) -> str:
     """What a new container starts from: committed state, else setup image, else the base."""
     spec = desired.spec
-    if committed_now or actual.state_image:
+    if committed_now:
         return images.state_tag(spec.name, key)
+    if actual.state_image:  # the sandbox's own, or (an instance) the project's
+        return actual.state_image
     if spec.setup:
         return images.setup_tag(key)
     return spec.image

@@ -80,20 +80,23 @@ _V1_FILES = (("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit
 _V2_FILES = ("memory.max", "memory.swap.max", "cpu.max", "pids.max")
 
 
-def record_key(spec_path: str, project_dir: str) -> str:
+def record_key(spec_path: str, project_dir: str, instance: str = "") -> str:
     """The key of the spec file as it is on disk now (its bytes included). A file that
-    cannot be read (too large, a FIFO, ...) gets a key no record has: the full path says why."""
+    cannot be read (too large, a FIFO, ...) gets a key no record has: the full path says why.
+    instance: an instance's records are its own (never the plain sandbox's, nor another's)."""
     try:
         content = read_spec_file(spec_path)
     except FileNotFoundError:
         content = None
     except OSError:
         return UNREADABLE
-    return key_for(spec_path, project_dir, content)
+    return key_for(spec_path, project_dir, content, instance)
 
 
-def key_for(spec_path: str, project_dir: str, content: bytes | None) -> str:
+def key_for(spec_path: str, project_dir: str, content: bytes | None, instance: str = "") -> str:
     h = sha256()
+    if instance:  # only then: the plain sandbox's keys stay as they were
+        h.update(b"instance\0" + instance.encode("utf-8", "surrogateescape") + b"\0")
     for part in (FORMAT, __version__, spec_path, project_dir, str(os.getuid()),
                  *(os.environ.get(v, "") for v in _ENV)):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
-from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
+from podman_sandbox.engine.labels import LABEL_INSTANCE, LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.plan import Action
 from podman_sandbox.engine.render import render
 
@@ -46,8 +46,20 @@ def userns_args(user: str | None = None) -> list[str]:
 
 
 def owner_labels(spec) -> dict[str, str]:
-    """Whose it is (engine/ownership.py): on every container and image we make."""
+    """Whose it is (engine/ownership.py): on every container and image we make. An
+    instance's carry its name and the user's project folder (not its workspace)."""
+    if spec.instance:
+        return {act.LABEL_PROJECT: spec.instance.project.project_dir, act.LABEL_SOURCE: spec.source,
+                LABEL_INSTANCE: spec.instance.name}
     return {act.LABEL_PROJECT: spec.project_dir, act.LABEL_SOURCE: spec.source}
+
+
+def setup_image_labels(spec) -> dict[str, str]:
+    """A setup image is the project's, whichever of its instances built it (their
+    setup container's instance label would otherwise be inherited)."""
+    if spec.instance:
+        return {**owner_labels(spec.instance.project), LABEL_INSTANCE: ""}
+    return owner_labels(spec)
 
 
 def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
@@ -115,7 +127,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
                                 f"setup step {i}/{len(p['steps'])}: {step}", stream=True))
         cmds.append(Command(render("commit", container=tmp, tag=images.setup_tag(p["key"]),
                                    labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base,
-                                           **owner_labels(spec)}),
+                                           **setup_image_labels(spec)}),
                             "save the setup result"))
         cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
         return cmds

@@ -38,6 +38,15 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """What makes a spec an instance's (instances.py): one of several sandboxes of one
+    project, each with its own container, saved states and copy of the files."""
+    name: str  # the instance name (--instance)
+    mode: str  # bind | worktree | copy: what is mounted at /workspace
+    project: "Spec"  # the project's own spec: consent, setup image, starting state
+
+
+@dataclass(frozen=True)
 class Spec:
     image: str
     name: str
@@ -61,6 +70,8 @@ class Spec:
     inputs: tuple[str, ...] = ()  # files the setup steps read (engine/inputs.py)
     ignore_changes: tuple[str, ...] = ()  # globs of derived paths (engine/derived.py)
     build: Build | None = None  # image: is then the tag the build makes (engine/build.py)
+    workspace: str | None = None  # what instances mount: bind | worktree | copy (None: by repo)
+    instance: Instance | None = None  # set on an instance's spec only (instances.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -157,6 +168,7 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         inputs=tuple(doc.get("inputs") or ()),
         ignore_changes=tuple(doc.get("ignore_changes") or ()),
         build=build,
+        workspace=doc.get("workspace"),
     )
 
 
