@@ -47,7 +47,9 @@ EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.
                    "podman_sandbox.private", "podman_sandbox.specfile",
                    # start times from /proc: the sandbox's init (gone under a command?)
                    # and when the exec began (what a stop may attribute to it)
-                   "podman_sandbox.engine.procstat"}
+                   "podman_sandbox.engine.procstat",
+                   # which engine: the podman argv prefix, and "remote: no fast path"
+                   "podman_sandbox.engine.connection"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

@@ -62,8 +62,15 @@ class LazyGroup(click.Group):
               help="The sandbox.yaml to use (default: the nearest one above the current folder).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each podman command as it runs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and what you must know.")
+@click.option("--connection", metavar="NAME",
+              help="Use this Podman connection (`podman system connection list`) for every "
+                   "Podman call; CONTAINER_HOST and CONTAINER_CONNECTION work too.")
+@click.option("--remote-workspace", metavar="PATH",
+              help="On a remote engine: the project's folder on the server, mounted at "
+                   "/workspace (default: $PODMAN_SANDBOX_REMOTE_WORKSPACE; none: refused).")
 @click.pass_context
-def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool,
+        connection: str | None, remote_workspace: str | None) -> None:
     """Run code in a disposable, resource-limited Podman sandbox.
 
     The current project is mounted at /workspace. In a folder with a
@@ -78,6 +85,11 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool) -
       podman-sandbox apply                 # converge to sandbox.yaml
       podman-sandbox allow                 # approve its mounts, capabilities, ...
     """
+    from podman_sandbox.engine import connection as engine
+    engine.choose(connection)
+    if remote_workspace:
+        from podman_sandbox.engine.remote import WORKSPACE_ENV
+        os.environ[WORKSPACE_ENV] = remote_workspace
     # Tests inject a fake runner: run(argv, obj={"runner": fake}) (tests/unit/fake_runner.py).
     injected = ctx.obj.get("runner") if isinstance(ctx.obj, dict) else None
     ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet, runner=injected)

@@ -11,14 +11,21 @@ from podman_sandbox.app import App
 
 def status_dict(app: App) -> dict:
     from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, disk, host, images, ownership, state
+    from podman_sandbox.engine import cgroup, connection, disk, host, images, ownership, remote, state
     from podman_sandbox.engine.plan import is_in_sync
 
     spec, desired = app.spec, app.desired
+    engine = {"name": connection.describe(), "remote": False, "host": None}
+    if connection.is_remote():
+        info = remote.engine_info(app.runner)
+        engine.update(remote=info["remote"], host=info["host"] or None)
     found = act.observe(app.runner, desired)
     effective = None
     if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
-        readable, effective = cgroup.memory_limit(found.pid)
+        if connection.is_remote():  # read in the sandbox (actual.observe), not in our /proc
+            effective = (found.observed or {}).get("memory")
+        else:
+            readable, effective = cgroup.memory_limit(found.pid)
     saved = state.state_images(app.runner, spec)
     current = [s for s in saved if not s.tag.endswith("-prev")]
     # The state a container made now starts from: the one of the base image's id and
@@ -39,7 +46,8 @@ def status_dict(app: App) -> dict:
         "image": spec.image,
         "source": spec.source,
         "mode": spec.mode,
-        "mount": {"source": spec.project_dir, "target": "/workspace"},
+        "engine": engine,
+        "mount": {"source": remote.workspace_source(spec.project_dir), "target": "/workspace"},
         "workdir": app.target.workdir,
         "memory": {"requested": spec.memory, "effective": effective,
                    "enforced": bool((spec.memory is None and found.state != "running")
@@ -126,6 +134,8 @@ def command(app: App, as_json: bool) -> int:
     rows = [
         ("Sandbox", sandbox),
         ("Governed by", f"{data['source']} ({data['mode']})"),
+        ("Engine", data["engine"]["name"] + (f", server {data['engine']['host']}"
+                                             if data["engine"]["host"] else "")),
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),
         ("Memory", memory),

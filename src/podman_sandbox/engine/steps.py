@@ -13,6 +13,7 @@ from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.plan import Action
+from podman_sandbox.engine.remote import workspace_source
 from podman_sandbox.engine.render import render
 
 
@@ -73,7 +74,8 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     c = desired.container
     expected = mountcheck.check(desired.spec, c)
     volumes = [f"{m['source']}:{m['target']}:"
-               + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
+               + volume_options(m, workspace_source(desired.spec.project_dir),
+                                c.get("selinux_label", "project"))
                for m in c["mounts"]]
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=c, volumes=volumes, image=image, start=start,
@@ -96,7 +98,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         expected = [e for e in mountcheck.check(spec, desired.container) if e.target == "/workspace"]
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container,
-                               project_dir=spec.project_dir, userns=userns_args()),
+                               project_dir=workspace_source(spec.project_dir), userns=userns_args()),
                         f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),
