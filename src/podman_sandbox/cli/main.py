@@ -37,7 +37,7 @@ COMMANDS = {
     "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
-    "schema": "schema", "allow": "allow",
+    "schema": "schema", "allow": "allow", "render": "render",
 }
 
 
