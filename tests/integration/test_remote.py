@@ -35,6 +35,11 @@ def _wait_for(condition, what: str, deadline: float = 30.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def store_options(root: Path) -> list[str]:
+    return ["--root", str(root / "store"), "--runroot", str(root / "run"),
+            "--tmpdir", str(root / "tmp")]
+
+
 @pytest.fixture(scope="module")
 def service(podman_ready, image):
     """(CONTAINER_HOST URL, CONTAINERS_CONF path) of a service with its own store."""
@@ -45,8 +50,10 @@ def service(podman_ready, image):
     sock = root / "podman.sock"
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
     env.pop("CONTAINER_HOST", None)
-    proc = subprocess.Popen(["podman", "--root", str(root / "store"), "--runroot", str(root / "run"),
-                             "system", "service", "--time=0", f"unix://{sock}"],
+    # Its own store, run and tmp folders: the default tmpdir (/run/libpod) holds the local
+    # engine's "alive" mark; sharing it would make either engine think the host rebooted.
+    proc = subprocess.Popen(["podman", *store_options(root), "system", "service", "--time=0",
+                             f"unix://{sock}"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"unix://{sock}"
     try:
@@ -59,14 +66,18 @@ def service(podman_ready, image):
         out = subprocess.run([*remote, "ps", "-aq"], env=env, capture_output=True, text=True).stdout
         for cid in out.split():  # only ever ours: the store is this fixture's own
             subprocess.run([*remote, "rm", "-f", "-t", "0", cid], env=env, capture_output=True)
+        subprocess.run([*remote, "rmi", "-a", "-f"], env=env, capture_output=True)
         os.kill(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-        subprocess.run(["podman", "--root", str(root / "store"), "--runroot", str(root / "run"),
-                        "system", "reset", "--force"], env=env, capture_output=True)
+        # Never `system reset` here: it would remove the shared default folders too.
+        with open("/proc/self/mounts", encoding="utf-8") as fh:
+            ours = [line.split()[1] for line in fh if line.split()[1].startswith(str(root) + "/")]
+        for point in reversed(ours):
+            subprocess.run(["umount", "-l", point], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
