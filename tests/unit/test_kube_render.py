@@ -7,8 +7,10 @@ Manifests are checked against Kubernetes' own schemas with kubernetes-validate
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -143,7 +145,7 @@ def test_the_sandbox_target_wraps_the_same_pod_spec():
      "env": {"A": "1"}, "cap_drop": ["ALL"], "cap_add": ["CHOWN"], "disk": "2g", "pids_limit": 0},
 ])
 def test_rendered_pods_pass_kubernetes_validate_strict(doc, tmp_path):
-    tool = shutil.which("kubernetes-validate")
+    tool = shutil.which("kubernetes-validate") or shutil.which("kubernetes-validate", path=os.path.dirname(sys.executable))
     if tool is None:
         pytest.skip("kubernetes-validate is not installed (pip install -e '.[kube-test]')")
     path = tmp_path / "pod.yaml"

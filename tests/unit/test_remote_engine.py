@@ -118,3 +118,16 @@ def test_a_remote_execute_never_reads_a_server_pid_in_our_proc(monkeypatch):
     monkeypatch.setattr(execute.os, "waitpid", lambda pid, flags: (pid, 0))
     monkeypatch.setattr(execute, "start_time", lambda *a, **k: None)
     assert execute.run("ctr", "true", workdir="/workspace", init_pid=1) == 0
+
+
+def test_a_checked_in_spec_cannot_choose_the_server_folder(tmp_path):
+    """The server folder mounted read-write is the user's setting (--remote-workspace, the
+    variable), never a field of sandbox.yaml, which a cloned repository brings along."""
+    from podman_sandbox.errors import SpecError
+    from podman_sandbox.schema.source import load_spec
+    from podman_sandbox.locate import locate
+
+    (tmp_path / "sandbox.yaml").write_text("image: localhost/x:1\nremote_workspace: /\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(locate(str(tmp_path / "sandbox.yaml")))
+    assert "remote_workspace" in str(exc.value.problems)

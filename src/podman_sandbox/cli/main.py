@@ -23,7 +23,8 @@ Exit codes:
   122  podman not installed or not working
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,
-       or the spec grants what you have not approved (see allow)
+       or the spec grants what you have not approved (see allow),
+       or a remote engine with no --remote-workspace, or render refused a field
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...), or the
        sandbox went away while execute ran
