@@ -7,6 +7,7 @@ import json
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.cli.kube import kube_options
 
 
 def status_dict(app: App) -> dict:
@@ -90,6 +91,7 @@ def _limit(data: dict, key: str) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
+@kube_options
 @click.pass_obj
 def command(app: App, as_json: bool) -> int:
     """Show the sandbox: running or not, image, effective limits, mount, saved state.
