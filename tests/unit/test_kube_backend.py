@@ -117,8 +117,11 @@ def make_handler(api: Api):
                 self.send_header("Sec-WebSocket-Protocol", "v5.channel.k8s.io")
                 self.end_headers()
                 self.wfile.flush()
-                api.execs.pop(0)(self, query)
-                self.close_connection = True
+                self.connection.settimeout(10)  # a client that never sends: fail, not hang
+                try:
+                    api.execs.pop(0)(self, query)
+                finally:
+                    self.close_connection = True
                 return
             status, body = api.reads.pop(0)
             self._reply(status, body)
