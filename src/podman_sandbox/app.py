@@ -201,16 +201,23 @@ class App:
         the re-create (the original tool's behaviour). In a project the spec can
         change under you (a git pull), so start/execute refuse like apply.
         """
+        from podman_sandbox.engine import connection, remote
         from podman_sandbox.engine.apply import converge
-        check_workspace(self.spec.project_dir)
+        if connection.is_remote():
+            remote.check_spec(self.spec)
+            remote.engine_info(self.runner)  # its rootlessness and cgroups decide the limits
+        else:
+            check_workspace(self.spec.project_dir)
         self.check_consent(allow=allow)
         if self.instance:  # its worktree or copy, made once, after consent
             from podman_sandbox.engine.instances import ensure
             ensure(self.spec, self.layout, self.out)
         if imperative is None:
             imperative = self.target.mode == "classic"
+        # No fast-path record for a remote engine: its pids are not in our /proc.
         return converge(self.runner, self.desired, out=self.out, force=force,
-                        imperative=imperative, record_key=self.record_key())
+                        imperative=imperative,
+                        record_key=None if connection.is_remote() else self.record_key())
 
     def run_in_sandbox(self, command: str, *, interactive: bool, timeout: float | None = None) -> int:
         """Converge, then run command with `sh -c` in the sandbox (execute, shell)."""

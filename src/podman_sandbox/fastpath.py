@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import os
 
+from podman_sandbox.engine import connection
+
 
 def _split_globals(argv: list[str]) -> tuple[str | None, list[str]] | None:
     """(-f/--file value, the rest) when only -f/--file come before the command; else None."""
@@ -130,7 +132,7 @@ def start_again(rec: dict, podman: str) -> dict | None:
                 return None  # a converge changed things meanwhile
             if record.is_live(now):
                 return now  # someone else started it meanwhile
-            if _spawn_quietly([podman, "start", now["id"]]) != 0:
+            if _spawn_quietly([*connection.argv(podman), "start", now["id"]]) != 0:
                 return None  # gone (removed, re-created): the full path knows what to do
             pid = _read_pid(now["pidfile"])
             return record.restarted(now, pid) if pid else None
@@ -173,6 +175,8 @@ def _record_for(spec_file: str | None, instance: str = ""):
     from podman_sandbox.engine import record
     from podman_sandbox.locate import locate
 
+    if connection.is_remote():
+        return None  # this host's /proc says nothing about a remote engine's sandbox
     try:
         target = locate(spec_file)
     except OSError:
@@ -317,7 +321,7 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
         with sandbox_lock(rec["container"], wait=0):
             if not record.is_live(rec):
                 return None
-            out = _capture([podman, "inspect", rec["container"], rec["image"]])
+            out = _capture([*connection.argv(podman), "inspect", rec["container"], rec["image"]])
     except LockError:
         return None  # another command is changing it (or no safe lock): the full path
     except KeyboardInterrupt:

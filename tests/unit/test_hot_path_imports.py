@@ -49,7 +49,9 @@ EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.
                    # and when the exec began (what a stop may attribute to it)
                    "podman_sandbox.engine.procstat",
                    # --instance / PODMAN_SANDBOX_INSTANCE: the name rule and the command log
-                   "podman_sandbox.instance"}
+                   "podman_sandbox.instance",
+                   # which engine: the podman argv prefix, and "remote: no fast path"
+                   "podman_sandbox.engine.connection"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.cli.kube import kube_options
 from podman_sandbox.cli import report
 
 
@@ -14,6 +15,7 @@ from podman_sandbox.cli import report
 @click.option("--allow", is_flag=True,
               help="Approve what the spec grants (mounts, capabilities, ...) first (for CI).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@kube_options
 @click.pass_obj
 def command(app: App, force: bool, allow: bool, as_json: bool) -> int:
     """Bring the sandbox in line with its spec, and leave it running.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.cli.kube import kube_options
 from podman_sandbox.errors import UsageError
 from podman_sandbox.timeouts import parse_timeout
 
@@ -26,6 +27,7 @@ def _timeout(_ctx, _param, value: str | None) -> float | None:
 @click.option("--timeout", callback=_timeout, metavar="SECONDS",
               help="Stop the command and everything it started after SECONDS (exit 124; "
                    "at most 30 days).")
+@kube_options
 @click.pass_obj
 def command(app: App, command: str, interactive: bool, timeout: float | None) -> int:
     """Run COMMAND with `sh -c` in the sandbox, in /workspace.

@@ -24,7 +24,8 @@ Exit codes:
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,
        or the spec grants what you have not approved (see allow),
-       or discard --instance would drop work not taken (see --force)
+       or discard --instance would drop work not taken (see --force),
+       or a remote engine with no --remote-workspace, or render refused a field
   124  execute --timeout ran out
   125  a podman operation failed (image pull, create, ...), or the
        sandbox went away while execute ran
@@ -38,7 +39,7 @@ COMMANDS = {
     "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
-    "schema": "schema", "allow": "allow",
+    "schema": "schema", "allow": "allow", "render": "render",
     "diff": "diff", "log": "log", "merge": "merge", "discard": "discard",
 }
 
@@ -101,9 +102,16 @@ class LazyGroup(click.Group):
               help="Act on the instance NAME of this project (also after the command).")
 @click.option("--workspace", type=click.Choice(WORKSPACES),
               help="What a new instance mounts: bind, worktree or copy.")
+@click.option("--connection", metavar="NAME",
+              help="Use this Podman connection (`podman system connection list`) for every "
+                   "Podman call; CONTAINER_HOST and CONTAINER_CONNECTION work too.")
+@click.option("--remote-workspace", metavar="PATH",
+              help="On a remote engine: the project's folder on the server, mounted at "
+                   "/workspace (default: $PODMAN_SANDBOX_REMOTE_WORKSPACE; none: refused).")
 @click.pass_context
 def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool,
-        instance: str | None, workspace: str | None) -> None:
+        instance: str | None, workspace: str | None, connection: str | None,
+        remote_workspace: str | None) -> None:
     """Run code in a disposable, resource-limited Podman sandbox.
 
     The current project is mounted at /workspace. In a folder with a
@@ -118,6 +126,11 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool,
       podman-sandbox apply                 # converge to sandbox.yaml
       podman-sandbox allow                 # approve its mounts, capabilities, ...
     """
+    from podman_sandbox.engine import connection as engine
+    engine.choose(connection)
+    if remote_workspace:
+        from podman_sandbox.engine.remote import WORKSPACE_ENV
+        os.environ[WORKSPACE_ENV] = remote_workspace
     # Tests inject a fake runner: run(argv, obj={"runner": fake}) (tests/unit/fake_runner.py).
     injected = ctx.obj.get("runner") if isinstance(ctx.obj, dict) else None
     ctx.obj = App(spec_file=spec_file, verbose=verbose, quiet=quiet, runner=injected,

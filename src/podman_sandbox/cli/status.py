@@ -7,19 +7,27 @@ import json
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.cli.kube import kube_options
 
 
 def status_dict(app: App) -> dict:
     from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, disk, host, images, ownership, state
+    from podman_sandbox.engine import cgroup, connection, disk, host, images, ownership, remote, state
     from podman_sandbox.engine.plan import is_in_sync
 
     desired = app.desired
     spec = desired.spec  # with build:, its image is the tag the build makes
+    engine = {"name": connection.describe(), "remote": False, "host": None}
+    if connection.is_remote():
+        info = remote.engine_info(app.runner)
+        engine.update(remote=info["remote"], host=info["host"] or None)
     found = act.observe(app.runner, desired)
     effective = None
     if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
-        readable, effective = cgroup.memory_limit(found.pid)
+        if connection.is_remote():  # read in the sandbox (actual.observe), not in our /proc
+            effective = (found.observed or {}).get("memory")
+        else:
+            readable, effective = cgroup.memory_limit(found.pid)
     saved = state.state_images(app.runner, spec)
     current = [s for s in saved if not s.tag.endswith("-prev")]
     # The state a container made now starts from: the one of the base image's id and
@@ -42,7 +50,8 @@ def status_dict(app: App) -> dict:
         "image": spec.image,
         "source": spec.source,
         "mode": spec.mode,
-        "mount": {"source": spec.project_dir, "target": "/workspace"},
+        "engine": engine,
+        "mount": {"source": remote.workspace_source(spec.project_dir), "target": "/workspace"},
         "workdir": app.target.workdir,
         "memory": {"requested": spec.memory, "effective": effective,
                    "enforced": bool((spec.memory is None and found.state != "running")
@@ -99,6 +108,7 @@ def _limit(data: dict, key: str) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys, see README).")
+@kube_options
 @click.pass_obj
 def command(app: App, as_json: bool) -> int:
     """Show the sandbox: running or not, image, effective limits, mount, saved state.
@@ -147,6 +157,8 @@ def command(app: App, as_json: bool) -> int:
             + (f" on {inst['branch']}" if inst["branch"] else "")
             + ("" if inst["made"] else ", not made yet") + f"; {inst['folder']})")] if inst else []),
         ("Governed by", f"{data['source']} ({data['mode']})"),
+        ("Engine", data["engine"]["name"] + (f", server {data['engine']['host']}"
+                                             if data["engine"]["host"] else "")),
         ("Image", data["image"]),
         ("Mount", f"{data['mount']['source']} -> /workspace"),
         ("Memory", memory),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from podman_sandbox.app import App
+from podman_sandbox.cli.kube import kube_options
 
 
 @click.command("stop")
+@kube_options
 @click.pass_obj
 def command(app: App) -> int:
     """Stop the sandbox and remove its container.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from podman_sandbox.engine import cgroup, host, images, ownership
+from podman_sandbox.engine import cgroup, connection, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
@@ -96,8 +96,11 @@ def _network(mode: str | None) -> str:
     return mode if mode in ("none", "host") else "bridge"
 
 
-def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bool]:
-    """(canonical observed container, memory limit enforced?) from one inspect entry."""
+def observe_container(info: dict, *, rootless_v1: bool,
+                      inside: tuple | None = None) -> tuple[dict | None, bool]:
+    """(canonical observed container, memory limit enforced?) from one inspect entry.
+    inside: the limits read in the sandbox (remote.limits_inside), for an engine whose
+    processes are not in this host's /proc."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     try:
         intent = json.loads(labels.get(LABEL_SPEC, ""))
@@ -122,13 +125,13 @@ def observe_container(info: dict, *, rootless_v1: bool) -> tuple[dict | None, bo
     enforced = True
     pid = state.get("Pid") or 0
     if state.get("Running") and pid > 0:
-        readable, limit = cgroup.memory_limit(pid)
+        readable, limit = inside[:2] if inside else cgroup.memory_limit(pid)
         if rootless_v1:
             # cgroup v1 rootless: Podman ignores limits; report intent, flag it.
             enforced = intent.get("memory") is None
         elif readable:
             observed["memory"] = limit
-        cpus = cgroup.cpu_limit(pid)
+        cpus = inside[2] if inside else cgroup.cpu_limit(pid)
         if cpus is not None and not rootless_v1:
             observed["cpus"] = cpus or None
     else:
@@ -149,7 +152,7 @@ def observe(runner: Runner, desired: Desired) -> Actual:
     actual = Actual(owner_key=ownership.spec_owner_hash(spec))
     for info in found:
         if "State" in info and info.get("Name") == spec.name:
-            _fill_container(actual, info)
+            _fill_container(actual, info, runner)
         elif "RootFS" in info or "RepoTags" in info:
             actual.base_image_id = info.get("Id")
     if actual.observed is not None and not host.limits_enforced():
@@ -161,7 +164,7 @@ def observe(runner: Runner, desired: Desired) -> Actual:
     return actual
 
 
-def _fill_container(actual: Actual, info: dict) -> None:
+def _fill_container(actual: Actual, info: dict, runner: Runner | None = None) -> None:
     labels = (info.get("Config") or {}).get("Labels") or {}
     state = info.get("State") or {}
     actual.container_id = info.get("Id")
@@ -172,8 +175,12 @@ def _fill_container(actual: Actual, info: dict) -> None:
     actual.labels = dict(labels)
     actual.built_from_base_id = labels.get(LABEL_BASE_ID)
     if actual.managed:
+        inside = None
+        if runner is not None and connection.is_remote() and state.get("Running"):
+            from podman_sandbox.engine import remote
+            inside = remote.limits_inside(runner, info.get("Id") or info["Name"])
         actual.observed, actual.memory_enforced = observe_container(
-            info, rootless_v1=host.rootless_cgroup_v1())
+            info, rootless_v1=host.rootless_cgroup_v1(), inside=inside)
 
 
 def list_images(runner: Runner, reference: str) -> list[dict]:

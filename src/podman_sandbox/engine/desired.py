@@ -40,7 +40,9 @@ def volume_options(mount: dict, project_dir: str, selinux_label: str = "project"
 
 
 def canonical(spec: Spec) -> dict:
-    mounts = [{"source": spec.project_dir, "target": WORKSPACE, "read_only": False}]
+    from podman_sandbox.engine.remote import workspace_source
+
+    mounts = [{"source": workspace_source(spec.project_dir), "target": WORKSPACE, "read_only": False}]
     # Extra mounts by their real path: what Podman is given (engine/mountcheck.py), so a
     # symlink retargeted since the last create is drift. /workspace keeps the path the
     # user works in (code in the sandbox cannot move the project folder itself).

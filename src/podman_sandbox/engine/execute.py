@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-from podman_sandbox.engine import cgroup
+from podman_sandbox.engine import cgroup, connection
 from podman_sandbox.engine.procstat import start_time
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
@@ -42,7 +42,7 @@ _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 def exec_argv(container: str, command: str, *, workdir: str, tag: str,
               tty: bool, podman: str = "podman") -> list[str]:
     """argv of `podman exec`: one value, one element; the command goes to sh -c in the sandbox."""
-    argv = [podman, "exec", "--interactive"]
+    argv = [*connection.argv(podman), "exec", "--interactive"]
     if tty:
         argv.append("--tty")
     argv += ["--env", f"{EXEC_TAG}={tag}", "--workdir", workdir, container, "sh", "-c", "--", command]
@@ -64,6 +64,8 @@ class _Exec:
         self.init_start = start_time(init_pid) if init_pid else None
         self.podman = podman
         self.since: int | None = None  # start time of the podman client: our exec is later
+        self.remote = connection.is_remote()  # this host's /proc is not the sandbox's
+        self.spawned = time.monotonic()
 
     def sandbox_gone(self, wait: bool = False) -> bool:
         """The sandbox's init is no longer the process it was: stopped or removed under us.
@@ -84,6 +86,11 @@ def _end_all(ex: _Exec, first_signal: int):
     from podman_sandbox.engine import stopping
 
     scope = stopping.Scope(ex.tag, ex.init_pid, ex.since)
+    if ex.remote:
+        # Only the sandbox can see its processes; "since" in its own clock ticks.
+        ago = int((time.monotonic() - ex.spawned) * os.sysconf("SC_CLK_TCK")) + 1
+        done = stopping.from_inside(scope, ex.container, first_signal, ex.podman, since=f"-{ago}")
+        return scope, True, set() if done else {-1}
     found, left = stopping.stop(scope, first_signal)
     if os.geteuid() != 0 and (not scope.exact or not found):
         # Rootless, the host's /proc may hide the sandbox's processes: ask the sandbox.
@@ -107,6 +114,16 @@ def _stop_command(child: int, ex: _Exec, first_signal: int,
 
     scope, found, left = _end_all(ex, first_signal)
     start = time.monotonic()
+    while ex.remote and status is None:  # the sandbox did the stopping: reap the client
+        pid, wait_status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            return wait_status, left
+        if time.monotonic() - start >= LATE_START_SECONDS:
+            os.kill(child, signal.SIGKILL)
+            return os.waitpid(child, 0)[1], left
+        time.sleep(0.02)
+    if ex.remote:
+        return status, left
     while True:
         if status is None:
             try:
@@ -149,6 +166,8 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         memory_limit: int | None = None, podman: str = "podman", verbose: bool = False) -> int:
     """Run command in the sandbox; return the exit code to give the user.
     verbose: show the podman exec command first (as Runner does for the others)."""
+    if connection.is_remote():
+        init_pid = None  # a pid of the server's, never one to look up in our /proc
     tty = interactive and sys.stdin.isatty()
     tag = os.urandom(16).hex()  # not uuid: its import pulls in platform (ms on the hot path)
     argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=tty, podman=podman)
@@ -238,6 +257,9 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
                          f"removed while the command ran (podman exec ended with {code})\n")
         from podman_sandbox.errors import EXIT_PODMAN
         return EXIT_PODMAN
+    if code == 137 and ex.remote:
+        sys.stderr.write("podman-sandbox: the command was killed (exit 137); on a remote engine "
+                         "an out-of-memory kill cannot be told from another SIGKILL\n")
     if oom:
         from podman_sandbox.schema.sizes import format_size
         limit = f" of {format_size(memory_limit)}" if memory_limit else ""

@@ -42,6 +42,10 @@ def is_rootless() -> bool:
 
 def rootless_cgroup_v1() -> bool:
     """Podman ignores --memory, --cpus and --pids-limit for rootless on cgroup v1."""
+    from podman_sandbox.engine import connection
+    if connection.is_remote():  # the server's rootlessness and cgroups, not ours
+        from podman_sandbox.engine import remote
+        return remote.rootless_cgroup_v1()
     return is_rootless() and cgroup_version() == 1
 
 

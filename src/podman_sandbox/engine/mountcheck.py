@@ -58,7 +58,12 @@ def check(spec, container: dict) -> list[Expected]:
     """Refuse (exit 123) a mount whose source now escapes the project, is too broad, or
     no longer is what the plan was made for; else what each target must show."""
     from podman_sandbox.app import ALLOW_BROAD_ENV, check_workspace
+    from podman_sandbox.engine import connection
 
+    if connection.is_remote():
+        from podman_sandbox.engine import remote
+        remote.check_spec(spec)  # sources are the server's: nothing of ours to check
+        return []
     check_workspace(spec.project_dir)  # /workspace: the same rule as at start, on the path now
     project_real = real(spec.project_dir)
     planned = {m["target"]: m["source"] for m in container.get("mounts") or ()}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from podman_sandbox.engine import connection
 from podman_sandbox.errors import PodmanError, PodmanMissingError
 
 
@@ -41,9 +42,9 @@ class Runner:
         """Run argv (argv[0] is 'podman'). stream: output goes to our stderr as it comes.
         env: the environment podman gets (default: ours)."""
         assert argv and argv[0] == "podman", argv
-        full = [self.executable(), *argv[1:]]
+        full = [*connection.argv(self.executable()), *argv[1:]]
         if self.verbose:
-            sys.stderr.write("+ " + shlex.join(argv) + "\n")
+            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
             sys.stderr.flush()
         try:
             if stream:
@@ -69,9 +70,9 @@ class Runner:
         """Run argv on our own stdin, stdout and stderr (bytes pass through untouched);
         return podman's exit code. For output the user reads as it comes (`logs`)."""
         assert argv and argv[0] == "podman", argv
-        full = [self.executable(), *argv[1:]]
+        full = [*connection.argv(self.executable()), *argv[1:]]
         if self.verbose:
-            sys.stderr.write("+ " + shlex.join(argv) + "\n")
+            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
         sys.stdout.flush()
         sys.stderr.flush()
         try:

@@ -13,6 +13,7 @@ from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.labels import LABEL_INSTANCE, LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.plan import Action
+from podman_sandbox.engine.remote import workspace_source
 from podman_sandbox.engine.render import render
 
 
@@ -97,7 +98,8 @@ def volume_args(desired: Desired) -> list[str]:
 
     c = desired.container
     return [f"{m['source']}:{m['target']}:"
-            + volume_options(m, desired.spec.project_dir, c.get("selinux_label", "project"))
+            + volume_options(m, workspace_source(desired.spec.project_dir),
+                             c.get("selinux_label", "project"))
             for m in c["mounts"]]
 
 

@@ -46,7 +46,7 @@ import os
 import signal
 import time
 
-from podman_sandbox.engine import cgroup
+from podman_sandbox.engine import cgroup, connection
 from podman_sandbox.engine.execute import EXEC_TAG
 from podman_sandbox.engine.procstat import GONE, stat
 
@@ -207,6 +207,9 @@ def kill_now(scope: Scope) -> tuple[bool, set[int]]:
 # their own, so they never match. Exit 0: none left; 3: some are left.
 _INSIDE_SCRIPT = r"""
 tag="PODMAN_SANDBOX_EXEC=$1" since=$2 first=$3
+case $since in -*)
+    read -r line < /proc/$$/stat; set -- ${line##*) }; since=$((${20} - ${since#-}));;
+esac
 scan() {
     sig=$1 mode=$2 n=0
     for d in /proc/[0-9]*; do
@@ -236,14 +239,18 @@ while [ $i -lt 50 ] && [ "$(scan 0 all)" -gt 0 ]; do sleep 0.1; i=$((i + 1)); do
 """
 
 
-def from_inside(scope: Scope, container: str, first_signal: int, podman: str) -> bool | None:
+def from_inside(scope: Scope, container: str, first_signal: int, podman: str,
+                since: str | None = None) -> bool | None:
     """Freeze-then-kill run by the sandbox itself. True: none left; False: some are
-    left; None: it could not be asked (the sandbox is gone, say)."""
-    if scope.since is None:
+    left; None: it could not be asked (the sandbox is gone, say).
+    since: "-N" for N clock ticks before the script starts, in the sandbox's own clock
+    (a remote engine's boot time is not ours); default scope.since."""
+    since = since or (None if scope.since is None else str(scope.since))
+    if since is None:
         return None
     own = os.urandom(16).hex()
-    argv = [podman, "exec", "--env", f"{EXEC_TAG}={own}", container, "sh", "-c", _INSIDE_SCRIPT,
-            "sh", scope.tag.decode(), str(scope.since), str(int(first_signal))]
+    argv = [*connection.argv(podman), "exec", "--env", f"{EXEC_TAG}={own}", container, "sh", "-c", _INSIDE_SCRIPT,
+            "sh", scope.tag.decode(), since, str(int(first_signal))]
     null = os.devnull
     actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
                (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),

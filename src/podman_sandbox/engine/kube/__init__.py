@@ -1,0 +1,1 @@
+"""Kubernetes: the sandbox as a Pod or an agent-sandbox Sandbox (render.py)."""

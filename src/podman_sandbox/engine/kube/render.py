@@ -1,0 +1,209 @@
+"""The sandbox as Kubernetes objects: pure functions of Desired, no I/O.
+
+translate() gives the objects and, per field of the spec, how the target holds
+it: enforced (the same guarantee as local Podman), weaker (held, but less) or
+refused (not expressible; render refuses while any is left). The objects carry
+the local identity: the managed/role labels, and the spec hash, spec JSON,
+project and source as annotations (a label value is at most 63 characters; the
+hash is 64).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from podman_sandbox.capabilities import PODMAN_DEFAULTS, bare
+from podman_sandbox.engine.labels import (LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT, LABEL_ROLE,
+                                          LABEL_SANDBOX, LABEL_SOURCE, LABEL_SPEC)
+
+ENFORCED, WEAKER, REFUSED = "enforced", "weaker", "refused"
+TARGETS = ("pod", "sandbox")
+SANDBOX_API = "agents.x-k8s.io/v1alpha1"  # kubernetes-sigs/agent-sandbox
+CONTAINER = "sandbox"
+# Podman's --read-only-tmpfs: writable, empty folders on a read-only root.
+TMPFS_DIRS = ("/tmp", "/var/tmp", "/run")
+ACCEPTABLE = ("pids_limit",)  # refused unless the user accepts the weaker form
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NUMERIC_USER = re.compile(r"^(\d+)(?::(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str
+    status: str  # ENFORCED, WEAKER, REFUSED
+    how: str
+
+
+@dataclass
+class Translation:
+    objects: list[dict]
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[Row]:
+        return [r for r in self.rows if r.status == REFUSED]
+
+
+def memory_quantity(nbytes: int) -> str:
+    """Binary units, exact: 536870912 -> '512Mi' (in Kubernetes '512m' is half a byte)."""
+    for suffix, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if nbytes % size == 0:
+            return f"{nbytes // size}{suffix}"
+    return str(nbytes)
+
+
+def cpu_quantity(cpus: float) -> str:
+    """Cores as millicores: 0.5 -> '500m', 2.0 -> '2'."""
+    milli = round(cpus * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def capabilities(container: dict) -> list[str]:
+    """The capabilities the local sandbox has: Podman's defaults, less cap_drop, plus cap_add."""
+    drop = {bare(c) for c in container.get("cap_drop") or ()}
+    keep = set() if "ALL" in drop else set(PODMAN_DEFAULTS) - drop
+    return sorted(keep | {bare(c) for c in container.get("cap_add") or ()} - {"ALL"})
+
+
+def _identity(desired) -> tuple[dict, dict]:
+    c = desired.container
+    labels = {LABEL_MANAGED: "true", LABEL_ROLE: "sandbox", LABEL_SANDBOX: c["name"]}
+    annotations = {LABEL_HASH: desired.hash, LABEL_PROJECT: desired.spec.project_dir,
+                   LABEL_SOURCE: desired.spec.source,
+                   LABEL_SPEC: json.dumps(c, sort_keys=True, separators=(",", ":"))}
+    return labels, annotations
+
+
+def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = ()) -> Translation:
+    """The objects for target ("pod" or "sandbox") and a row per spec field."""
+    c, spec = desired.container, desired.spec
+    rows: list[Row] = []
+    add = lambda f, s, how: rows.append(Row(f, s, how))  # noqa: E731
+
+    name = c["name"]
+    if _DNS_LABEL.match(name):
+        add("name", ENFORCED, f"metadata.name {name}")
+    else:
+        add("name", REFUSED, f"{name!r} is not a Kubernetes name (lowercase letters, digits, '-'; "
+                             "63 at most): set `name:`")
+    pull = "Never" if c["image"].startswith("localhost/") else "IfNotPresent"
+    add("image", ENFORCED, f"image {c['image']}, imagePullPolicy {pull}")
+    if c.get("setup"):
+        add("setup", REFUSED, "setup steps make a local image; a cluster needs it in a registry "
+                              "(pushing it is not built yet): bake them into `image:`")
+    if getattr(spec, "auto_commit", False):
+        add("auto_commit", REFUSED, "Kubernetes has no commit of a running container")
+
+    resources: dict = {}
+    if c.get("memory"):
+        resources["memory"] = memory_quantity(c["memory"])
+        add("memory", ENFORCED, f"limits.memory = requests.memory = {resources['memory']}")
+    if c.get("cpus"):
+        resources["cpu"] = cpu_quantity(c["cpus"])
+        add("cpus", ENFORCED, f"limits.cpu = requests.cpu = {resources['cpu']} (a CFS quota, "
+                              "as locally)")
+    if c.get("disk"):
+        resources["ephemeral-storage"] = memory_quantity(c["disk"])
+        add("disk", WEAKER, f"limits.ephemeral-storage {resources['ephemeral-storage']}: the pod is "
+                            "evicted when over it (logs and emptyDirs count), no ENOSPC")
+    if c.get("pids_limit"):
+        if "pids_limit" in accept_weaker:
+            add("pids_limit", WEAKER, f"{c['pids_limit']} not set: a Pod has no pids field; the "
+                                      "node's podPidsLimit applies (accepted)")
+        else:
+            add("pids_limit", REFUSED, "a Pod has no per-pod pids limit (the node's podPidsLimit "
+                                       "applies): accept it with --accept-weaker pids_limit, or "
+                                       "set pids_limit: 0")
+
+    security: dict = {"allowPrivilegeEscalation": False,
+                      "capabilities": {"drop": ["ALL"], "add": capabilities(c)}}
+    add("no-new-privileges", ENFORCED, "allowPrivilegeEscalation: false")
+    add("capabilities", ENFORCED, "drop ALL, add " + (", ".join(capabilities(c)) or "none")
+        + " (Podman's defaults, less cap_drop, plus cap_add)")
+    security["readOnlyRootFilesystem"] = bool(c.get("read_only"))
+    if c.get("read_only"):
+        add("read_only", ENFORCED, "readOnlyRootFilesystem, emptyDirs at " + ", ".join(TMPFS_DIRS))
+    user = c.get("user")
+    if user:
+        numeric = _NUMERIC_USER.match(user)
+        if numeric:
+            security["runAsUser"] = int(numeric.group(1))
+            if numeric.group(2):
+                security["runAsGroup"] = int(numeric.group(2))
+            add("user", ENFORCED, f"runAsUser {numeric.group(1)}"
+                + (f", runAsGroup {numeric.group(2)}" if numeric.group(2) else ""))
+        else:
+            add("user", REFUSED, f"{user!r} is a name; Kubernetes needs numbers (runAsUser): "
+                                 "write uid[:gid]")
+    if c.get("selinux_label", "project") != "project":
+        add("selinux_label", REFUSED, "label=disable has no Pod equivalent that podman-sandbox "
+                                      "would render")
+
+    network = c.get("network", "bridge")
+    if network == "host":
+        add("network", REFUSED, "hostNetwork shares the node's network: not rendered")
+    elif network == "none":
+        add("network", WEAKER, "a deny-all NetworkPolicy (needs a CNI that enforces it; the "
+                               "interface stays)")
+    else:
+        add("network", ENFORCED, "the pod network")
+    extra = [m for m in c["mounts"] if m["target"] != "/workspace"]
+    if extra:
+        add("mounts", REFUSED, "host folders ("
+            + ", ".join(f"{m['source']} -> {m['target']}" for m in extra)
+            + ") are the node's in a cluster: not rendered")
+    add("workspace", WEAKER, "an emptyDir at /workspace: the project is not in it (render "
+                             "copies nothing; files written there stay in the pod)")
+    add("init", ENFORCED, "shareProcessNamespace: the pause process reaps orphans as "
+                          "Podman's --init does")
+    add("service account", ENFORCED, "automountServiceAccountToken: false, "
+                                     "enableServiceLinks: false")
+
+    env = [{"name": k, "value": v} for k, v in c.get("env", {}).items()]
+    mounts = [{"name": "workspace", "mountPath": "/workspace"}]
+    volumes = [{"name": "workspace", "emptyDir": {}}]
+    if c.get("read_only"):
+        for path in TMPFS_DIRS:
+            vol = "tmpfs" + path.replace("/", "-")
+            mounts.append({"name": vol, "mountPath": path})
+            volumes.append({"name": vol, "emptyDir": {"medium": "Memory"}})
+    container: dict = {"name": CONTAINER, "image": c["image"], "imagePullPolicy": pull,
+                       "command": ["sleep"], "args": ["infinity"], "workingDir": "/workspace"}
+    if env:
+        container["env"] = env
+    if resources:
+        container["resources"] = {"limits": dict(resources), "requests": dict(resources)}
+    container["securityContext"] = security
+    container["volumeMounts"] = mounts
+    pod_spec = {"automountServiceAccountToken": False, "enableServiceLinks": False,
+                "shareProcessNamespace": True, "restartPolicy": "Always",
+                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [container], "volumes": volumes}
+    labels, annotations = _identity(desired)
+    if target == "sandbox":
+        main = {"apiVersion": SANDBOX_API, "kind": "Sandbox",
+                "metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)},
+                "spec": {"podTemplate": {"metadata": {"labels": dict(labels),
+                                                      "annotations": dict(annotations)},
+                                         "spec": pod_spec}}}
+    else:
+        main = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "labels": labels, "annotations": annotations},
+                "spec": pod_spec}
+    objects = [main]
+    if network == "none":
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                        "metadata": {"name": f"{name}-deny-all"[:63], "labels": dict(labels)},
+                        "spec": {"podSelector": {"matchLabels": {LABEL_SANDBOX: name}},
+                                 "policyTypes": ["Ingress", "Egress"]}})
+    return Translation(objects, rows)
+
+
+def to_yaml(objects: list[dict]) -> str:
+    """The objects as one YAML stream, in a fixed order (the same spec, the same bytes)."""
+    import yaml
+
+    return "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False, width=1000)
+                        for o in objects)

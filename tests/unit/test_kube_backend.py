@@ -1,0 +1,298 @@
+"""The kube backend (engine/kube/backend.py) against recorded API exchanges.
+
+A local HTTP server answers as the Kubernetes API does (the shapes of the core/v1
+Pod API: read, server-side apply PATCH, delete; exec as a websocket with the
+v5.channel.k8s.io subprotocol, output on channels 1/2, the status on channel 3),
+and records what the official client sent. The client code under test is the real
+one over a real socket. No cluster is involved: none was available.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytest.importorskip("kubernetes")
+
+from podman_sandbox.engine.kube import backend  # noqa: E402
+from podman_sandbox.engine.labels import LABEL_HASH  # noqa: E402
+
+NS = "agents"
+NAME = "sandbox-proj-1234abcd"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def pod_json(phase="Running", spec_hash="h1"):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": NAME, "namespace": NS, "annotations": {LABEL_HASH: spec_hash},
+                         "managedFields": [{"manager": "podman-sandbox", "operation": "Apply"}]},
+            "spec": {"containers": [{"name": "sandbox", "image": "localhost/x:1"}]},
+            "status": {"phase": phase}}
+
+
+NOT_FOUND = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+             "message": f'pods "{NAME}" not found', "code": 404,
+             "details": {"name": NAME, "kind": "pods"}}
+
+
+def status_frame(code: int) -> bytes:
+    if code == 0:
+        status = {"metadata": {}, "status": "Success"}
+    else:
+        status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                  "message": f"command terminated with non-zero exit code: exit status {code}",
+                  "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+    return b"\x03" + json.dumps(status).encode()
+
+
+class Api:
+    """What the fake API server answers (queues per route) and what it was sent."""
+
+    def __init__(self):
+        self.reads: list = []  # (status, body) for each GET of the pod, in order
+        self.execs: list = []  # a function(handler, query) per exec, in order
+        self.sent: list = []  # (method, path, query, headers, body)
+
+
+def ws_send(wfile, payload: bytes, opcode: int = 2) -> None:
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    head += bytes([n]) if n < 126 else bytes([126]) + struct.pack(">H", n)
+    wfile.write(head + payload)
+    wfile.flush()
+
+
+def ws_recv(rfile) -> tuple[int, bytes] | None:
+    first = rfile.read(2)
+    if len(first) < 2:
+        return None
+    opcode, n = first[0] & 0x0F, first[1] & 0x7F
+    if n == 126:
+        n = struct.unpack(">H", rfile.read(2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", rfile.read(8))[0]
+    mask = rfile.read(4) if first[1] & 0x80 else b"\0\0\0\0"
+    data = bytes(b ^ mask[i % 4] for i, b in enumerate(rfile.read(n)))
+    return opcode, data
+
+
+def make_handler(api: Api):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _note(self) -> tuple[str, dict, bytes]:
+            url = urlparse(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            api.sent.append((self.command, url.path, parse_qs(url.query), dict(self.headers), body))
+            return url.path, parse_qs(url.query), body
+
+        def do_GET(self):
+            path, query, _ = self._note()
+            if path.endswith("/exec"):
+                key = self.headers["Sec-WebSocket-Key"]
+                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", accept)
+                self.send_header("Sec-WebSocket-Protocol", "v5.channel.k8s.io")
+                self.end_headers()
+                self.wfile.flush()
+                self.connection.settimeout(10)  # a client that never sends: fail, not hang
+                try:
+                    api.execs.pop(0)(self, query)
+                finally:
+                    self.close_connection = True
+                return
+            status, body = api.reads.pop(0)
+            self._reply(status, body)
+
+        def do_PATCH(self):
+            self._note()
+            self._reply(201, pod_json("Pending"))
+
+        def do_DELETE(self):
+            self._note()
+            self._reply(200, pod_json("Running"))
+
+    return Handler
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    from kubernetes import client
+
+    api = Api()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(backend, "READY_SECONDS", 10.0)
+    monkeypatch.setattr(backend.time, "sleep", lambda s: None)  # the server answers at once
+    config = client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
+    yield api, backend.connect(namespace=NS, configuration=config)
+    server.shutdown()
+
+
+def test_apply_is_a_server_side_apply_by_podman_sandbox_then_waits_for_running(cluster):
+    api, kube = cluster
+    api.reads = [(404, NOT_FOUND), (200, pod_json("Pending")), (200, pod_json("Running"))]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": NAME, "annotations": {LABEL_HASH: "h1"}}, "spec": {"containers": []}}
+    assert kube.apply(pod) == "created"
+    patch = [s for s in api.sent if s[0] == "PATCH"]
+    assert len(patch) == 1
+    method, path, query, headers, body = patch[0]
+    assert path == f"/api/v1/namespaces/{NS}/pods/{NAME}"
+    assert query["fieldManager"] == ["podman-sandbox"] and query["force"] == ["true"]
+    assert headers["Content-Type"] == "application/apply-patch+yaml"
+    assert json.loads(body) == pod
+
+
+def test_apply_leaves_an_equal_running_pod_and_recreates_a_changed_one(cluster):
+    api, kube = cluster
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": NAME, "annotations": {LABEL_HASH: "h1"}}, "spec": {"containers": []}}
+    api.reads = [(200, pod_json("Running", "h1"))]
+    assert kube.apply(pod) == "unchanged"
+    assert [s[0] for s in api.sent] == ["GET"]
+    api.sent.clear()
+    api.reads = [(200, pod_json("Running", "old")), (404, NOT_FOUND), (200, pod_json("Running", "h1"))]
+    assert kube.apply(pod) == "recreated"
+    assert [s[0] for s in api.sent] == ["GET", "DELETE", "GET", "PATCH", "GET"]
+    assert api.sent[1][2]["gracePeriodSeconds"] == ["0"]
+
+
+def test_execute_sends_stdin_closes_it_and_returns_the_exit_code_of_the_status_channel(cluster, capfd):
+    api, kube = cluster
+    got = {}
+
+    def session(handler, query):
+        got["query"] = query
+        stdin = b""
+        while True:
+            frame = ws_recv(handler.rfile)
+            assert frame is not None, "the client hung up before closing stdin"
+            _, data = frame
+            if data[:1] == b"\xff":  # v5: close channel data[1]
+                got["closed"] = data[1]
+                break
+            stdin += data[1:]
+        got["stdin"] = stdin
+        ws_send(handler.wfile, b"\x01" + stdin.upper())
+        ws_send(handler.wfile, b"\x02warning\n")
+        ws_send(handler.wfile, status_frame(3))
+        ws_send(handler.wfile, b"", opcode=8)
+
+    api.execs = [session]
+    code = kube.execute(NAME, "tr a-z A-Z; exit 3", stdin=b"piped in\n")
+    assert code == 3
+    out, err = capfd.readouterr()
+    assert out == "PIPED IN\n" and "warning" in err
+    assert got["stdin"] == b"piped in\n" and got["closed"] == 0
+    q = got["query"]
+    assert q["container"] == ["sandbox"] and q["stdin"] == ["true"] and q["tty"] == ["false"]
+    command = q["command"]
+    assert command[0] == "env" and command[1].startswith("PODMAN_SANDBOX_EXEC=")
+    assert command[-2:] == ["/workspace", "tr a-z A-Z; exit 3"]  # one value, one argument
+
+
+def test_execute_success_is_zero(cluster):
+    api, kube = cluster
+
+    def session(handler, query):
+        ws_send(handler.wfile, b"\x01ok\n")
+        ws_send(handler.wfile, status_frame(0))
+        ws_send(handler.wfile, b"", opcode=8)
+
+    api.execs = [session]
+    assert kube.execute(NAME, "echo ok") == 0
+
+
+def test_a_timeout_ends_the_command_from_inside_the_pod(cluster):
+    api, kube = cluster
+    seen = {}
+
+    def endless(handler, query):
+        seen["tag"] = query["command"][1]
+        while True:  # until the client closes
+            frame = ws_recv(handler.rfile)
+            if frame is None or frame[0] == 8:
+                break
+        ws_send(handler.wfile, b"", opcode=8)
+
+    def stopper(handler, query):
+        seen["stopper"] = query["command"]
+        ws_send(handler.wfile, status_frame(0))
+        ws_send(handler.wfile, b"", opcode=8)
+
+    api.execs = [endless, stopper]
+    assert kube.execute(NAME, "sleep 600", timeout=0.3) == 124
+    args = seen["stopper"]
+    tag = seen["tag"].split("=", 1)[1]
+    # The stopping script of engine/stopping.py, given the command's tag and "since"
+    # in the pod's own clock ticks (-N: N ticks before the script starts).
+    assert args[-3] == tag and args[-2].startswith("-") and args[-1] == "15"
+    assert "PODMAN_SANDBOX_EXEC" in args[4]
+
+
+def test_stop_deletes_and_waits_and_status_reads_the_pod(cluster):
+    api, kube = cluster
+    api.reads = [(404, NOT_FOUND)]
+    assert kube.stop(NAME) is True
+    assert api.sent[0][0] == "DELETE"
+    api.reads = [(200, pod_json("Running", "h9"))]
+    assert kube.observe(NAME) == {"phase": "Running", "hash": "h9"}
+    api.reads = [(404, NOT_FOUND)]
+    assert kube.observe(NAME) is None
+
+
+def test_execute_target_kube_through_the_cli_and_a_kubeconfig(cluster, tmp_path, monkeypatch, capfd):
+    """kubectl's own configuration picks the cluster and the namespace."""
+    api, kube = cluster
+    port = urlparse(kube.api.api_client.configuration.host).port
+    (tmp_path / "kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "me", "user": {"token": "t0ken"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me", "namespace": NS}}]}))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text("image: localhost/x:1\n")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.chdir(project)
+    api.reads = [(404, NOT_FOUND), (200, pod_json("Running"))]
+
+    def session(handler, query):
+        ws_send(handler.wfile, b"\x01from the pod\n")
+        ws_send(handler.wfile, status_frame(5))
+        ws_send(handler.wfile, b"", opcode=8)
+
+    api.execs = [session]
+    from podman_sandbox.cli.main import run
+    assert run(["execute", "--target", "kube", "--accept-weaker", "pids_limit",
+                "echo from the pod; exit 5"]) == 5
+    assert capfd.readouterr().out == "from the pod\n"
+    paths = {s[1] for s in api.sent}
+    assert all(p.startswith(f"/api/v1/namespaces/{NS}/pods/") for p in paths)
+    assert api.sent[0][3].get("authorization") == "Bearer t0ken"
