@@ -55,6 +55,16 @@ BREAKS_ISOLATION = {
 }
 
 
+def effective(cap_drop=(), cap_add=()) -> list[str]:
+    """The whole capability set of a sandbox: Podman's defaults less cap_drop, plus cap_add.
+    Passed as `--cap-drop ALL` and one `--cap-add` each, so what a sandbox holds never
+    depends on the host's containers.conf (a CONTAINERS_CONF without default_capabilities
+    gives Podman's compiled-in list, which adds NET_RAW, MKNOD and AUDIT_WRITE)."""
+    drops = {bare(c) for c in cap_drop}
+    kept = set() if "ALL" in drops else set(PODMAN_DEFAULTS) - drops
+    return sorted(f"CAP_{name}" for name in kept | {bare(c) for c in cap_add})
+
+
 def bare(name: str) -> str:
     """NET_ADMIN from net_admin, CAP_NET_ADMIN or cap_net_admin."""
     name = name.upper()

@@ -59,24 +59,25 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
     return {
         "create": (
             {"name": h, "labels": labels, "c": container(h), "volumes": volumes(h), "image": h,
-             "userns": [h], "start": True},
+             "userns": [h], "start": True, "caps": [h]},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
              "--init", "--security-opt", "no-new-privileges",
              "--pids-limit", "512",
              "--memory", "67108864b", "--memory-swap", "67108864b",
              "--cpus", "1.5", "--network", "none", "--read-only", "--read-only-tmpfs",
-             "--cap-drop", h, "--cap-add", h, "--user", h, h,
+             "--cap-drop", "ALL", "--cap-add", h, "--user", h, h,
              "--env", f"A={h}", "--env", "B=plain",
              "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro",
              "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
         "setup_create": (
             {"name": h, "labels": labels, "image": h, "userns": [h],
-             "volumes": [f"/p/{h}:/workspace:rw,z", f"/c/{h}:/ca:ro"],
+             "volumes": [f"/p/{h}:/workspace:rw,z", f"/c/{h}:/ca:ro"], "caps": [h],
              "limits": {"pids_limit": 64, "memory": 67108864, "cpus": 1.5, "env": {"E": h}}},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
-             "--init", "--security-opt", "no-new-privileges", "--pids-limit", "64",
+             "--init", "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--cap-add", h,
+             "--pids-limit", "64",
              "--memory", "67108864b", "--memory-swap", "67108864b", "--cpus", "1.5", h,
              "--env", f"E={h}",
              "--volume", f"/p/{h}:/workspace:rw,z", "--volume", f"/c/{h}:/ca:ro",
@@ -129,8 +130,8 @@ def test_golden_argv_with_hostile_values(template, h):
 def test_hostile_value_never_splits_or_merges(h):
     """Independent of the goldens: the value appears whole, as its own element."""
     argv = render("create", name="n", labels={"k": h}, c=container(h), volumes=volumes(h),
-                  image="img", userns=[], start=True)
-    assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
+                  image="img", userns=[], start=True, caps=[h])
+    assert argv.count(h) >= 2  # --cap-add, --user (and k=h, A=h below)
     assert f"k={h}" in argv and f"A={h}" in argv
     assert argv[-3:] == ["sleep", "img", "infinity"]
 
@@ -140,7 +141,7 @@ def test_an_empty_value_stays_one_empty_argument():
     assert render("setup_step", name="n", step="") == [
         "podman", "exec", "--workdir", "/workspace", "n", "sh", "-c", "--", ""]
     argv = render("create", name="n", labels={"k": ""}, c=container("x") | {"env": {"E": ""}},
-                  volumes=[], image="img", userns=[], start=True)
+                  volumes=[], image="img", userns=[], start=True, caps=[])
     assert "k=" in argv and "E=" in argv
 
 
@@ -165,9 +166,10 @@ def test_optional_parts_are_left_out():
              user=None, pids_limit=0, env={}, mounts=[])
     # start=False: created only (state.compact commits it without running anything).
     assert render("create", name="n", labels={}, c=c, volumes=[], image="img", userns=[],
-                  start=False) == [
+                  start=False, caps=[]) == [
         "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
-        "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
+        "--pids-limit", "-1", "--cap-drop", "ALL",
+        "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]
     assert render("logs", name="n", follow=False, tail=None, since=None, timestamps=False) == [
         "podman", "logs", "n"]

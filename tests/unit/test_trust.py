@@ -433,3 +433,17 @@ def test_no_prompt_when_only_stderr_is_a_terminal(project, monkeypatch):
     with pytest.raises(trust.ConsentError):
         App(runner=recorded_world(project)).check_consent()
     assert terminal.written == []
+
+
+def test_the_capability_set_is_pinned_whatever_the_hosts_defaults():
+    """--cap-drop ALL and the set named one by one: a containers.conf (or none, with Podman's
+    compiled-in NET_RAW, MKNOD, AUDIT_WRITE) never adds to what a sandbox holds."""
+    from podman_sandbox.capabilities import PODMAN_DEFAULTS, effective
+    assert effective() == sorted(f"CAP_{c}" for c in PODMAN_DEFAULTS)
+    assert effective(["CAP_CHOWN"], ["NET_ADMIN"]) == sorted(
+        f"CAP_{c}" for c in (PODMAN_DEFAULTS - {"CHOWN"}) | {"NET_ADMIN"})
+    assert effective(["ALL"], ["CAP_NET_BIND_SERVICE"]) == ["CAP_NET_BIND_SERVICE"]
+    spec = make_spec({"cap_drop": ["ALL"], "cap_add": ["NET_BIND_SERVICE"]})
+    argv = create_command(Desired.from_spec(spec), spec.name, "img", "base").argv
+    caps = [argv[i + 1] for i, a in enumerate(argv) if a in ("--cap-add", "--cap-drop")]
+    assert caps == ["ALL", "CAP_NET_BIND_SERVICE"]

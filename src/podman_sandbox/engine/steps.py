@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from podman_sandbox import capabilities
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
@@ -86,6 +87,7 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     expected = mountcheck.check(desired.spec, c)
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=c, volumes=volume_args(desired), image=image, start=start,
+                  caps=capabilities.effective(c["cap_drop"], c["cap_add"]),
                   userns=userns_args(c.get("user")),
                   disk=c.get("disk") if disk else None)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
@@ -122,7 +124,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         expected = mountcheck.check(spec, desired.container)
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container, volumes=volume_args(desired),
-                               userns=userns_args()),
+                               caps=capabilities.effective(), userns=userns_args()),
                         f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),
