@@ -95,3 +95,8 @@ class LockTimeoutError(LockError):
 
 class UsageError(SandboxError):
     exit_code = EXIT_USAGE
+
+
+class WorkspacePathError(RefusedError):
+    """A path given to the API or the MCP server leads out of /workspace (.., an absolute
+    path elsewhere, a symlink) or to something that is not a plain file or folder."""

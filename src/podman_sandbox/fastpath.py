@@ -138,6 +138,14 @@ def start_again(rec: dict, podman: str) -> dict | None:
         return None  # another command is working on it (or no safe lock): the full path
 
 
+def live_record(rec: dict, podman: str) -> dict | None:
+    """rec with its container running: as recorded, or the same container started
+    again by id (start_again); None: the full path must converge."""
+    from podman_sandbox.engine import record
+
+    return rec if record.is_live(rec) else start_again(rec, podman)
+
+
 def _record_for(spec_file: str | None):
     """(target, podman, record) for the spec as it is now; None when any is missing."""
     from podman_sandbox.engine import record
@@ -172,19 +180,16 @@ def try_execute(argv: list[str]) -> int | None:
     opts = _parse(argv)
     if opts is None:
         return None
-    from podman_sandbox.engine import record
-
     found = _record_for(opts["file"])
     if found is None:
         return None
     target, podman, rec = found
-    if not record.is_live(rec):
-        try:
-            rec = start_again(rec, podman)
-        except KeyboardInterrupt:
-            return 130
-        if rec is None:
-            return None
+    try:
+        rec = live_record(rec, podman)
+    except KeyboardInterrupt:
+        return 130
+    if rec is None:
+        return None
     from podman_sandbox.engine import execute
 
     # By id: the record vouches for that container, whatever holds its name now.
