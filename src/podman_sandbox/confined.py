@@ -150,7 +150,7 @@ def _open_regular(dir_fd: int, name: str, parts: list[str], flags: int) -> int:
         os.close(pfd)
 
 
-def read(root: str, path: str, max_bytes: int | None = None) -> bytes:
+def _read(root: str, path: str, max_bytes: int | None = None) -> bytes:
     """The bytes of the file at path (at most max_bytes: the start of a larger file)."""
     parts = components(path)
     if not parts:
@@ -171,7 +171,7 @@ def read(root: str, path: str, max_bytes: int | None = None) -> bytes:
     return b"".join(chunks)
 
 
-def write(root: str, path: str, data: bytes, *, parents: bool = True) -> int:
+def _write(root: str, path: str, data: bytes, *, parents: bool = True) -> int:
     """Write data to the file at path (made 0666 & ~umask when new, else truncated);
     parents: make missing folders. Returns the bytes written."""
     parts = components(path)
@@ -193,7 +193,7 @@ def write(root: str, path: str, data: bytes, *, parents: bool = True) -> int:
     return len(data)
 
 
-def listing(root: str, path: str = "") -> list[dict[str, object]]:
+def _listing(root: str, path: str = "") -> list[dict[str, object]]:
     """The entries of the folder at path: {"name", "kind" (file, dir, symlink, other),
     "size"}, sorted by name; symlinks are listed, never followed."""
     parts = components(path)
@@ -211,3 +211,35 @@ def listing(root: str, path: str = "") -> list[dict[str, object]]:
     finally:
         os.close(dfd)
     return sorted(entries, key=lambda e: str(e["name"]))
+
+
+
+def _told(path: str, exc: OSError) -> SandboxError:
+    """An OSError (the folder removed under us, a full disk...) as one line."""
+    return SandboxError(f"{path}: {exc.strerror or exc}")
+
+
+def read(root: str, path: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of the file at path (at most max_bytes: the start of a larger file)."""
+    try:
+        return _read(root, path, max_bytes)
+    except OSError as exc:
+        raise _told(path, exc) from None
+
+
+def write(root: str, path: str, data: bytes, *, parents: bool = True) -> int:
+    """Write data to the file at path (made 0666 & ~umask when new, else truncated);
+    parents: make missing folders. Returns the bytes written."""
+    try:
+        return _write(root, path, data, parents=parents)
+    except OSError as exc:
+        raise _told(path, exc) from None
+
+
+def listing(root: str, path: str = "") -> list[dict[str, object]]:
+    """The entries of the folder at path: {"name", "kind" (file, dir, symlink, other),
+    "size"}, sorted by name; symlinks are listed, never followed."""
+    try:
+        return _listing(root, path)
+    except OSError as exc:
+        raise _told(path, exc) from None
