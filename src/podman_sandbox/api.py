@@ -155,6 +155,7 @@ class Sandbox:
                 raise SandboxError(f"{path}: no such folder or spec file")
         self._quiet = quiet
         self._verbose = verbose
+        self._rest: Any = False  # not looked for yet
 
     # --- the engine ------------------------------------------------------------------
 
@@ -211,10 +212,32 @@ class Sandbox:
             raise UsageError("input must be bytes or a string")
         container, pid, memory, podman, default_dir = self._serving()
         workdir = confined.workdir(cwd, default_dir)
-        return Execution(execute.capture(container, command, workdir=workdir,
-                                         input=bytes(data) if data else None, env=extra,
-                                         timeout=seconds, init_pid=pid, memory_limit=memory,
-                                         podman=podman))
+        stdin = bytes(data) if data else None
+        rest = self._rest_connection()
+
+        def chunks() -> Generator[tuple[str, bytes], None, Any]:
+            if rest is not None:  # Podman's REST API: no `podman exec` process per command
+                from podman_sandbox.engine import restexec
+
+                verdict = yield from restexec.capture(
+                    rest, container, command, workdir=workdir, input=stdin, env=extra,
+                    timeout=seconds, init_pid=pid, memory_limit=memory, podman=podman)
+                if verdict is not None:
+                    return verdict
+            return (yield from execute.capture(
+                container, command, workdir=workdir, input=stdin, env=extra, timeout=seconds,
+                init_pid=pid, memory_limit=memory, podman=podman))
+
+        return Execution(chunks())
+
+    def _rest_connection(self) -> Any:
+        """The API service's connection (engine/restexec.py), kept for the object's
+        life; None when no socket answers (then `podman exec`)."""
+        if self._rest is False:
+            from podman_sandbox.engine import restexec
+
+            self._rest = restexec.connect() if restexec.socket_path() else None
+        return self._rest
 
     def run(self, cmd: str | Sequence[str], *, timeout: float | None = None,
             input: bytes | str | None = None, env: Mapping[str, str] | None = None,

@@ -112,7 +112,8 @@ def _stop_command(child: int, ex: _Exec, first_signal: int,
     (its wait status, pids of ours still alive at the end: empty when all are gone).
 
     status: the client's, when it has already ended (a Ctrl-C at a terminal reaches
-    the client too, and it dies without stopping the command inside).
+    the client too, and it dies without stopping the command inside); with no client
+    at all (child None: the REST exec path), any value.
     A signal that comes very early may find nothing yet: the command can still start
     a moment later (even with the client gone), so what is ours is killed as it shows
     up, for LATE_START_SECONDS at most; then a last round checks that none is left.
