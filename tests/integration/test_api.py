@@ -3,6 +3,10 @@ execute's guarantees through pipes, files under /workspace, consent never widene
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -19,6 +23,7 @@ def api(sandbox, monkeypatch):
     for var, _ in sandbox.XDG:
         monkeypatch.setenv(var, sandbox.env[var])
     monkeypatch.delenv("PODMAN_SANDBOX_FILE", raising=False)
+    monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")  # the `podman exec` path (REST: below)
     name = f"pstest-api-{uuid.uuid4().hex[:10]}"
     sandbox.write_spec(f"image: {sandbox.image}\nname: {name}\nmemory: 64m\n")
     box = Sandbox(sandbox.project)
@@ -130,3 +135,66 @@ def test_unapproved_grants_are_refused_and_never_approved(api, tmp_path):
     assert api.status()["state"] == "missing"
     assert api.apply(allow=True)["state"] == "running"  # the program's author may approve
     assert api.run("ls -d /host").stdout == b"/host\n"
+
+
+# --- the REST exec path: a `podman system service` of the test's own ----------------
+
+@pytest.fixture
+def rest_api(api, monkeypatch):
+    """api, with CONTAINER_HOST naming a Podman service this test starts and stops by PID;
+    a logging `podman` first on PATH shows whether any `podman exec` ran."""
+    root = api.cli.root
+    sock = root / "podman.sock"
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert service.poll() is None and time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        shim = root / "shim"
+        shim.mkdir()
+        log = root / "podman-calls.log"
+        (shim / "podman").write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\n'
+                                     f'exec "{shutil.which("podman")}" "$@"\n')
+        (shim / "podman").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("CONTAINER_HOST", f"unix://{sock}")
+        monkeypatch.delenv("PODMAN_SANDBOX_REST")
+        api.calls = lambda: log.read_text().split() if log.exists() else []
+        api.start()
+        yield api
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def test_rest_path_keeps_executes_guarantees(rest_api):
+    api = rest_api
+    before = len(api.calls())
+    data = bytes(range(256)) * 4096
+    result = api.run("cat; printf 'e\\000r' >&2; exit 3", input=data)
+    assert (result.exit_code, result.stdout, result.stderr) == (3, data, b"e\x00r")
+    assert api.run("wc -c").stdout.strip() == b"0"
+    assert api.run("echo \"$A\"; pwd", env={"A": "x y"}, cwd="/workspace").stdout == \
+        b"x y\n/workspace\n"
+    timed = api.run("sleep 300 & (setsid sleep 301 &); sleep 302", timeout=1)
+    assert timed.timed_out and timed.exit_code == 124
+    assert "sleep 30" not in _processes(api)
+    oom = api.run("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo never")
+    assert oom.oom_killed and oom.exit_code == 137
+    execution = api.stream("echo started; sleep 303")
+    assert next(iter(execution)) == ("stdout", b"started\n")
+    execution.close()
+    assert "sleep 303" not in _processes(api)
+    assert "exec" not in api.calls()[before:]  # all of it went through the REST API
+    assert api._rest_connection() is not None
+
+
+def test_without_the_service_the_podman_exec_path_serves(rest_api, monkeypatch):
+    monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")
+    fresh = Sandbox(rest_api.cli.project)
+    before = len(rest_api.calls())
+    assert fresh.run("echo via-exec").stdout == b"via-exec\n"
+    assert "exec" in rest_api.calls()[before:]
