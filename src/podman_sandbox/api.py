@@ -51,16 +51,17 @@ class RunResult:
     code, 124 when the timeout ran out, 119 when what it started could not all be
     stopped, 125 when the sandbox went away under it, 128+N when a signal ended it."""
 
-    __slots__ = ("exit_code", "stdout", "stderr", "timed_out", "oom_killed", "message")
+    __slots__ = ("exit_code", "stdout", "stderr", "timed_out", "oom_killed", "message", "via")
 
     def __init__(self, exit_code: int, stdout: bytes, stderr: bytes, timed_out: bool,
-                 oom_killed: bool, message: str | None):
+                 oom_killed: bool, message: str | None, via: str = "podman exec"):
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
         self.timed_out = timed_out
         self.oom_killed = oom_killed
         self.message = message  # the tool's own word on it (timed out, out of memory...)
+        self.via = via  # "rest" (Podman's REST API) or "podman exec"
 
     @property
     def ok(self) -> bool:
@@ -83,6 +84,7 @@ class Execution:
         self.timed_out = False
         self.oom_killed = False
         self.message: str | None = None
+        self.via = "podman exec"  # or "rest": how it ran (set once it has started)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         verdict = yield from self._chunks
@@ -219,16 +221,19 @@ class Sandbox:
             if rest is not None:  # Podman's REST API: no `podman exec` process per command
                 from podman_sandbox.engine import restexec
 
+                execution.via = "rest"
                 verdict = yield from restexec.capture(
                     rest, container, command, workdir=workdir, input=stdin, env=extra,
                     timeout=seconds, init_pid=pid, memory_limit=memory, podman=podman)
                 if verdict is not None:
                     return verdict
+                execution.via = "podman exec"  # could not start there: nothing ran
             return (yield from execute.capture(
                 container, command, workdir=workdir, input=stdin, env=extra, timeout=seconds,
                 init_pid=pid, memory_limit=memory, podman=podman))
 
-        return Execution(chunks())
+        execution = Execution(chunks())
+        return execution
 
     def _rest_connection(self) -> Any:
         """The API service's connection (engine/restexec.py), kept for the object's
@@ -256,7 +261,7 @@ class Sandbox:
             (out if name == "stdout" else err).append(data)
         assert execution.exit_code is not None
         return RunResult(execution.exit_code, b"".join(out), b"".join(err), execution.timed_out,
-                         execution.oom_killed, execution.message)
+                         execution.oom_killed, execution.message, execution.via)
 
     def apply(self, *, force: bool = False, allow: bool = False) -> dict[str, Any]:
         """Converge to the spec and leave the sandbox running (`apply`): what was done, as

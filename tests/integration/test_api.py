@@ -176,6 +176,7 @@ def test_rest_path_keeps_executes_guarantees(rest_api):
     data = bytes(range(256)) * 4096
     result = api.run("cat; printf 'e\\000r' >&2; exit 3", input=data)
     assert (result.exit_code, result.stdout, result.stderr) == (3, data, b"e\x00r")
+    assert result.via == "rest"
     assert api.run("wc -c").stdout.strip() == b"0"
     assert api.run("echo \"$A\"; pwd", env={"A": "x y"}, cwd="/workspace").stdout == \
         b"x y\n/workspace\n"
@@ -196,5 +197,6 @@ def test_without_the_service_the_podman_exec_path_serves(rest_api, monkeypatch):
     monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")
     fresh = Sandbox(rest_api.cli.project)
     before = len(rest_api.calls())
-    assert fresh.run("echo via-exec").stdout == b"via-exec\n"
+    result = fresh.run("echo via-exec")
+    assert result.stdout == b"via-exec\n" and result.via == "podman exec"
     assert "exec" in rest_api.calls()[before:]
