@@ -79,8 +79,10 @@ class Connection:
         import http.client
         import json
         import socket
+        import threading
 
         self.path = path
+        self._lock = threading.Lock()  # one request at a time (the MCP server's tools run in threads)
         self._json = json
         self._socket = socket
 
@@ -97,17 +99,18 @@ class Connection:
     def request(self, method: str, url: str, body: dict | None = None) -> tuple[int, object]:
         """(status, the decoded JSON answer or None); one retry on a connection gone stale."""
         data = self._json.dumps(body).encode() if body is not None else None
-        for attempt in (1, 2):
-            try:
-                self._http.request(method, API + url, body=data,
-                                   headers={"Content-Type": "application/json"})
-                response = self._http.getresponse()
-                raw = response.read()
-                break
-            except self._errors:
-                self._http.close()
-                if attempt == 2:
-                    raise
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._http.request(method, API + url, body=data,
+                                       headers={"Content-Type": "application/json"})
+                    response = self._http.getresponse()
+                    raw = response.read()
+                    break
+                except self._errors:
+                    self._http.close()
+                    if attempt == 2:
+                        raise
         try:
             return response.status, self._json.loads(raw) if raw else None
         except ValueError:
