@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -200,3 +202,31 @@ def test_without_the_service_the_podman_exec_path_serves(rest_api, monkeypatch):
     result = fresh.run("echo via-exec")
     assert result.stdout == b"via-exec\n" and result.via == "podman exec"
     assert "exec" in rest_api.calls()[before:]
+
+
+def test_cli_execute_goes_through_rest_with_executes_guarantees(rest_api):
+    cli = rest_api.cli
+    env = dict(cli.env, CONTAINER_HOST=os.environ["CONTAINER_HOST"], PATH=os.environ["PATH"])
+    env.pop("PODMAN_SANDBOX_REST", None)
+    before = len(rest_api.calls())
+
+    def execute(*args, **kw):
+        return subprocess.run([sys.executable, "-m", "podman_sandbox", "execute", *args],
+                              cwd=cli.project, env=env, capture_output=True, timeout=120, **kw)
+
+    data = bytes(range(256)) * 4096
+    done = execute("cat; printf 'e\\000r' >&2; exit 3", input=data)
+    assert (done.returncode, done.stdout, done.stderr) == (3, data, b"e\x00r")
+    assert execute("wc -c", stdin=subprocess.DEVNULL).stdout.strip() == b"0"
+    timed = execute("--timeout", "1", "sleep 300 & (setsid sleep 301 &); sleep 302",
+                    stdin=subprocess.DEVNULL)
+    assert timed.returncode == 124 and b"timed out after 1s" in timed.stderr
+    assert "sleep 30" not in _processes(rest_api)
+    proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute",
+                             "echo started; sleep 304"], cwd=cli.project, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert "sleep 304" not in _processes(rest_api)
+    assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served

