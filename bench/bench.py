@@ -26,7 +26,8 @@ Scenarios:
   api         the Python API's `Sandbox.run("true")` from one long-lived process,
               through `podman exec`, then through Podman's REST API with a
               `podman system service` the bench starts (and stops by PID)
-              vs  `podman exec CTR true`, timed in that same process
+              vs  `podman exec CTR true`, timed in that same process; and the
+              CLI's `execute true` through that service  vs  `podman exec CTR true`
 
 The script needs Podman and makes everything it uses: its own XDG folders in a
 temporary folder, a busybox image (`podman-sandbox local-image`, tagged
@@ -114,7 +115,7 @@ class Bench:
     def ours(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
         return self.run([self.tool, *args], cwd=cwd, check=check)
 
-    def timed(self, argv: list[str], cwd: Path | None = None) -> Sample:
+    def timed(self, argv: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
         """Wall time of argv, output discarded; an error if it fails.
 
         Also the CPU time of the process and of the children it waited for
@@ -122,8 +123,9 @@ class Bench:
         """
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=cwd or self.root, env=self.env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.run(argv, cwd=cwd or self.root, env=env or self.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -497,6 +499,12 @@ def bench_api(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
                                      dict(b.env, CONTAINER_HOST=f"unix://{sock}"))
         rep.check("api", "REST exec path used (every round)", used)
         rep.pair("api", 'API run("true"), REST exec path', ours, "podman exec CTR true", raw, 0.6)
+        remote = dict(b.env, CONTAINER_HOST=f"unix://{sock}")
+        b.run([b.tool, "execute", "true"], cwd=proj, env=remote)  # its own record (the key covers it)
+        ours, raw = alternate(rounds, warmup,
+                              lambda: b.timed([b.tool, "execute", "true"], cwd=proj, env=remote),
+                              lambda: b.timed([b.podman, "exec", name, "true"], cwd=proj))
+        rep.pair("api", "execute true, REST exec path", ours, "podman exec CTR true", raw, 0.85)
     finally:
         service.terminate()
         service.wait()
