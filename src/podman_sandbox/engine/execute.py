@@ -106,7 +106,7 @@ def _end_all(ex: _Exec, first_signal: int):
     return scope, found, left
 
 
-def _stop_command(child: int, ex: _Exec, first_signal: int,
+def _stop_command(child: int | None, ex: _Exec, first_signal: int,
                   status: int | None = None) -> tuple[int, set[int]]:
     """End the command and all it started, and reap the podman client:
     (its wait status, pids of ours still alive at the end: empty when all are gone).

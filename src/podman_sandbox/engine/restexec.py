@@ -303,7 +303,7 @@ def capture(conn: Connection, container: str, command: str, *, workdir: str,
                 break
             poller = select.poll()
             poller.register(fd, select.POLLIN | (select.POLLOUT if pending else 0))
-            if reading and not pending:
+            if reading and not pending and stdin_fd is not None:
                 poller.register(stdin_fd, select.POLLIN)
             try:
                 if state is not None:

@@ -77,7 +77,7 @@ def _sdk() -> tuple[Any, type[Exception]]:
         from mcp.server.mcpserver.exceptions import ToolError
         return MCPServer, ToolError
     except ImportError:
-        from mcp.server.fastmcp import FastMCP
+        from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined]  # mcp 1 only
         from mcp.server.fastmcp.exceptions import ToolError as V1ToolError
         return FastMCP, V1ToolError
 
