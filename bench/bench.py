@@ -27,6 +27,11 @@ Scenarios:
               container, same init process, an uncommitted file kept, the
               cgroup's limit) and its time  vs  `podman update --memory`
   list        `status` and `list` with N sandboxes (default 50) made by `apply`
+  api         the Python API's `Sandbox.run("true")` from one long-lived process,
+              through `podman exec`, then through Podman's REST API with a
+              `podman system service` the bench starts (and stops by PID)
+              vs  `podman exec CTR true`, timed in that same process; and the
+              CLI's `execute true` through that service  vs  `podman exec CTR true`
 
 The script needs Podman and makes everything it uses: its own XDG folders in a
 temporary folder, a busybox image (`podman-sandbox local-image`, tagged
@@ -72,7 +77,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 runtime = "runc"
 """
 LABEL_PROJECT = "io.podman-sandbox.project"
-SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "configure", "list")
+SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "configure", "list", "api")
 MIB = 1024 * 1024
 
 
@@ -114,7 +119,7 @@ class Bench:
     def ours(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
         return self.run([self.tool, *args], cwd=cwd, check=check)
 
-    def timed(self, argv: list[str], cwd: Path | None = None) -> Sample:
+    def timed(self, argv: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
         """Wall time of argv, output discarded; an error if it fails.
 
         Also the CPU time of the process and of the children it waited for
@@ -122,8 +127,9 @@ class Bench:
         """
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=cwd or self.root, env=self.env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.run(argv, cwd=cwd or self.root, env=env or self.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -452,6 +458,83 @@ def machine_lines(b: Bench) -> list[str]:
             f"podman {info.get('version', {}).get('Version', '?')}, runtime {runtime}, "
             f"cgroup {host.get('cgroupVersion', '?')}, {'rootless' if os.geteuid() else 'root'}",
             f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"]
+
+
+# Run by the tool's own Python: API run("true") and `podman exec CTR true`, alternating,
+# in one long-lived process; prints [[api wall, api cpu], ...], [[raw ...]] as JSON.
+API_PROBE = """\
+import json, os, resource, subprocess, sys, time
+from podman_sandbox import Sandbox
+proj, name, rounds, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sb = Sandbox(proj)
+local = dict(os.environ)  # the baseline: the podman client, local
+def cpu():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+via = set()
+def api():
+    c, t = cpu(), time.perf_counter()
+    result = sb.run("true")
+    elapsed = time.perf_counter() - t
+    assert result.exit_code == 0
+    via.add(result.via)
+    return [elapsed, cpu() - c]
+def raw():
+    c, t = cpu(), time.perf_counter()
+    subprocess.run(["podman", "exec", name, "true"], check=True, stdin=subprocess.DEVNULL, env=local)
+    return [time.perf_counter() - t, cpu() - c]
+for _ in range(warmup):
+    api(); raw()
+a, b = [], []
+for i in range(rounds):
+    if i % 2 == 0:
+        a.append(api()); b.append(raw())
+    else:
+        b.append(raw()); a.append(api())
+print(json.dumps({"api": a, "raw": b, "rest": via == {"rest"}}))
+"""
+
+
+def _api_round(b: Bench, proj: Path, name: str, rounds: int, warmup: int, env: dict):
+    python = Path(b.tool).parent / "python"
+    if not python.exists():
+        python = Path(sys.executable)
+    proc = subprocess.run([str(python), "-c", API_PROBE, str(proj), name, str(rounds), str(warmup)],
+                          cwd=proj, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"the API probe failed:\n{proc.stderr.strip()}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    return ([Sample(*x) for x in data["api"]], [Sample(*x) for x in data["raw"]], data["rest"])
+
+
+def bench_api(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
+    name = f"{PREFIX}-api"
+    proj = b.project("api", b.sandbox_spec(name))
+    b.ours("apply", cwd=proj)
+    plain = dict(b.env, PODMAN_SANDBOX_REST="0")
+    ours, raw, _ = _api_round(b, proj, name, rounds, warmup, plain)
+    rep.pair("api", 'API run("true"), podman exec path', ours, "podman exec CTR true", raw, None)
+    sock = b.root / "podman.sock"
+    service = subprocess.Popen([b.podman, "system", "service", "--time=0", f"unix://{sock}"],
+                               env=b.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline and service.poll() is None:
+            time.sleep(0.05)
+        ours, raw, used = _api_round(b, proj, name, rounds, warmup,
+                                     dict(b.env, PODMAN_SANDBOX_REST_SOCKET=str(sock)))
+        rep.check("api", "REST exec path used (every round)", used)
+        rep.pair("api", 'API run("true"), REST exec path', ours, "podman exec CTR true", raw, 0.6)
+        rest = dict(b.env, PODMAN_SANDBOX_REST_SOCKET=str(sock))
+        b.run([b.tool, "execute", "true"], cwd=proj, env=rest)
+        ours, raw = alternate(rounds, warmup,
+                              lambda: b.timed([b.tool, "execute", "true"], cwd=proj, env=rest),
+                              lambda: b.timed([b.podman, "exec", name, "true"], cwd=proj))
+        rep.pair("api", "execute true, REST exec path", ours, "podman exec CTR true", raw, 0.85)
+    finally:
+        service.terminate()
+        service.wait()
 
 
 def prepare_env(root: Path) -> dict:

@@ -39,16 +39,21 @@ def check_workspace(project_dir: str) -> None:
 class App:
     def __init__(self, *, spec_file: str | None = None, verbose: bool = False,
                  quiet: bool = False, runner: Runner | None = None,
-                 instance: str | None = None, workspace: str | None = None):
+                 instance: str | None = None, workspace: str | None = None,
+                 cwd: str | None = None, prompt: bool = True):
+        """cwd: where we are (default: the process's); prompt: may ask to approve grants
+        on a terminal (the API and the MCP server never ask)."""
         self.spec_file = spec_file
         self.instance = instance or None  # --instance / PODMAN_SANDBOX_INSTANCE (instance.py)
         self.workspace = workspace  # --workspace: bind | worktree | copy (instances only)
+        self.cwd = cwd
+        self.prompt = prompt
         self.out = Output(quiet=quiet, verbose=verbose)
         self.runner = runner or Runner(verbose=verbose)
 
     @cached_property
     def target(self) -> Target:
-        target = locate(self.spec_file)
+        target = locate(self.spec_file, self.cwd)
         if target.mode == "classic":
             from podman_sandbox.locate import foreign_spec_file
             foreign = foreign_spec_file(target.cwd)
@@ -179,7 +184,7 @@ class App:
     def _ask(self, found) -> bool:
         import sys
 
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        if not (self.prompt and sys.stdin.isatty() and sys.stderr.isatty()):
             return False  # a pipe, CI, a script: never a prompt
         sys.stderr.write(f"{self.spec.source} grants what you have not approved:\n")
         for grant in found.pending:

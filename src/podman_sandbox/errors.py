@@ -17,7 +17,7 @@ EXIT_USAGE = 2  # bad command-line usage (click's own code)
 EXIT_NOT_STOPPED = 119  # execute: processes the command started could not be stopped
 EXIT_LOCKED = 120  # another podman-sandbox holds the sandbox lock too long
 EXIT_SPEC = 121  # sandbox.yaml or config.json is invalid, too large, not a file, or unsafe
-EXIT_PODMAN_MISSING = 122  # podman not installed or not working
+EXIT_PODMAN_MISSING = 122  # podman (or an optional extra, e.g. the MCP SDK) not installed or not working
 EXIT_REFUSED = 123  # the action would destroy user data; needs --force
 EXIT_TIMEOUT = 124  # execute --timeout ran out (as timeout(1))
 EXIT_PODMAN = 125  # a podman operation failed (as podman run's 125)
@@ -66,6 +66,12 @@ class PodmanMissingError(SandboxError):
     exit_code = EXIT_PODMAN_MISSING
 
 
+class MissingExtraError(SandboxError):
+    """An optional part (pip install 'podman-sandbox[EXTRA]') is not installed."""
+
+    exit_code = EXIT_PODMAN_MISSING
+
+
 class PodmanError(SandboxError):
     """A podman command failed; message names the operation and podman's reason."""
 
@@ -95,3 +101,8 @@ class LockTimeoutError(LockError):
 
 class UsageError(SandboxError):
     exit_code = EXIT_USAGE
+
+
+class WorkspacePathError(RefusedError):
+    """A path given to the API or the MCP server leads out of /workspace (.., an absolute
+    path elsewhere, a symlink) or to something that is not a plain file or folder."""

@@ -170,6 +170,14 @@ def _take_instance(argv: list[str]) -> tuple[str, list[str]] | None:
     return name, rest
 
 
+def live_record(rec: dict, podman: str) -> dict | None:
+    """rec with its container running: as recorded, or the same container started
+    again by id (start_again); None: the full path must converge."""
+    from podman_sandbox.engine import record
+
+    return rec if record.is_live(rec) else start_again(rec, podman)
+
+
 def _record_for(spec_file: str | None, instance: str = ""):
     """(target, podman, record) for the spec as it is now; None when any is missing."""
     from podman_sandbox.engine import record
@@ -211,19 +219,16 @@ def try_execute(argv: list[str], instance: str = "") -> int | None:
     opts = _parse(argv)
     if opts is None:
         return None
-    from podman_sandbox.engine import record
-
     found = _record_for(opts["file"], instance)
     if found is None:
         return None
     target, podman, rec = found
-    if not record.is_live(rec):
-        try:
-            rec = start_again(rec, podman)
-        except KeyboardInterrupt:
-            return 130
-        if rec is None:
-            return None
+    try:
+        rec = live_record(rec, podman)
+    except KeyboardInterrupt:
+        return 130
+    if rec is None:
+        return None
     from podman_sandbox.engine import execute
 
     import time

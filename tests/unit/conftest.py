@@ -28,3 +28,10 @@ def fake_containers_have_the_checked_mounts(monkeypatch):
     started container's mounts (mountcheck.verify) is tested on its own, with text."""
     from podman_sandbox.engine import mountcheck
     monkeypatch.setattr(mountcheck, "verify", lambda pid, expected: [])
+
+
+@pytest.fixture(autouse=True)
+def no_podman_api_socket(monkeypatch):
+    """Stand-in podmans serve exec here: a Podman API socket on this machine must not
+    (engine/restexec.py)."""
+    monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")

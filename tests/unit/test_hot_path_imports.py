@@ -51,7 +51,10 @@ EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.
                    # --instance / PODMAN_SANDBOX_INSTANCE: the name rule and the command log
                    "podman_sandbox.instance",
                    # which engine: the podman argv prefix, and "remote: no fast path"
-                   "podman_sandbox.engine.connection"}
+                   "podman_sandbox.engine.connection",
+                   # looks for a Podman API socket (os.lstat; socket and json load only
+                   # when one is there)
+                   "podman_sandbox.engine.restexec"}
 RESTART_MODULES = {"podman_sandbox.engine.lock", "podman_sandbox.errors"}
 
 FAKE_PODMAN = """\
@@ -514,3 +517,37 @@ def test_signal_module_is_restored_after_the_fast_path(world):
     assert code == 0
     assert signal.getsignal(signal.SIGINT) is before
 
+
+
+# --- the Python API: import, and run() on an in-sync sandbox --------------------------
+
+API_PROBE = """\
+import sys
+before = set(sys.modules)
+from podman_sandbox import Sandbox
+imported = sorted(set(sys.modules) - before)
+result = Sandbox(".").run("exit 7", input=b"data")
+new = sorted(set(sys.modules) - before)
+import json
+print(json.dumps({"imported": imported, "code": result.exit_code, "new": new}))
+"""
+API_MODULES = {"podman_sandbox.api", "podman_sandbox.confined", "podman_sandbox.errors"}
+
+
+def test_the_api_costs_what_the_execute_hot_path_costs(world, monkeypatch):
+    """`from podman_sandbox import Sandbox` and a run() that the record serves load the
+    standard library's cheap modules only, as `execute` does (no click, YAML, ...)."""
+    live = world.sleeper()
+    world.write_record(live.pid)
+    monkeypatch.setenv("FAKE_PODMAN_EXEC_EXIT", "7")
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    proc = subprocess.run([sys.executable, "-c", API_PROBE], cwd=world.project, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 7  # served through the record: no converge, no click
+    _assert_lean(result["imported"], {"podman_sandbox", "podman_sandbox.api",
+                                      "podman_sandbox.confined", "podman_sandbox.errors"})
+    _assert_lean(result["new"], EXECUTE_MODULES | API_MODULES)
+    (call,) = world.podman_calls()
+    assert call[0] == "exec" and "c0ffee" in call and call[-1] == "exit 7"

@@ -20,7 +20,7 @@ Exit codes:
   119  execute: processes the command started could not be stopped
   120  another podman-sandbox held the sandbox lock too long
   121  invalid sandbox.yaml or config.json (too large, not a regular file, unsafe)
-  122  podman not installed or not working
+  122  podman not installed or not working (mcp: the MCP SDK is not installed)
   123  refused: would discard uncommitted changes (see --force),
        or mount /, your home folder or a system folder at /workspace,
        or the spec grants what you have not approved (see allow),
@@ -39,7 +39,7 @@ COMMANDS = {
     "stop": "stop", "configure": "configure", "status": "status", "list": "listing",
     "commit": "commit", "reset": "reset", "doctor": "doctor", "local-image": "local_image",
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
-    "schema": "schema", "allow": "allow", "render": "render",
+    "schema": "schema", "allow": "allow", "render": "render", "mcp": "mcp_command",
     "diff": "diff", "log": "log", "merge": "merge", "discard": "discard",
 }
 

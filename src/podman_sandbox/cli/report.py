@@ -1,4 +1,4 @@
-"""Human and JSON renderings of plans and outcomes, shared by plan/apply/start/configure."""
+"""Human renderings of plans and outcomes, shared by plan/apply/start/configure (the data: views.py)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,7 @@ import click
 
 from podman_sandbox.app import App
 from podman_sandbox.engine.diff import show_value
-from podman_sandbox.engine.plan import Plan
-
-
-def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
-    from podman_sandbox.engine.steps import commands_for
-
-    desired = app.desired
-    return {
-        "sandbox": desired.spec.name,
-        "source": desired.spec.source,
-        "mode": desired.spec.mode,
-        "in_sync": plan.in_sync,
-        "changes": [{"field": c.field, "old": c.old, "new": c.new, "class": c.change_class}
-                    for c in plan.changes],
-        "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
-                     "discards": list(a.discards),
-                     "notes": list(a.notes),
-                     "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]
-                     if a.kind != "commit" else []}
-                    for a in plan.actions],
-        # Limits requested but ignored by this host (rootless Podman on cgroup v1).
-        "not_enforced": sorted(_unenforced(desired.container)),
-        # What the spec grants beyond a default sandbox, and whether each is approved.
-        "consent": consent_dict(desired.spec),
-        "disk_not_enforced": _disk_note(app, desired.container),
-    }
-
-
-def consent_dict(spec) -> dict:
-    from podman_sandbox import trust
-    return trust.consent(spec).as_json()
+from podman_sandbox.views import applied_dict, consent_dict, plan_dict  # noqa: F401 - re-exported
 
 
 def print_consent(consent: dict, spec_file: str | None = None) -> None:
@@ -55,16 +25,6 @@ def print_consent(consent: dict, spec_file: str | None = None) -> None:
         click.echo(f"  note: {consent['note']}")
     if not consent["approved"]:
         click.echo(f"  apply, start and execute refuse until you run `{allow_command(spec_file)}`")
-
-
-def _disk_note(app: App, container: dict) -> str | None:
-    from podman_sandbox.engine import disk
-    return disk.not_enforced(app.runner, container)
-
-
-def _unenforced(container: dict) -> dict:
-    from podman_sandbox.engine import host
-    return host.unenforced_limits(container)
 
 
 def print_plan(data: dict, spec_file: str | None = None) -> None:
@@ -96,13 +56,7 @@ def print_plan(data: dict, spec_file: str | None = None) -> None:
 
 
 def applied(app: App, outcome, *, as_json: bool) -> None:
-    data = {"sandbox": app.spec.name, "changed": not outcome.plan.in_sync,
-            "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
-                         "notes": list(a.notes)}
-                        for a in outcome.plan.actions],
-            "state": outcome.actual.state, "container_id": outcome.actual.container_id,
-            # Limits requested but ignored by this host (rootless Podman on cgroup v1).
-            "not_enforced": sorted(getattr(outcome, "not_enforced", None) or ())}
+    data = applied_dict(app, outcome)
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif outcome.plan.in_sync:

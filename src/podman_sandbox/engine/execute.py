@@ -16,6 +16,12 @@ this module adds:
   Podman 4.3 and 5.4 alike);
   we compare the cgroup's oom_kill counter before and after.
 
+Two ways to carry the command's stdio: passthrough (run: the CLI's `execute`,
+our own stdin, stdout and stderr) and capture (capture: the Python API and the
+MCP server; stdin from bytes, stdout and stderr through pipes, chunk by chunk).
+Both end in the same verdict (exit code, timed out, OOM, sandbox gone, left
+over), so the guarantees above hold for either.
+
 Standard library only: this is the hot path of `execute`.
 """
 
@@ -25,6 +31,7 @@ import os
 import signal
 import sys
 import time
+from collections import namedtuple
 
 from podman_sandbox.engine import cgroup, connection
 from podman_sandbox.engine.procstat import start_time
@@ -40,13 +47,21 @@ _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 def exec_argv(container: str, command: str, *, workdir: str, tag: str,
-              tty: bool, podman: str = "podman") -> list[str]:
-    """argv of `podman exec`: one value, one element; the command goes to sh -c in the sandbox."""
+              tty: bool, podman: str = "podman", env: dict | None = None) -> list[str]:
+    """argv of `podman exec`: one value, one element; the command goes to sh -c in the sandbox.
+    env: extra variables for this command; our tag comes last, so it is the one that counts."""
     argv = [*connection.argv(podman), "exec", "--interactive"]
     if tty:
         argv.append("--tty")
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
     argv += ["--env", f"{EXEC_TAG}={tag}", "--workdir", workdir, container, "sh", "-c", "--", command]
     return argv
+
+
+# What became of one command: code is what the CLI exits with (the command's own, or
+# ours: 119 not all stopped, 124 timed out, 125 the sandbox went away, 128+N a signal).
+Verdict = namedtuple("Verdict", "code timed_out oom_killed sandbox_gone not_stopped message")
 
 
 class _Stop(Exception):
@@ -99,13 +114,14 @@ def _end_all(ex: _Exec, first_signal: int):
     return scope, found, left
 
 
-def _stop_command(child: int, ex: _Exec, first_signal: int,
+def _stop_command(child: int | None, ex: _Exec, first_signal: int,
                   status: int | None = None) -> tuple[int, set[int]]:
     """End the command and all it started, and reap the podman client:
     (its wait status, pids of ours still alive at the end: empty when all are gone).
 
     status: the client's, when it has already ended (a Ctrl-C at a terminal reaches
-    the client too, and it dies without stopping the command inside).
+    the client too, and it dies without stopping the command inside); with no client
+    at all (child None: the REST exec path), any value.
     A signal that comes very early may find nothing yet: the command can still start
     a moment later (even with the client gone), so what is ours is killed as it shows
     up, for LATE_START_SECONDS at most; then a last round checks that none is left.
@@ -146,13 +162,13 @@ def _stop_command(child: int, ex: _Exec, first_signal: int,
     return status, last_left | {p for p in left if p < 0}
 
 
-def _not_stopped(left: set[int], what: str) -> int:
+def _not_stopped(left: set[int], what: str, timed_out: bool = False) -> Verdict:
     pids = " ".join(str(p) for p in sorted(left) if p > 0)
     named = f" (host pids {pids})" if pids else ""
-    sys.stderr.write(f"podman-sandbox: error: {what}, but processes it started could not be "
-                     f"stopped{named}; `podman-sandbox stop` ends the whole sandbox\n")
     from podman_sandbox.errors import EXIT_NOT_STOPPED  # not at the top: the hot path
-    return EXIT_NOT_STOPPED
+    return Verdict(EXIT_NOT_STOPPED, timed_out, False, False, True,
+                   f"error: {what}, but processes it started could not be "
+                   f"stopped{named}; `podman-sandbox stop` ends the whole sandbox")
 
 
 def _exit_code(status: int) -> int:
@@ -169,6 +185,13 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     if connection.is_remote():
         init_pid = None  # a pid of the server's, never one to look up in our /proc
     tty = interactive and sys.stdin.isatty()
+    if not tty and not verbose:
+        # A Podman API socket of ours answers: no `podman exec` process (engine/restexec.py).
+        from podman_sandbox.engine import restexec
+        code = restexec.run(container, command, workdir=workdir, timeout=timeout,
+                            init_pid=init_pid, memory_limit=memory_limit, podman=podman)
+        if code is not None:
+            return code
     tag = os.urandom(16).hex()  # not uuid: its import pulls in platform (ms on the hot path)
     argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=tty, podman=podman)
     if verbose:
@@ -231,18 +254,29 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         for s, h in previous.items():
             signal.signal(s, h)
 
-    stopped_by = stopped[0] if stopped else None
+    verdict = _verdict(ex, status, stopped[0] if stopped else None, left, timeout,
+                       oom_before, memory_limit)
+    if verdict.message:
+        sys.stderr.write(f"podman-sandbox: {verdict.message}\n")
+    return verdict.code
+
+
+def _verdict(ex: _Exec, status: int | None, stopped_by: int | None, left: set[int],
+             timeout: float | None, oom_before: int | None, memory_limit: int | None) -> Verdict:
+    """What became of the command, and the line to tell the user (None: nothing to say).
+    stopped_by: SIGALRM for our timeout, else the signal that stopped it, or None."""
+    container, init_pid = ex.container, ex.init_pid
     if stopped_by == signal.SIGALRM:
         if left:
-            return _not_stopped(left, f"timed out after {timeout:g}s")
-        sys.stderr.write(f"podman-sandbox: timed out after {timeout:g}s; "
-                         "the command and everything it started were stopped\n")
+            return _not_stopped(left, f"timed out after {timeout:g}s", timed_out=True)
         from podman_sandbox.errors import EXIT_TIMEOUT
-        return EXIT_TIMEOUT
+        return Verdict(EXIT_TIMEOUT, True, False, False, False,
+                       f"timed out after {timeout:g}s; "
+                       "the command and everything it started were stopped")
     if stopped_by is not None:
         if left:
             return _not_stopped(left, f"interrupted by signal {stopped_by}")
-        return _SIGNAL_EXIT.get(stopped_by, 128 + stopped_by)
+        return Verdict(_SIGNAL_EXIT.get(stopped_by, 128 + stopped_by), False, False, False, False, None)
     code = _exit_code(status)
     if left:
         return _not_stopped(left, "the podman client was killed")
@@ -253,16 +287,142 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     if code != 0 and not oom and ex.sandbox_gone(wait=code in PODMAN_GONE_CODES):
         # Podman says 255 ("container has already been removed") or 137: either could
         # be the command's own. Only our code says what happened.
-        sys.stderr.write(f"podman-sandbox: error: the sandbox {container} was stopped or "
-                         f"removed while the command ran (podman exec ended with {code})\n")
         from podman_sandbox.errors import EXIT_PODMAN
-        return EXIT_PODMAN
+        return Verdict(EXIT_PODMAN, False, False, True, False,
+                       f"error: the sandbox {container} was stopped or "
+                       f"removed while the command ran (podman exec ended with {code})")
     if code == 137 and ex.remote:
-        sys.stderr.write("podman-sandbox: the command was killed (exit 137); on a remote engine "
-                         "an out-of-memory kill cannot be told from another SIGKILL\n")
+        return Verdict(code, False, False, False, False,
+                       "the command was killed (exit 137); on a remote engine an out-of-memory "
+                       "kill cannot be told from another SIGKILL")
     if oom:
         from podman_sandbox.schema.sizes import format_size
         limit = f" of {format_size(memory_limit)}" if memory_limit else ""
-        sys.stderr.write(f"podman-sandbox: the command ran out of memory at the sandbox's "
-                         f"limit{limit} and was killed (exit 137)\n")
-    return code
+        return Verdict(code, False, True, False, False,
+                       f"the command ran out of memory at the sandbox's "
+                       f"limit{limit} and was killed (exit 137)")
+    return Verdict(code, False, False, False, False, None)
+
+
+def capture(container: str, command: str, *, workdir: str, input: bytes | None = None,
+            env: dict | None = None, timeout: float | None = None, init_pid: int | None = None,
+            memory_limit: int | None = None, podman: str = "podman"):
+    """Run command with its stdio through pipes (the Python API, the MCP server).
+
+    A generator of ("stdout" | "stderr", bytes) chunks as they come, byte for byte;
+    its return value (StopIteration.value) is the Verdict. input: all of stdin (None:
+    empty). The timeout is a deadline of our own, not SIGALRM, and no signal handler
+    is installed, so any thread may call it. The podman client runs in a process group
+    of its own (a Ctrl-C at the terminal reaches us, not it); a KeyboardInterrupt
+    while we wait, or closing the generator early, ends the command and all it
+    started (engine/stopping.py) before the exception goes on.
+    """
+    import select
+
+    tag = os.urandom(16).hex()
+    argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=False, podman=podman, env=env)
+    oom_before = cgroup.oom_kills(init_pid) if init_pid else None
+    ex = _Exec(container, tag, init_pid, podman)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    in_r, in_w = os.pipe() if input else (-1, -1)
+    stdin = ((os.POSIX_SPAWN_DUP2, in_r, 0) if input
+             else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+    actions = [stdin, (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    try:
+        child = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setpgroup=0)
+    except BaseException:
+        for fd in (out_r, out_w, err_r, err_w, in_r, in_w):
+            if fd >= 0:
+                os.close(fd)
+        raise
+    ex.since = start_time(child, ended=True)
+    for fd in (out_w, err_w, in_r):
+        if fd >= 0:
+            os.close(fd)
+    names = {out_r: "stdout", err_r: "stderr"}
+    pending = memoryview(input) if input else None
+    if in_w >= 0:
+        os.set_blocking(in_w, False)
+    deadline = time.monotonic() + timeout if timeout else None
+    poller = select.poll()
+    for fd in names:
+        poller.register(fd, select.POLLIN)
+    if in_w >= 0:
+        poller.register(in_w, select.POLLOUT)
+    status = stopped_by = None
+    left: set[int] = set()
+
+    def close_stdin():
+        nonlocal in_w
+        if in_w >= 0:
+            poller.unregister(in_w)
+            os.close(in_w)
+            in_w = -1
+
+    def left_in_time() -> float | None:
+        return None if deadline is None else deadline - time.monotonic()
+
+    try:
+        while names or in_w >= 0:
+            wait = left_in_time()
+            if wait is not None and wait <= 0:
+                stopped_by = signal.SIGALRM
+                break
+            for fd, event in poller.poll(None if wait is None else max(1, int(wait * 1000))):
+                if fd == in_w:
+                    try:
+                        pending = pending[os.write(in_w, pending[:65536]):]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the command closed its stdin: the rest is not wanted
+                        pending = None
+                    if not pending:
+                        close_stdin()
+                elif fd in names:
+                    data = os.read(fd, 65536)
+                    if data:
+                        yield names[fd], data
+                    else:
+                        poller.unregister(fd)
+                        os.close(fd)
+                        del names[fd]
+        while stopped_by is None:  # the client closed its output: it is about to exit
+            pid, wait_status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                status = wait_status
+                break
+            wait = left_in_time()
+            if wait is not None and wait <= 0:
+                stopped_by = signal.SIGALRM
+                break
+            time.sleep(0.005)
+    except BaseException as exc:  # KeyboardInterrupt, the generator closed, ...
+        first = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+        try:
+            _stop_command(child, ex, first, status)
+        finally:
+            close_stdin()
+            for fd in names:
+                os.close(fd)
+        raise
+    if stopped_by is not None:
+        status, left = _stop_command(child, ex, signal.SIGTERM, status)
+    elif os.WIFSIGNALED(status) and not ex.sandbox_gone():
+        left = _end_all(ex, signal.SIGTERM)[2]  # the client was killed: end what it ran
+    close_stdin()
+    try:
+        for fd in list(names):  # what was written before the stop (the client is gone now)
+            os.set_blocking(fd, False)
+            try:
+                while True:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        break
+                    yield names[fd], data
+            except BlockingIOError:
+                pass
+    finally:
+        for fd in names:
+            os.close(fd)
+    return _verdict(ex, status, stopped_by, left, timeout, oom_before, memory_limit)

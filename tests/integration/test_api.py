@@ -1,0 +1,234 @@
+"""The Python API (podman_sandbox.Sandbox) against a real Podman: the CLI's engine,
+execute's guarantees through pipes, files under /workspace, consent never widened."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from harness import podman
+from podman_sandbox import Sandbox
+from podman_sandbox.errors import EXIT_REFUSED, SandboxError, WorkspacePathError
+from podman_sandbox.trust import ConsentError
+
+
+@pytest.fixture
+def api(sandbox, monkeypatch):
+    """A Sandbox on the test's project, in the test's own XDG folders."""
+    for var, _ in sandbox.XDG:
+        monkeypatch.setenv(var, sandbox.env[var])
+    monkeypatch.delenv("PODMAN_SANDBOX_FILE", raising=False)
+    monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")  # the `podman exec` path (REST: below)
+    name = f"pstest-api-{uuid.uuid4().hex[:10]}"
+    sandbox.write_spec(f"image: {sandbox.image}\nname: {name}\nmemory: 64m\n")
+    box = Sandbox(sandbox.project)
+    box.name = name  # for the tests' own checks
+    box.cli = sandbox
+    return box
+
+
+def _processes(api) -> str:
+    return podman("top", api.name, "args").stdout
+
+
+def test_run_exit_code_and_byte_exact_output(api):
+    result = api.run("printf 'a\\000b\\377'; printf 'err\\n' >&2; exit 3")
+    assert (result.exit_code, result.stdout, result.stderr) == (3, b"a\x00b\xff", b"err\n")
+    assert not result.timed_out and not result.oom_killed
+    assert api.run("exit 0").ok
+    assert api.run("no-such-command").exit_code == 127
+
+
+def test_stdin_env_cwd_and_argv(api):
+    data = bytes(range(256)) * 4096  # 1 MiB: more than a pipe holds, both ways
+    result = api.run("cat", input=data)
+    assert result.stdout == data
+    assert api.run("wc -c").stdout.strip() == b"0"  # no input: empty stdin, never ours
+    assert api.run("echo \"$A|$B\"", env={"A": "x y", "B": "$(id)"}).stdout == b"x y|$(id)\n"
+    api.run("mkdir -p 'sub dir'")
+    assert api.run("pwd", cwd="sub dir").stdout == b"/workspace/sub dir\n"
+    assert api.run(["printf", "%s|", "a b", "$(x)", "'"]).stdout == b"a b|$(x)|'|"
+    with pytest.raises(WorkspacePathError):
+        api.run("pwd", cwd="/etc")
+
+
+def test_timeout_ends_everything_the_command_started(api):
+    result = api.run("sleep 300 & (setsid sleep 301 &); sleep 302", timeout=1)
+    assert result.timed_out and result.exit_code == 124
+    assert "timed out after 1s" in result.message
+    left = _processes(api)
+    assert "sleep 30" not in left, left
+
+
+def test_out_of_memory_is_named(api):
+    result = api.run("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo never")
+    assert result.oom_killed and result.exit_code == 137
+    assert "ran out of memory" in result.message
+
+
+def test_stream_yields_output_as_it_comes_and_stopping_early_ends_it(api):
+    execution = api.stream("echo one; echo two >&2; sleep 0.2; echo three")
+    chunks = list(execution)
+    assert b"".join(d for n, d in chunks if n == "stdout") == b"one\nthree\n"
+    assert b"".join(d for n, d in chunks if n == "stderr") == b"two\n"
+    assert execution.exit_code == 0
+    execution = api.stream("echo started; sleep 303")
+    for name, data in execution:
+        assert (name, data) == ("stdout", b"started\n")
+        break
+    execution.close()  # leaving early stops the command, as a timeout does
+    assert "sleep 303" not in _processes(api)
+
+
+def test_files_round_trip_with_the_sandbox(api):
+    data = b"\x00binary\xff" * 1000
+    assert api.write_file("dir/f.bin", data) == len(data)
+    assert api.run("md5sum dir/f.bin").stdout.split()[0] == \
+        api.run("cat /workspace/dir/f.bin | md5sum").stdout.split()[0]
+    api.run("printf made-inside > dir/inside.txt")
+    assert api.read_file("/workspace/dir/inside.txt") == b"made-inside"
+    assert api.read_file("dir/f.bin") == data
+    names = {e["name"]: e for e in api.list_files("dir")}
+    assert names["f.bin"] == {"name": "f.bin", "kind": "file", "size": len(data)}
+    with pytest.raises(WorkspacePathError) as info:
+        api.read_file("../sandbox.yaml")
+    assert info.value.exit_code == EXIT_REFUSED
+
+
+def test_lifecycle_is_the_clis(api):
+    with api as sb:
+        assert sb.status()["running"]
+    assert api.status()["running"]  # leaving the block leaves it running
+    assert api.plan()["in_sync"]
+    assert api.apply()["changed"] is False
+    # The CLI finds the same sandbox by its record: one engine.
+    assert api.cli.ok("execute", "echo $HOSTNAME").stdout.strip()
+    api.run("echo keep > /root/kept")
+    tag = api.commit()
+    assert tag.startswith("localhost/podman-sandbox-state-")
+    assert api.stop() is True
+    assert api.status()["state"] == "missing"
+    assert api.run("cat /root/kept").stdout == b"keep\n"  # started again from the state
+    assert api.reset()
+    assert api.run("cat /root/kept 2>/dev/null || echo fresh").stdout == b"fresh\n"
+    with pytest.raises(SandboxError) as info:
+        api.commit()  # nothing new since it was made: the CLI's error and code
+    assert info.value.exit_code == 1
+
+
+def test_unapproved_grants_are_refused_and_never_approved(api, tmp_path):
+    """The spec lives in /workspace: code inside can add a mount. The API never asks and
+    never approves on its own; nothing is created."""
+    shared = tmp_path / "host-folder"
+    shared.mkdir()
+    text = (api.cli.project / "sandbox.yaml").read_text()
+    api.write_file("sandbox.yaml", text + f"mounts:\n  - source: {shared}\n    target: /host\n")
+    with pytest.raises(ConsentError) as info:
+        api.run("ls /host")
+    assert info.value.exit_code == EXIT_REFUSED
+    assert "podman-sandbox allow" in info.value.hint
+    assert api.status()["state"] == "missing"
+    assert api.apply(allow=True)["state"] == "running"  # the program's author may approve
+    assert api.run("ls -d /host").stdout == b"/host\n"
+
+
+# --- the REST exec path: a `podman system service` of the test's own ----------------
+
+@pytest.fixture
+def rest_api(api, monkeypatch):
+    """api, with PODMAN_SANDBOX_REST_SOCKET naming a Podman service on this machine that
+    this test starts and stops by PID (CONTAINER_HOST would make it a remote engine);
+    a logging `podman` first on PATH shows whether any `podman exec` ran."""
+    root = api.cli.root
+    sock = root / "podman.sock"
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert service.poll() is None and time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        shim = root / "shim"
+        shim.mkdir()
+        log = root / "podman-calls.log"
+        (shim / "podman").write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\n'
+                                     f'exec "{shutil.which("podman")}" "$@"\n')
+        (shim / "podman").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("PODMAN_SANDBOX_REST_SOCKET", str(sock))
+        monkeypatch.delenv("PODMAN_SANDBOX_REST")
+        api.calls = lambda: log.read_text().split() if log.exists() else []
+        api.start()
+        yield api
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def test_rest_path_keeps_executes_guarantees(rest_api):
+    api = rest_api
+    before = len(api.calls())
+    data = bytes(range(256)) * 4096
+    result = api.run("cat; printf 'e\\000r' >&2; exit 3", input=data)
+    assert (result.exit_code, result.stdout, result.stderr) == (3, data, b"e\x00r")
+    assert result.via == "rest"
+    assert api.run("wc -c").stdout.strip() == b"0"
+    assert api.run("echo \"$A\"; pwd", env={"A": "x y"}, cwd="/workspace").stdout == \
+        b"x y\n/workspace\n"
+    timed = api.run("sleep 300 & (setsid sleep 301 &); sleep 302", timeout=1)
+    assert timed.timed_out and timed.exit_code == 124
+    assert "sleep 30" not in _processes(api)
+    oom = api.run("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo never")
+    assert oom.oom_killed and oom.exit_code == 137
+    execution = api.stream("echo started; sleep 303")
+    assert next(iter(execution)) == ("stdout", b"started\n")
+    execution.close()
+    assert "sleep 303" not in _processes(api)
+    assert "exec" not in api.calls()[before:]  # all of it went through the REST API
+    assert api._rest_connection() is not None
+
+
+def test_without_the_service_the_podman_exec_path_serves(rest_api, monkeypatch):
+    monkeypatch.setenv("PODMAN_SANDBOX_REST", "0")
+    fresh = Sandbox(rest_api.cli.project)
+    before = len(rest_api.calls())
+    result = fresh.run("echo via-exec")
+    assert result.stdout == b"via-exec\n" and result.via == "podman exec"
+    assert "exec" in rest_api.calls()[before:]
+
+
+def test_cli_execute_goes_through_rest_with_executes_guarantees(rest_api):
+    cli = rest_api.cli
+    env = dict(cli.env, PODMAN_SANDBOX_REST_SOCKET=os.environ["PODMAN_SANDBOX_REST_SOCKET"],
+               PATH=os.environ["PATH"])
+    env.pop("PODMAN_SANDBOX_REST", None)
+    before = len(rest_api.calls())
+
+    def execute(*args, **kw):
+        return subprocess.run([sys.executable, "-m", "podman_sandbox", "execute", *args],
+                              cwd=cli.project, env=env, capture_output=True, timeout=120, **kw)
+
+    data = bytes(range(256)) * 4096
+    done = execute("cat; printf 'e\\000r' >&2; exit 3", input=data)
+    assert (done.returncode, done.stdout, done.stderr) == (3, data, b"e\x00r")
+    assert execute("wc -c", stdin=subprocess.DEVNULL).stdout.strip() == b"0"
+    timed = execute("--timeout", "1", "sleep 300 & (setsid sleep 301 &); sleep 302",
+                    stdin=subprocess.DEVNULL)
+    assert timed.returncode == 124 and b"timed out after 1s" in timed.stderr
+    assert "sleep 30" not in _processes(rest_api)
+    proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute",
+                             "echo started; sleep 304"], cwd=cli.project, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert "sleep 304" not in _processes(rest_api)
+    assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served
