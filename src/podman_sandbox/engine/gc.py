@@ -165,9 +165,13 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     in_use_keys = {k for k in (_setup_key_of(x.get("Labels") or {})
                                for x in [*kept_containers, *kept_states]) if k}
     in_use_ids = {c.get("ImageID") for c in kept_containers}
-    # Images others were made from (a state's or a setup result's base, a parent layer).
-    in_use_ids |= {(x.get("Labels") or {}).get(act.LABEL_BASE_ID) for x in imgs}
-    in_use_ids |= {x.get("ParentId") or x.get("Parent") for x in imgs}
+    # Images others were made from (a state's or a setup result's base, a parent layer),
+    # unless those others go too (a deleted project's saved state is no reason to keep
+    # the setup result it was committed on).
+    going = {o.id for o in found}
+    kept_imgs = [x for x in imgs if x.get("Id") not in going]
+    in_use_ids |= {(x.get("Labels") or {}).get(act.LABEL_BASE_ID) for x in kept_imgs}
+    in_use_ids |= {x.get("ParentId") or x.get("Parent") for x in kept_imgs}
     owners_running = {ownership.owner_of(c.get("Labels")) for c in kept_containers}
     newest: dict = {}  # (owner, repo) -> the latest image made, kept while no sandbox runs
     for img, tags in setup_imgs:
