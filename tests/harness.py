@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import subprocess
 import sys
 import tempfile
@@ -149,3 +150,15 @@ def memory_limit_in_container(sandbox: Sandbox, cwd: Path | None = None) -> int:
     out = sandbox.ok("execute", "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
                      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes", cwd=cwd).stdout.strip()
     return int(out) if out != "max" else -1
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    """Poll predicate until it is true or timeout seconds pass; its last value. A condition,
+    not a fixed sleep: a loaded machine only makes it wait longer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

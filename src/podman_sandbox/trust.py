@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from podman_sandbox import capabilities, paths
 from podman_sandbox.errors import RefusedError, SandboxError
 from podman_sandbox.schema import spec as spec_defaults
+from podman_sandbox.schema.hostpaths import real_path
 from podman_sandbox.schema.spec import DEFAULT_PIDS_LIMIT, Spec
 
 FORMAT = 1
@@ -68,23 +69,16 @@ class Grant:
         return {"kind": self.kind, "subject": self.subject, "level": self.level}
 
 
-def _real(path: str) -> str:
-    try:
-        return os.path.realpath(path)
-    except (OSError, ValueError):
-        return os.path.normpath(path)
-
-
 def _exposes(source: str, folder: str) -> bool:
     """A mount of source shows folder (or a part of it) to the sandbox."""
-    real, inside = _real(source).rstrip("/") + "/", _real(folder).rstrip("/") + "/"
+    real, inside = real_path(source).rstrip("/") + "/", real_path(folder).rstrip("/") + "/"
     return inside.startswith(real) or real.startswith(inside)
 
 
 def _mount(spec: Spec, mount) -> list[Grant]:
     from podman_sandbox.schema.hostpaths import broad_reason
 
-    real = _real(mount.source)
+    real = real_path(mount.source)
     shown = mount.source if real == mount.source else f"{mount.source} (really {real})"
     rw = not mount.read_only
     text = f"mount {shown} {'read-write' if rw else 'read-only'} at {mount.target}"
@@ -106,8 +100,8 @@ def _spec_link(spec: Spec) -> Grant | None:
     lives outside its project folder is read only once you approved that file."""
     if spec.mode != "project" or not spec.source:
         return None
-    real = _real(spec.source)
-    if real.startswith(_real(spec.project_dir).rstrip("/") + "/"):
+    real = real_path(spec.source)
+    if real.startswith(real_path(spec.project_dir).rstrip("/") + "/"):
         return None
     return Grant("spec_file", real, 1,
                  f"{os.path.basename(spec.source)} is a link to {real}, outside the project "

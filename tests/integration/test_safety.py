@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from harness import podman
+from harness import podman, wait_for
 
 
 def spec(image: str, extra: str = "") -> str:
@@ -40,14 +40,6 @@ def processes(container: str) -> list[str]:
     return [r for r in rows if "podman-init" not in r and r.strip() != "sleep infinity"]
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def popen(sandbox, *args: str, **kw) -> subprocess.Popen:

@@ -9,18 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-from harness import podman
+from harness import podman, wait_for
 
 
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
 
 
 def leftovers(name: str) -> list[str]:

@@ -12,25 +12,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from harness import podman
+from harness import podman, wait_for
 
 # A low pids_limit: the fork bomb fills it in a moment and cannot hurt the shared machine.
 SPEC = "image: {image}\npids_limit: 64\n"
 BOMB = "f(){ f|f& }; f; sleep 100"
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def running(sandbox) -> str:

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from fake_runner import invoke
+from harness import wait_for
 from podman_sandbox import fastpath
 from podman_sandbox.engine import cgroup, execute, procstat, stopping
 from podman_sandbox.timeouts import MAX_SECONDS, parse_timeout
@@ -125,13 +126,6 @@ def tree(monkeypatch):
     t.close()
 
 
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
 
 
 def now_ticks() -> int:

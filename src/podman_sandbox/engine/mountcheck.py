@@ -24,15 +24,8 @@ import os
 from dataclasses import dataclass
 
 from podman_sandbox.errors import RefusedError
-from podman_sandbox.schema.hostpaths import broad_reason
+from podman_sandbox.schema.hostpaths import broad_reason, real_path
 from podman_sandbox.schema.spec import WORKSPACE
-
-
-def real(path: str) -> str:
-    try:
-        return os.path.realpath(path)
-    except (OSError, ValueError):
-        return os.path.normpath(path)
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -51,7 +44,7 @@ class Expected:
 
 def desired_source(spec_source: str) -> str:
     """The source as the canonical desired state holds it (see the module docstring)."""
-    return real(spec_source)
+    return real_path(spec_source)
 
 
 def check(spec, container: dict) -> list[Expected]:
@@ -65,11 +58,11 @@ def check(spec, container: dict) -> list[Expected]:
         remote.check_spec(spec)  # sources are the server's: nothing of ours to check
         return []
     check_workspace(spec.project_dir)  # /workspace: the same rule as at start, on the path now
-    project_real = real(spec.project_dir)
+    project_real = real_path(spec.project_dir)
     planned = {m["target"]: m["source"] for m in container.get("mounts") or ()}
     expected = [_expect(WORKSPACE, project_real)]
     for index, mount in enumerate(spec.mounts):
-        now = real(mount.source)
+        now = real_path(mount.source)
         what = f"mounts[{index}] ({mount.source} -> {mount.target})"
         if _inside(os.path.normpath(mount.source), spec.project_dir) and not _inside(now, project_real):
             raise RefusedError(f"refusing {what}: it now points to {now}, outside the project folder "

@@ -12,7 +12,8 @@ SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/
                   "/srv", "/sys", "/tmp", "/usr", "/var")
 
 
-def _real(path: str) -> str:
+def real_path(path: str) -> str:
+    """path with every symlink resolved (normalised as written when that fails)."""
     try:
         return os.path.realpath(path)
     except (OSError, ValueError):
@@ -21,16 +22,16 @@ def _real(path: str) -> str:
 
 def broad_reason(path: str, home: str | None = None) -> str | None:
     """What mounting path would expose, when that is too much; None when it is fine."""
-    real = _real(path)
+    real = real_path(path)
     if real == "/":
         return "the whole host (/)"
     home = home if home is not None else os.path.expanduser("~")
     if home and os.path.isabs(home) and home != "/":
-        real_home = _real(home)
+        real_home = real_path(home)
         if real == real_home:
             return f"your whole home folder ({home})"
         if real_home.startswith(real.rstrip("/") + "/"):
             return f"{real} (it holds your home folder)"
-    if real in {_real(p) for p in SYSTEM_FOLDERS}:
+    if real in {real_path(p) for p in SYSTEM_FOLDERS}:
         return f"the system folder {real}"
     return None
