@@ -185,11 +185,16 @@ def lookup(key: str) -> dict | None:
         return None
     if rec is None or rec["key"] != key:
         return None
-    for pair in filter(None, rec.get("links", "").split(_LINKS)):
-        source, _, real = pair.partition(_LINK)
+    for source, real in _links(rec):
         if os.path.realpath(source) != real:
             return None  # a mount source points elsewhere now: the full path decides
     return rec
+
+
+def _links(rec: dict) -> tuple[tuple[str, str], ...]:
+    """The record's (source, real path) per extra mount, as write() took them."""
+    return tuple(tuple(pair.partition(_LINK)[::2])
+                 for pair in filter(None, rec.get("links", "").split(_LINKS)))
 
 
 def is_live(rec: dict) -> bool:
@@ -249,7 +254,8 @@ def restarted(rec: dict, pid: int) -> dict | None:
     new = dict(rec, pid=pid, starttime=starttime)
     write(new["key"], container=new["container"], container_id=new["id"], pid=pid,
           spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"),
-          image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1")
+          image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1",
+          links=_links(new))  # Podman's start mounts each source again: keep checking them
     return new
 
 
