@@ -23,8 +23,8 @@ import json
 import os
 import re
 
-from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_PROJECT, LABEL_SOURCE,
-                                          LABEL_SPEC)
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_MANAGED, LABEL_PROJECT,
+                                          LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.errors import RefusedError
 
 # Tags written before tags carried the owner: "<16 hex>" or "<16 hex>-prev".
@@ -87,6 +87,14 @@ def require(kind: str, name: str, labels: dict | None, spec) -> None:
     """The rule: refuse (exit 123) anything of that name whose labels name another owner."""
     if not is_ours(labels, spec):
         raise refusal(kind, name, labels, spec)
+
+
+def require_own_base(spec, labels: dict | None) -> None:
+    """`image:` is no grant, but an image podman-sandbox made (a saved state, a setup
+    result, or one built FROM them: labels are inherited) is its owner's: another
+    project naming it as its base would start from what that project saved."""
+    if (labels or {}).get(LABEL_MANAGED) == "true" and owner_of(labels):
+        require("image", spec.image, labels, spec)
 
 
 def adoptable_legacy_tag(tag: str, labels: dict | None, spec, name_repo: str) -> str | None:
