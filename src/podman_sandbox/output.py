@@ -6,6 +6,17 @@ import os
 import sys
 
 
+def is_control(ch: str) -> bool:
+    """C0 (newline, ESC), DEL or C1 (U+0080..U+009F; U+009B is CSI, which terminals act
+    on like ESC [): what must never reach a terminal from a name someone else chose."""
+    return ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f
+
+
+def printable(text: str) -> str:
+    """text with every control character written as an escape (\x9b)."""
+    return "".join(repr(ch)[1:-1] if is_control(ch) else ch for ch in text)
+
+
 class Output:
     def __init__(self, quiet: bool = False, verbose: bool = False):
         self.quiet = quiet

@@ -429,11 +429,23 @@ def _check_disk(doc: dict, out: _Collector) -> None:
         out.add(("disk",), f"{_show(disk)} is too large")
 
 
+def has_control(text: str) -> bool:
+    """Never in a path or name the CLI prints: a grant shown for approval must read as
+    what it is (output.is_control)."""
+    from podman_sandbox.output import is_control
+
+    return any(is_control(ch) for ch in text)
+
+
 def _check_image(doc: dict, out: _Collector) -> None:
     for field in ("image", "user"):
         value = doc.get(field)
-        if isinstance(value, str) and value.startswith("-") and not out.has_problem_at_or_above((field,)):
+        if not isinstance(value, str) or out.has_problem_at_or_above((field,)):
+            continue
+        if value.startswith("-"):
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
+        elif has_control(value):
+            out.add((field,), "contains a control character; write it on one line, in plain text")
 
 
 def _check_capabilities(doc: dict, out: _Collector) -> None:
@@ -472,7 +484,7 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
         force = mount.get("force") is True
         if isinstance(source, str) and source and not out.has_problem_at_or_above(path + ("source",)):
             where = path + ("source",)
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in source):
+            if has_control(source):
                 out.add(where, "contains a control character (a newline?); write the host path on one line")
             else:
                 resolved = resolve_host_path(source, base_dir)
@@ -488,7 +500,7 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
             normal = os.path.normpath(target)
             if normal.startswith("//"):  # POSIX keeps a leading //; it is still /
                 normal = "/" + normal.lstrip("/")
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in target):
+            if has_control(target):
                 out.add(where, "contains a control character (a newline?); write the path on one line")
             elif ":" in normal:
                 out.add(where, f"{normal} contains ':', which podman's --volume cannot carry")
