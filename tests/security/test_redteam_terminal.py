@@ -69,3 +69,14 @@ def test_plan_json_of_an_ordinary_mount_still_works(sandbox):
                        '    target: /data\n')
     result = sandbox.ok("plan", "--json")
     assert str(folder) in json.dumps(json.loads(result.stdout), ensure_ascii=False)
+
+
+def test_env_values_and_setup_steps_never_reach_the_terminal_raw(sandbox):
+    """An env value or setup step may hold anything (ESC too); plan and apply print them
+    with every control character escaped, so they cannot redraw the grants above them."""
+    sandbox.write_spec(f'image: {sandbox.image}\nenv:\n  X: "a\\e[3A\\e[2Kb\\u009b1Ac"\n'
+                       'setup:\n  - "true \\e[2J"\n')
+    for argv in (("plan",), ("apply",), ("plan",)):
+        result = sandbox.ok(*argv)
+        assert not _controls(result.stdout + result.stderr), (argv, result.stdout, result.stderr)
+    assert sandbox.ok("execute", "printf %s \"$X\"").stdout == "a\x1b[3A\x1b[2Kb\x9b1Ac"
