@@ -186,6 +186,9 @@ class App:
         """
         from podman_sandbox.engine.apply import converge
         check_workspace(self.spec.project_dir)
+        if self.target.mode == "classic":
+            from podman_sandbox.engine.ownership import require_not_a_lost_project
+            require_not_a_lost_project(self.runner, self.spec.project_dir)
         self.check_consent(allow=allow)
         if imperative is None:
             imperative = self.target.mode == "classic"
