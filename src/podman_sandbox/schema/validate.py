@@ -18,6 +18,7 @@ import difflib
 import json
 import math
 import os
+import re
 from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -437,6 +438,12 @@ def has_control(text: str) -> bool:
     return any(is_control(ch) for ch in text)
 
 
+# Podman's transports other than a registry (docker://): `podman pull docker-archive:FILE`
+# loads a file the sandbox wrote and tags it with whatever names the archive lists.
+_TRANSPORT = re.compile(r"^(containers-storage|dir|docker-archive|docker-daemon|oci|oci-archive|"
+                        r"ostree|sif|tarball):(?!\d+/)")
+
+
 def _check_image(doc: dict, out: _Collector) -> None:
     for field in ("image", "user"):
         value = doc.get(field)
@@ -446,6 +453,10 @@ def _check_image(doc: dict, out: _Collector) -> None:
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
         elif has_control(value):
             out.add((field,), "contains a control character; write it on one line, in plain text")
+        elif field == "image" and _TRANSPORT.match(value):
+            out.add((field,), f"{_show(value)} names a {_TRANSPORT.match(value).group(1)}: source, not an "
+                              "image: write a registry or local image name (load an archive yourself "
+                              "with `podman load`)")
 
 
 def _check_capabilities(doc: dict, out: _Collector) -> None:
