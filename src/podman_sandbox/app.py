@@ -19,7 +19,8 @@ ALLOW_BROAD_ENV = "PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"
 def check_workspace(project_dir: str) -> None:
     """/workspace is mounted read-write: never the whole host, a folder holding your home
     folder or a system folder by accident (classic mode mounts the current folder, so
-    `cd ~ && podman-sandbox execute` would), and never a path Podman cannot mount."""
+    `cd ~ && podman-sandbox execute` would), never one inside a folder another user can
+    change, and never a path Podman cannot mount."""
     import os
 
     from podman_sandbox.errors import RefusedError, SandboxError
@@ -34,6 +35,21 @@ def check_workspace(project_dir: str) -> None:
             f"refusing to mount {reason} read-write at /workspace",
             hint=f"run podman-sandbox from a project folder, or set {ALLOW_BROAD_ENV}=1 "
                  "if you really mean it")
+    from podman_sandbox.private import UnsafePathError, check_chain
+
+    # Whoever can change a folder above it can swap the project for a link to any folder
+    # of yours between this check and Podman's mount (it is checked again at create).
+    for above in {os.path.dirname(os.path.normpath(project_dir)),
+                  os.path.dirname(os.path.realpath(project_dir))}:
+        try:
+            check_chain(above)
+        except UnsafePathError as exc:
+            raise RefusedError(
+                f"refusing to mount {project_dir} at /workspace: {exc.strerror or exc}, so "
+                "another user could swap it for any folder of yours",
+                hint="move the project into a folder only you (or root) can change") from None
+        except OSError:
+            pass  # missing or unreadable: Podman's mount says so
 
 
 class App:
@@ -213,6 +229,9 @@ class App:
             remote.engine_info(self.runner)  # its rootlessness and cgroups decide the limits
         else:
             check_workspace(self.spec.project_dir)
+            if self.target.mode == "classic":
+                from podman_sandbox.engine.ownership import require_not_a_lost_project
+                require_not_a_lost_project(self.runner, self.spec.project_dir)
         self.check_consent(allow=allow)
         if self.instance:  # its worktree or copy, made once, after consent
             from podman_sandbox.engine.instances import ensure

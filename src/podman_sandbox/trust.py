@@ -33,6 +33,7 @@ import os
 from dataclasses import dataclass
 
 from podman_sandbox import capabilities, paths
+from podman_sandbox.output import printable
 from podman_sandbox.errors import RefusedError, SandboxError
 from podman_sandbox.schema import spec as spec_defaults
 from podman_sandbox.schema.hostpaths import real_path
@@ -79,8 +80,10 @@ def _mount(spec: Spec, mount) -> list[Grant]:
     from podman_sandbox.schema.hostpaths import broad_reason
 
     real = real_path(mount.source)
-    shown = mount.source if real == mount.source else f"{mount.source} (really {real})"
+    shown = mount.source if real == mount.source else f"{mount.source} (really {printable(real)})"
     rw = not mount.read_only
+    # The spec's own source and target were refused with a control character (validate.py);
+    # the real path is the host's, which another user may have named.
     text = f"mount {shown} {'read-write' if rw else 'read-only'} at {mount.target}"
     if rw and _exposes(real, paths.state_dir()):
         text += " (it holds your podman-sandbox approvals: code inside could approve anything)"
@@ -88,7 +91,7 @@ def _mount(spec: Spec, mount) -> list[Grant]:
     if mount.force:
         reason = broad_reason(real)
         out.append(Grant("force", real, 1,
-                         f"force: allow mounting {real}" + (f", {reason}," if reason else "")
+                         f"force: allow mounting {printable(real)}" + (f", {reason}," if reason else "")
                          + " although such a broad path is refused without it",
                          breaks_isolation=bool(reason)))
     return out
@@ -104,7 +107,7 @@ def _spec_link(spec: Spec) -> Grant | None:
     if real.startswith(real_path(spec.project_dir).rstrip("/") + "/"):
         return None
     return Grant("spec_file", real, 1,
-                 f"{os.path.basename(spec.source)} is a link to {real}, outside the project "
+                 f"{os.path.basename(spec.source)} is a link to {printable(real)}, outside the project "
                  "folder: that file's settings (its env values too) reach the sandbox")
 
 

@@ -236,9 +236,12 @@ def test_another_users_symlink_to_my_spec_above_my_folder_is_ignored(reachable, 
     other_user.run("tee", str(theirs / "planted"), input="theirs\n")
     work = theirs / "work"  # my folder, below theirs
     work.mkdir()
-    result = ok(cli(box, "execute", "ls /workspace", cwd=work))
+    result = cli(box, "execute", "ls /workspace", cwd=work)
     assert "planted" not in result.stdout.split()
     assert f"ignoring {theirs / 'sandbox.yaml'}: another user owns it (use -f" in result.stderr
+    # And my folder is not mounted either: they could swap it for any folder of mine
+    # (tests/security/test_redteam_parent_folder.py).
+    assert result.returncode == 123, (result.returncode, result.stdout, result.stderr)
     mounted = {m["Source"] for c in box.containers() for m in inspect(c["Id"])["Mounts"]}
     assert str(theirs) not in mounted
 

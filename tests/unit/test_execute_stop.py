@@ -121,6 +121,8 @@ class Tree:
 
 @pytest.fixture
 def tree(monkeypatch):
+    # OTHER stands for another running `execute`: its podman exec client is live.
+    monkeypatch.setattr(stopping, "live_tags", lambda: {OTHER.encode()})
     t = Tree(monkeypatch)
     yield t
     t.close()
@@ -151,6 +153,30 @@ def test_attribution_by_tag_ancestry_and_start_time(tree):
     names = {n for n in range(301, 307) if set(tree.alive(f"sleep {n}")) & ours}
     assert names == {302, 303, 306}
     assert tree.init.pid not in ours
+
+
+def test_a_made_up_tag_shields_nothing(tree):
+    """A tag no running command has (the command chose its child's environment) is no tag."""
+    since = now_ticks()
+    # (An orphan with a made-up tag leaves this tree: tests/security/test_redteam_forged_tag.py.)
+    tree.spawn("env PODMAN_SANDBOX_EXEC=forged sleep 341 & exec sleep 343", tag=TAG)
+    tree.spawn("exec env PODMAN_SANDBOX_EXEC=forged sleep 344", tag=TAG)
+    assert wait_for(lambda: all(tree.alive(f"sleep {n}") for n in (341, 343, 344)))
+    ours = stopping.Scope(TAG, tree.init.pid, since).scan()
+    assert {n for n in (341, 343, 344) if set(tree.alive(f"sleep {n}")) & ours} == {341, 343, 344}
+
+
+def test_live_tags_are_those_of_this_users_podman_exec_clients():
+    tag = "c" * 32
+    # A process whose argv reads like our podman exec client (sh keeps its argv as is).
+    client = subprocess.Popen(["/usr/bin/podman", "-c", "sleep 30; :", "exec", "--env",
+                               f"PODMAN_SANDBOX_EXEC={tag}", "box", "sh"], executable="/bin/sh")
+    try:
+        assert wait_for(lambda: tag.encode() in stopping.live_tags())
+    finally:
+        client.kill()
+        client.wait()
+    assert tag.encode() not in stopping.live_tags()
 
 
 def test_stop_ends_ours_and_spares_the_rest(tree):

@@ -60,6 +60,12 @@ def save_settings(app: App, updates: dict) -> list[tuple[str, object, object]]:
     changed = [(k, old_doc.get(k), v) for k, v in updates.items() if not _same_setting(k, old_doc, v)]
     if not changed:
         return []
+    if target.mode == "project" and os.path.islink(path):
+        # A link (yours, or one the sandbox planted): edit the file it leads to. Replacing
+        # the link with an edited copy would put that file, env values and all, in the
+        # workspace; a file outside the project only once that link is approved (trust.py).
+        app.check_consent()
+        path = os.path.realpath(path)
     if target.mode == "project":
         from podman_sandbox.schema.yamledit import set_top_level_value
         text = (read_spec_bytes(path) or b"").decode("utf-8")  # read_document checked it

@@ -10,7 +10,7 @@ import click
 from podman_sandbox import __version__
 from podman_sandbox.app import App
 from podman_sandbox.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SandboxError
-from podman_sandbox.output import Output
+from podman_sandbox.output import Output, printable
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -147,7 +147,7 @@ def run(argv: list[str], obj: dict | None = None) -> int:
         lines = exc.lines()
         out.error(lines[0])
         for line in lines[1:]:
-            sys.stderr.write(f"  {line}\n")
+            sys.stderr.write("  " + printable(line, "\t") + "\n")  # one line each
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code

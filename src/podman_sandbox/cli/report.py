@@ -10,6 +10,13 @@ import click
 from podman_sandbox.app import App
 from podman_sandbox.engine.diff import show_value
 from podman_sandbox.views import applied_dict, consent_dict, plan_dict  # noqa: F401 - re-exported
+from podman_sandbox.output import printable
+
+
+def _say(text: str) -> None:
+    """One line of a human report: what the spec says (env values, setup steps) never
+    steers the terminal (output.printable)."""
+    click.echo(printable(text))
 
 
 def print_consent(consent: dict, spec_file: str | None = None) -> None:
@@ -18,41 +25,41 @@ def print_consent(consent: dict, spec_file: str | None = None) -> None:
 
     if not consent["grants"]:
         return
-    click.echo("Grants (beyond a default sandbox):")
+    _say("Grants (beyond a default sandbox):")
     for grant in consent["grants"]:
-        click.echo(f"  [{'approved' if grant['approved'] else 'NOT APPROVED'}] {grant['description']}")
+        _say(f"  [{'approved' if grant['approved'] else 'NOT APPROVED'}] {grant['description']}")
     if consent.get("note"):
-        click.echo(f"  note: {consent['note']}")
+        _say(f"  note: {consent['note']}")
     if not consent["approved"]:
-        click.echo(f"  apply, start and execute refuse until you run `{allow_command(spec_file)}`")
+        _say(f"  apply, start and execute refuse until you run `{allow_command(spec_file)}`")
 
 
 def print_plan(data: dict, spec_file: str | None = None) -> None:
-    click.echo(f"Sandbox {data['sandbox']} ({data['source']})")
+    _say(f"Sandbox {data['sandbox']} ({data['source']})")
     print_consent(data["consent"], spec_file)
     if data.get("not_enforced"):
-        click.echo(f"Not enforced here: {', '.join(data['not_enforced'])} "
+        _say(f"Not enforced here: {', '.join(data['not_enforced'])} "
                    "(rootless Podman cannot set limits on cgroup v1 hosts)")
     if data.get("disk_not_enforced"):
-        click.echo(f"Not enforced here: {data['disk_not_enforced']}")
+        _say(f"Not enforced here: {data['disk_not_enforced']}")
     if data["in_sync"]:
-        click.echo("In sync: nothing to change.")
+        _say("In sync: nothing to change.")
         return
     if data["changes"]:
-        click.echo("Changes:")
+        _say("Changes:")
         for c in data["changes"]:
-            click.echo(f"  {c['field']}: {show_value(c['field'], c['old'])} -> "
+            _say(f"  {c['field']}: {show_value(c['field'], c['old'])} -> "
                        f"{show_value(c['field'], c['new'])}  [{c['class']}]")
-    click.echo("Actions:")
+    _say("Actions:")
     for i, a in enumerate(data["actions"], 1):
-        click.echo(f"  {i}. {a['kind']} ({a['class']}): {a['reason']}")
+        _say(f"  {i}. {a['kind']} ({a['class']}): {a['reason']}")
         if a["discards"]:
-            click.echo(f"     discards {len(a['discards'])} uncommitted change(s): "
+            _say(f"     discards {len(a['discards'])} uncommitted change(s): "
                        + ", ".join(a["discards"][:5]) + (" ..." if len(a["discards"]) > 5 else ""))
         for note in a.get("notes") or ():
-            click.echo(f"     note: {note}")
+            _say(f"     note: {note}")
         for argv in a["commands"]:
-            click.echo(f"     $ {shlex.join(argv)}")
+            _say(f"     $ {shlex.join(argv)}")
 
 
 def applied(app: App, outcome, *, as_json: bool) -> None:

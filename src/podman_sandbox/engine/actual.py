@@ -41,6 +41,7 @@ class Actual:
     labels: dict = field(default_factory=dict)  # the container's (whose it is: ownership.py)
     owner_key: str = ""  # this spec's owner hash (ownership.spec_owner_hash): keys our tags
     base_image_id: str | None = None  # the spec's image as it is locally now (None: absent)
+    base_labels: dict = field(default_factory=dict)  # its labels (one we made is an owner's)
     built_from_base_id: str | None = None  # the base image id the container was made from
     memory_enforced: bool = True
     # Looked up only when the plan may change something (see complete()):
@@ -155,6 +156,7 @@ def observe(runner: Runner, desired: Desired) -> Actual:
             _fill_container(actual, info, runner)
         elif "RootFS" in info or "RepoTags" in info:
             actual.base_image_id = info.get("Id")
+            actual.base_labels = dict((info.get("Config") or {}).get("Labels") or info.get("Labels") or {})
     if actual.observed is not None and not host.limits_enforced():
         # Podman ignores these limits here (rootless, cgroup v1): nothing can change
         # them, so they are never drift; status and apply report them as not enforced.

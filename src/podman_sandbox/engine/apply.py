@@ -39,6 +39,7 @@ class Outcome:
 def survey(runner: Runner, desired: Desired) -> Survey:
     """Actual state and the plan to reach desired. One podman call when in sync."""
     actual = act.observe(runner, desired)
+    ownership.require_own_base(desired.spec, actual.base_labels)
     if is_in_sync(desired, actual):
         return Survey(actual, Plan(()))
     act.complete(runner, desired, actual)

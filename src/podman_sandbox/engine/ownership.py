@@ -29,7 +29,7 @@ import json
 import os
 import re
 
-from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_INSTANCE, LABEL_PROJECT,
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_INSTANCE, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.errors import RefusedError
 
@@ -113,6 +113,44 @@ def require(kind: str, name: str, labels: dict | None, spec) -> None:
     """The rule: refuse (exit 123) anything of that name whose labels name another owner."""
     if not is_ours(labels, spec):
         raise refusal(kind, name, labels, spec)
+
+
+def require_own_base(spec, labels: dict | None) -> None:
+    """`image:` is no grant, but an image podman-sandbox made (a saved state, a setup
+    result, or one built FROM them: labels are inherited) is its owner's: another
+    project naming it as its base would start from what that project saved."""
+    if (labels or {}).get(LABEL_MANAGED) == "true" and owner_of(labels):
+        require("image", spec.image, labels, spec)
+
+
+def require_not_a_lost_project(runner, folder: str) -> None:
+    """Classic mode in a folder that is (or is inside) a project whose sandbox.yaml is gone:
+    refused. Code in that project's sandbox can delete its own sandbox.yaml; your next
+    `execute` there would run in your classic sandbox, with your config.json's env, mounts
+    and saved state, instead of the project's. Its containers and images say it was one."""
+    from podman_sandbox.engine.render import render
+    from podman_sandbox.locate import SPEC_NAMES
+
+    here = _real(folder).rstrip("/") + "/"
+    for kind, what in (("ps_managed", "podman ps"), ("images_managed", "podman images")):
+        result = runner.run(render(kind, label=LABEL_MANAGED), what=what, check=False)
+        try:
+            found = json.loads(result.stdout or "[]") or []
+        except json.JSONDecodeError:
+            continue
+        for item in found if isinstance(found, list) else ():
+            source = ((item or {}).get("Labels") or {}).get(LABEL_SOURCE) or ""
+            owner = os.path.dirname(_real(source)).rstrip("/") + "/"
+            if os.path.basename(source) in SPEC_NAMES and here.startswith(owner) \
+                    and not os.path.isfile(source):
+                names = item.get("Names") or [str(item.get("Id", ""))[:12]]
+                remove = "podman rm -f" if kind == "ps_managed" else "podman rmi"
+                raise RefusedError(
+                    f"{owner.rstrip('/')} is a project ({names[0]} is its), but its "
+                    f"{os.path.basename(source)} is gone; refusing to run it in classic mode, "
+                    "with your own settings (code in its sandbox can delete that file)",
+                    hint=f"restore {source} (git checkout?), or remove what is left of that "
+                         f"project (`{remove} {names[0]}`, ...) to use classic mode there")
 
 
 def adoptable_legacy_tag(tag: str, labels: dict | None, spec, name_repo: str) -> str | None:

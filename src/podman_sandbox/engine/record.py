@@ -191,8 +191,7 @@ def lookup(key: str) -> dict | None:
         return None
     if rec is None or rec["key"] != key:
         return None
-    for pair in filter(None, rec.get("links", "").split(_LINKS)):
-        source, _, real = pair.partition(_LINK)
+    for source, real in _links(rec):
         if os.path.realpath(source) != real:
             return None  # a mount source points elsewhere now: the full path decides
     if rec.get("watch"):
@@ -201,6 +200,12 @@ def lookup(key: str) -> dict | None:
         if inputs.watch_signature(rec["watch"]) != rec.get("watchsig"):
             return None  # an input changed (or cannot be read): the full path decides
     return rec
+
+
+def _links(rec: dict) -> tuple[tuple[str, str], ...]:
+    """The record's (source, real path) per extra mount, as write() took them."""
+    return tuple(tuple(pair.partition(_LINK)[::2])
+                 for pair in filter(None, rec.get("links", "").split(_LINKS)))
 
 
 def is_live(rec: dict) -> bool:
@@ -262,6 +267,7 @@ def restarted(rec: dict, pid: int) -> dict | None:
     write(new["key"], container=new["container"], container_id=new["id"], pid=pid,
           spec_hash=new.get("hash", ""), memory=new.get("memory"), pid_file=new.get("pidfile"),
           image=new.get("image"), base_id=new.get("base"), in_sync=new.get("insync") == "1",
+          # Podman's start mounts each source again: keep checking them.
           links=_links(new), watch=new.get("watch", ""), watchsig=new.get("watchsig", ""))
     return new
 

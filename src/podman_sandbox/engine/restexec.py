@@ -250,20 +250,34 @@ def connect() -> Connection | None:
     return None
 
 
-def capture(conn: Connection, container: str, command: str, *, workdir: str,
-            input: bytes | None = None, env: dict | None = None, timeout: float | None = None,
-            init_pid: int | None = None, memory_limit: int | None = None,
-            podman: str = "podman", stdin_fd: int | None = None, state: dict | None = None):
+def capture(conn: Connection, container: str, command: str, **kw):
     """execute.capture's contract over the REST API: a generator of ("stdout" | "stderr",
     bytes) chunks whose return value is the Verdict. If the session cannot even be
     started, it returns None at once (nothing ran): the caller uses `podman exec`.
 
-    stdin_fd: copy stdin from this fd (the CLI) instead of input. state: the CLI's
-    signal handling ({"waiting", "signal"}): a signal noted there, or execute._Stop
-    raised while we wait, stops the command as that signal does in execute.run."""
-    import select
+    kw: workdir, input, env, timeout, init_pid, memory_limit, podman, and stdin_fd:
+    copy stdin from this fd (the CLI) instead of input; state: the CLI's signal
+    handling ({"waiting", "signal"}): a signal noted there, or execute._Stop raised
+    while we wait, stops the command as that signal does in execute.run.
+
+    No `podman exec` client carries this command's tag on the host, so it is noted
+    in stopping.IN_PROCESS_TAGS while it runs: another command's stop then spares it."""
+    from podman_sandbox.engine import stopping
 
     tag = os.urandom(16).hex()
+    stopping.IN_PROCESS_TAGS.add(tag.encode())
+    try:
+        return (yield from _capture(conn, container, command, tag, **kw))
+    finally:
+        stopping.IN_PROCESS_TAGS.discard(tag.encode())
+
+
+def _capture(conn: Connection, container: str, command: str, tag: str, *, workdir: str,
+             input: bytes | None = None, env: dict | None = None, timeout: float | None = None,
+             init_pid: int | None = None, memory_limit: int | None = None,
+             podman: str = "podman", stdin_fd: int | None = None, state: dict | None = None):
+    import select
+
     full_env = {**(env or {}), execute.EXEC_TAG: tag}
     oom_before = execute.cgroup.oom_kills(init_pid) if init_pid else None
     ex = execute._Exec(container, tag, init_pid, podman)

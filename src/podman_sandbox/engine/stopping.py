@@ -8,13 +8,21 @@ the host's processes out). Of those, never the container's init. A process
 is ours when:
 
 - its environment carries our tag (PODMAN_SANDBOX_EXEC=<ours>);
-- else its nearest ancestor in the sandbox that carries a tag carries ours
-  (a child that ran `env -u PODMAN_SANDBOX_EXEC ...` or `env -i ...`);
-- else, with no tagged ancestor (a double fork reparented it to the init;
-  `setsid`; the exec'd process itself after `exec env -i`), when it started
-  after our exec did. Processes of the sandbox that were there before are
-  never ours; one tagged by another `execute`, or descending from one, is
-  never ours.
+- else its nearest ancestor in the sandbox that carries a live tag carries
+  ours (a child that ran `env -u PODMAN_SANDBOX_EXEC ...` or `env -i ...`);
+- else, with no ancestor carrying a live tag (a double fork reparented it to
+  the init; `setsid`; the exec'd process itself after `exec env -i`), when
+  the oldest process of its chain in the sandbox (itself, for an orphan)
+  started after our exec did. Processes of the sandbox that were there
+  before, and what they start, are never ours; one tagged by another running
+  `execute`, or descending from one, is never ours.
+
+A tag is *live* when it is ours or a `podman exec` client of this user on the
+host runs with it (`--env PODMAN_SANDBOX_EXEC=<tag>` in its argv, which the
+sandbox cannot write). The command chooses its children's environment: a tag
+it made up (`env PODMAN_SANDBOX_EXEC=x sleep 1000 &`) is no tag at all, so
+it cannot shield a process from its own timeout. One it copied from another
+running command's environment still shields a process while that command runs.
 
 What that decides for another command in the same sandbox: its processes
 and their descendants are safe, and so is everything started before ours.
@@ -68,6 +76,33 @@ def _tag_of(pid: int) -> bytes | None:
     return None
 
 
+# Tags of the commands this process runs with no `podman exec` client on the host (the
+# REST exec path, engine/restexec.py): /proc shows no client for them.
+IN_PROCESS_TAGS: set[bytes] = set()
+
+
+def live_tags() -> set[bytes]:
+    """The tags of the commands running now: this user's `podman exec` clients on the host,
+    and this process's REST exec sessions."""
+    prefix = EXEC_TAG.encode() + b"="
+    found = set(IN_PROCESS_TAGS)
+    uid = os.geteuid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and os.path.basename(argv[0]) == b"podman" and b"exec" in argv:
+            found.update(argv[i + 1][len(prefix):] for i, a in enumerate(argv[:-1])
+                         if a == b"--env" and argv[i + 1].startswith(prefix))
+    return found
+
+
 def _readable_environ(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb"):
@@ -96,6 +131,8 @@ class Scope:
         # pid -> (start time, ours?): decided once per process, so a freeze cannot
         # change its mind when a parent dies and the child is reparented.
         self._decided: dict[int, tuple[int, bool]] = {}
+        self._live_tags: set[bytes] = set()
+        self._dead_tags: set[bytes] = set()  # seen, and no client runs with them
 
     @property
     def exact(self) -> bool:
@@ -132,19 +169,31 @@ class Scope:
                 ours.add(pid)
         return ours
 
+    def _live(self, tag: bytes) -> bool:
+        """tag is ours or a running `podman exec` client's (see the module's notes)."""
+        if tag == self.tag or tag in self._live_tags:
+            return True
+        if tag not in self._dead_tags:
+            self._live_tags = live_tags()  # a command started since the last look?
+            if tag in self._live_tags:
+                return True
+            self._dead_tags.add(tag)
+        return False
+
     def _is_ours(self, pid: int, stats: dict, tags: dict) -> bool:
         if self.exact and _pid_ns(pid) != self.ns:
             return False  # not in the sandbox (rootless cgroup v1: the user's own cgroup)
-        node, seen = pid, set()
+        node, top, seen = pid, pid, set()
         while node in stats and node not in seen and node != self.init_pid:
             seen.add(node)
+            top = node
             if node not in tags:
                 tags[node] = _tag_of(node)
-            if tags[node] is not None:
+            if tags[node] is not None and self._live(tags[node]):
                 return tags[node] == self.tag
             node = stats[node][1]
-        # No tagged ancestor in the sandbox: ours when it started after our exec began.
-        return self.exact and stats[pid][2] >= self.since
+        # No live tag above it in the sandbox: ours when its chain began after our exec did.
+        return self.exact and stats[top][2] >= self.since
 
 
 def _signal(pids, signum: int) -> None:
@@ -201,15 +250,22 @@ def kill_now(scope: Scope) -> tuple[bool, set[int]]:
     return True, _freeze_and_kill(scope, time.monotonic() + SETTLE_SECONDS)
 
 
-# Run in the sandbox as `sh -c SCRIPT sh TAG SINCE SIGNAL` (busybox sh is enough). The same
-# rules with what the inside sees: ours when tagged ours, or untagged and started
-# after our exec began (no ancestry); this script and its children carry a tag of
-# their own, so they never match. Exit 0: none left; 3: some are left.
+# Run in the sandbox as `sh -c SCRIPT sh TAG SINCE SIGNAL LIVE...` (busybox sh is enough).
+# The same rules with what the inside sees: ours when tagged ours, or without a live tag
+# (LIVE: the other running commands') and started after our exec began (no ancestry);
+# this script and its children carry a live tag of their own, so they never match.
+# Exit 0: none left; 3: some are left.
 _INSIDE_SCRIPT = r"""
 tag="PODMAN_SANDBOX_EXEC=$1" since=$2 first=$3
+shift 3
+live="$*"
 case $since in -*)
     read -r line < /proc/$$/stat; set -- ${line##*) }; since=$((${20} - ${since#-}));;
 esac
+other() {
+    for t in $live; do grep -q "PODMAN_SANDBOX_EXEC=$t" "$1" 2>/dev/null && return 0; done
+    return 1
+}
 scan() {
     sig=$1 mode=$2 n=0
     for d in /proc/[0-9]*; do
@@ -220,7 +276,7 @@ scan() {
         state=$1 started=${20:-0}
         case $state in Z|X|x) continue;; esac
         if grep -q "$tag" "$d/environ" 2>/dev/null; then :
-        elif grep -q PODMAN_SANDBOX_EXEC= "$d/environ" 2>/dev/null; then continue
+        elif other "$d/environ"; then continue
         elif [ "$started" -lt "$since" ] 2>/dev/null || [ -z "$started" ]; then continue
         fi
         [ "$mode" = new ] && [ "$state" = T ] && continue
@@ -249,8 +305,9 @@ def from_inside(scope: Scope, container: str, first_signal: int, podman: str,
     if since is None:
         return None
     own = os.urandom(16).hex()
-    argv = [*connection.argv(podman), "exec", "--env", f"{EXEC_TAG}={own}", container, "sh", "-c", _INSIDE_SCRIPT,
-            "sh", scope.tag.decode(), since, str(int(first_signal))]
+    argv = [*connection.argv(podman), "exec", "--env", f"{EXEC_TAG}={own}", container, "sh", "-c",
+            _INSIDE_SCRIPT, "sh", scope.tag.decode(), since, str(int(first_signal)),
+            own, *sorted(t.decode() for t in live_tags() - {scope.tag} if t.isalnum() and t.isascii())]
     null = os.devnull
     actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
                (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),

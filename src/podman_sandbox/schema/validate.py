@@ -18,6 +18,7 @@ import difflib
 import json
 import math
 import os
+import re
 from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -429,11 +430,33 @@ def _check_disk(doc: dict, out: _Collector) -> None:
         out.add(("disk",), f"{_show(disk)} is too large")
 
 
+def has_control(text: str) -> bool:
+    """Never in a path or name the CLI prints: a grant shown for approval must read as
+    what it is (output.is_control)."""
+    from podman_sandbox.output import is_control
+
+    return any(is_control(ch) for ch in text)
+
+
+# Podman's transports other than a registry (docker://): `podman pull docker-archive:FILE`
+# loads a file the sandbox wrote and tags it with whatever names the archive lists.
+_TRANSPORT = re.compile(r"^(containers-storage|dir|docker-archive|docker-daemon|oci|oci-archive|"
+                        r"ostree|sif|tarball):(?!\d+/)")
+
+
 def _check_image(doc: dict, out: _Collector) -> None:
     for field in ("image", "user"):
         value = doc.get(field)
-        if isinstance(value, str) and value.startswith("-") and not out.has_problem_at_or_above((field,)):
+        if not isinstance(value, str) or out.has_problem_at_or_above((field,)):
+            continue
+        if value.startswith("-"):
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
+        elif has_control(value):
+            out.add((field,), "contains a control character; write it on one line, in plain text")
+        elif field == "image" and _TRANSPORT.match(value):
+            out.add((field,), f"{_show(value)} names a {_TRANSPORT.match(value).group(1)}: source, not an "
+                              "image: write a registry or local image name (load an archive yourself "
+                              "with `podman load`)")
 
 
 def _check_inputs(doc: dict, out: _Collector) -> None:
@@ -520,7 +543,7 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
         force = mount.get("force") is True
         if isinstance(source, str) and source and not out.has_problem_at_or_above(path + ("source",)):
             where = path + ("source",)
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in source):
+            if has_control(source):
                 out.add(where, "contains a control character (a newline?); write the host path on one line")
             else:
                 resolved = resolve_host_path(source, base_dir)
@@ -536,7 +559,7 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
             normal = os.path.normpath(target)
             if normal.startswith("//"):  # POSIX keeps a leading //; it is still /
                 normal = "/" + normal.lstrip("/")
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in target):
+            if has_control(target):
                 out.add(where, "contains a control character (a newline?); write the path on one line")
             elif ":" in normal:
                 out.add(where, f"{normal} contains ':', which podman's --volume cannot carry")
