@@ -55,14 +55,18 @@ BREAKS_ISOLATION = {
 }
 
 
-def effective(cap_drop=(), cap_add=()) -> list[str]:
-    """The whole capability set of a sandbox: Podman's defaults less cap_drop, plus cap_add.
-    Passed as `--cap-drop ALL` and one `--cap-add` each, so what a sandbox holds never
-    depends on the host's containers.conf (a CONTAINERS_CONF without default_capabilities
-    gives Podman's compiled-in list, which adds NET_RAW, MKNOD and AUDIT_WRITE)."""
-    drops = {bare(c) for c in cap_drop}
-    kept = set() if "ALL" in drops else set(PODMAN_DEFAULTS) - drops
-    return sorted(f"CAP_{name}" for name in kept | {bare(c) for c in cap_add})
+def drops(cap_drop=(), cap_add=()) -> list[str]:
+    """The --cap-drop values of a sandbox: what the user drops, and every capability beyond
+    Podman's defaults that cap_add does not ask for. So what a sandbox holds never depends
+    on the host's containers.conf (one without default_capabilities gives Podman's
+    compiled-in list, which adds NET_RAW, MKNOD and AUDIT_WRITE). Dropping, not naming
+    the set with --cap-add: Podman makes added capabilities ambient, so a non-root user
+    (`user:`, or the image's USER) would then hold them all in effect."""
+    dropped = {bare(c) for c in cap_drop}
+    if "ALL" in dropped:
+        return ["ALL"]
+    keep = (set(PODMAN_DEFAULTS) - dropped) | {bare(c) for c in cap_add}
+    return sorted(f"CAP_{name}" for name in NAMES - keep)
 
 
 def bare(name: str) -> str:

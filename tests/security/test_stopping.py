@@ -118,7 +118,7 @@ def test_fork_bomb_under_ctrl_c_leaves_nothing(sandbox):
     name = running(sandbox)
     proc = popen(sandbox, "execute", BOMB)
     init = int(sandbox.inspect(name)["State"]["Pid"])
-    assert wait_for(lambda: len(_cgroup_procs(init)) > 10), "the bomb never started"
+    assert wait_for(lambda: len(_cgroup_procs(init)) > 10, timeout=60), "the bomb never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-500:]

@@ -59,24 +59,24 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
     return {
         "create": (
             {"name": h, "labels": labels, "c": container(h), "volumes": volumes(h), "image": h,
-             "userns": [h], "start": True, "caps": [h]},
+             "userns": [h], "start": True, "cap_drops": [h]},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
              "--init", "--security-opt", "no-new-privileges",
              "--pids-limit", "512",
              "--memory", "67108864b", "--memory-swap", "67108864b",
              "--cpus", "1.5", "--network", "none", "--read-only", "--read-only-tmpfs",
-             "--cap-drop", "ALL", "--cap-add", h, "--user", h, h,
+             "--cap-drop", h, "--cap-add", h, "--user", h, h,
              "--env", f"A={h}", "--env", "B=plain",
              "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro",
              "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
         "setup_create": (
             {"name": h, "labels": labels, "image": h, "userns": [h],
-             "volumes": [f"/p/{h}:/workspace:rw,z", f"/c/{h}:/ca:ro"], "caps": [h],
+             "volumes": [f"/p/{h}:/workspace:rw,z", f"/c/{h}:/ca:ro"], "cap_drops": [h],
              "limits": {"pids_limit": 64, "memory": 67108864, "cpus": 1.5, "env": {"E": h}}},
             ["podman", "run", "--detach", "--name", h,
              "--label", f"io.podman-sandbox.spec={h}", "--label", "plain=v",
-             "--init", "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--cap-add", h,
+             "--init", "--security-opt", "no-new-privileges", "--cap-drop", h,
              "--pids-limit", "64",
              "--memory", "67108864b", "--memory-swap", "67108864b", "--cpus", "1.5", h,
              "--env", f"E={h}",
@@ -130,8 +130,8 @@ def test_golden_argv_with_hostile_values(template, h):
 def test_hostile_value_never_splits_or_merges(h):
     """Independent of the goldens: the value appears whole, as its own element."""
     argv = render("create", name="n", labels={"k": h}, c=container(h), volumes=volumes(h),
-                  image="img", userns=[], start=True, caps=[h])
-    assert argv.count(h) >= 2  # --cap-add, --user (and k=h, A=h below)
+                  image="img", userns=[], start=True, cap_drops=[h])
+    assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
     assert f"k={h}" in argv and f"A={h}" in argv
     assert argv[-3:] == ["sleep", "img", "infinity"]
 
@@ -141,7 +141,7 @@ def test_an_empty_value_stays_one_empty_argument():
     assert render("setup_step", name="n", step="") == [
         "podman", "exec", "--workdir", "/workspace", "n", "sh", "-c", "--", ""]
     argv = render("create", name="n", labels={"k": ""}, c=container("x") | {"env": {"E": ""}},
-                  volumes=[], image="img", userns=[], start=True, caps=[])
+                  volumes=[], image="img", userns=[], start=True, cap_drops=[])
     assert "k=" in argv and "E=" in argv
 
 
@@ -166,10 +166,9 @@ def test_optional_parts_are_left_out():
              user=None, pids_limit=0, env={}, mounts=[])
     # start=False: created only (state.compact commits it without running anything).
     assert render("create", name="n", labels={}, c=c, volumes=[], image="img", userns=[],
-                  start=False, caps=[]) == [
+                  start=False, cap_drops=[]) == [
         "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
-        "--pids-limit", "-1", "--cap-drop", "ALL",
-        "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
+        "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]
     assert render("logs", name="n", follow=False, tail=None, since=None, timestamps=False) == [
         "podman", "logs", "n"]

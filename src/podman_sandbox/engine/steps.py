@@ -87,7 +87,7 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     expected = mountcheck.check(desired.spec, c)
     argv = render("create", name=name, labels=container_labels(desired, base_id),
                   c=c, volumes=volume_args(desired), image=image, start=start,
-                  caps=capabilities.effective(c["cap_drop"], c["cap_add"]),
+                  cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
                   userns=userns_args(c.get("user")),
                   disk=c.get("disk") if disk else None)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
@@ -124,7 +124,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         expected = mountcheck.check(spec, desired.container)
         cmds = [Command(render("setup_create", name=tmp, labels=labels, image=p["image"],
                                limits=desired.container, volumes=volume_args(desired),
-                               caps=capabilities.effective(), userns=userns_args()),
+                               cap_drops=capabilities.drops(), userns=userns_args()),
                         f"start a setup container from {p['image']}", verify=(tmp, tuple(expected)))]
         for i, step in enumerate(p["steps"], 1):
             cmds.append(Command(render("setup_step", name=tmp, step=step),
