@@ -12,7 +12,9 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from podman_fixtures import image, podman_ready, sandbox, session_root  # noqa: F401 - fixtures
@@ -53,3 +55,16 @@ def other_user() -> User:
         subprocess.run(["useradd", "-m", OTHER_USER], check=True, capture_output=True)
         entry = pwd.getpwnam(OTHER_USER)
     return User(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+
+
+HOST_SECRET = "host secret"
+
+
+@pytest.fixture
+def outside():
+    """A host folder outside every project, with a marker file: the prize of an attack
+    (it must never show up in a sandbox)."""
+    folder = Path(tempfile.mkdtemp(prefix="pstest-outside-"))
+    (folder / "marker").write_text(HOST_SECRET + "\n")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -8,23 +8,12 @@ the sandbox.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from harness import podman
 
 REFUSED = 123
-
-
-@pytest.fixture
-def outside():
-    folder = Path(tempfile.mkdtemp(prefix="pstest-outside-"))
-    (folder / "marker").write_text("host secret\n")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _spec(image: str, extra: str = "") -> str:

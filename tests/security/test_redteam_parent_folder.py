@@ -25,12 +25,6 @@ import pytest
 REFUSED = 123
 
 
-@pytest.fixture
-def secret():
-    folder = Path(tempfile.mkdtemp(prefix="pstest-rt-secret-"))
-    (folder / "marker").write_text("root's secret\n")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -53,7 +47,7 @@ def shared(other_user):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_workspace_in_another_users_folder_is_refused(sandbox, other_user, secret, shared):
+def test_workspace_in_another_users_folder_is_refused(sandbox, other_user, outside, shared):
     project = shared / "project"
     project.mkdir()  # root's project in it (root may write anywhere)
     # The setup step says when the sandbox is being made, then waits for the swap.
@@ -68,10 +62,10 @@ def test_workspace_in_another_users_folder_is_refused(sandbox, other_user, secre
         time.sleep(0.05)
     if proc.poll() is None and (project / ".go").exists():  # the other user swaps the folder
         other_user.run("mv", str(project), str(shared / "moved"))
-        other_user.run("ln", "-s", str(secret), str(project))
+        other_user.run("ln", "-s", str(outside), str(project))
         (shared / "moved" / ".done").touch()
     out, err = proc.communicate(timeout=120)
-    assert "root's secret" not in out, "another user's swap mounted root's folder at /workspace"
+    assert "host secret" not in out, "another user's swap mounted root's folder at /workspace"
     assert proc.returncode == REFUSED, (proc.returncode, out, err)
     assert str(shared) in err, err
     from harness import podman

@@ -10,21 +10,7 @@ restart starts the container on a source the sandbox swapped meanwhile.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
-import pytest
-
 from harness import podman
-
-
-@pytest.fixture
-def outside():
-    folder = Path(tempfile.mkdtemp(prefix="pstest-rt-outside-"))
-    (folder / "marker").write_text("host secret\n")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reboot(name: str) -> None:

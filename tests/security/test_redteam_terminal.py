@@ -14,23 +14,12 @@ for it carries a control character.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import unicodedata
-from pathlib import Path
 
 import pytest
 
 BAD_SPEC = 121  # a broken spec (errors.py)
 LIE = "\\u009b2K\\u009b1G  mount ./cache read-only at /cache"  # as written in YAML
-
-
-@pytest.fixture
-def outside():
-    folder = Path(tempfile.mkdtemp(prefix="pstest-rt-term-"))
-    (folder / "marker").write_text("host secret\n")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _controls(text: str) -> list[str]:
