@@ -391,43 +391,36 @@ def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, 
 # --- pass 3: what the schema cannot say ----------------------------------------------
 
 
-def _check_memory(doc: dict, out: _Collector) -> None:
-    if "memory" not in doc or out.has_problem_at_or_above(("memory",)):
+def _check_size(doc: dict, out: _Collector, field: str, *, minimum: int, below: str,
+                example: str) -> None:
+    """A size field (memory, disk): the schema sees numbers and strings apart, sizes here."""
+    value = doc.get(field)
+    if value is None or isinstance(value, bool) or out.has_problem_at_or_above((field,)):
         return
-    memory = doc["memory"]
-    if memory is None or isinstance(memory, bool):
-        return
-    shown = memory if isinstance(memory, str) and len(memory) <= 40 else _show(memory)
+    shown = value if isinstance(value, str) and len(value) <= 40 else _show(value)
     try:
-        nbytes = parse_size(memory)
+        nbytes = parse_size(value)
     except OverflowError:
-        out.add(("memory",), f"{shown} is too large")
+        out.add((field,), f"{shown} is too large")
         return
     except (ValueError, TypeError):
-        out.add(("memory",), f"{_show(memory)} is not a size; write a number with an optional unit b, k, m "
-                             "or g, like 512m or 1g")
+        out.add((field,), f"{_show(value)} is not a size; write a number with an optional unit "
+                          f"b, k, m or g, like {example}")
         return
-    if nbytes < MIN_MEMORY:
-        out.add(("memory",), f"{shown} is below Podman's minimum of {_MIN_MEMORY_TEXT}")
+    if nbytes < minimum:
+        out.add((field,), f"{shown} is below {below}")
     elif nbytes > INT64_MAX:
-        out.add(("memory",), f"{shown} is too large")
+        out.add((field,), f"{shown} is too large")
+
+
+def _check_memory(doc: dict, out: _Collector) -> None:
+    _check_size(doc, out, "memory", minimum=MIN_MEMORY, example="512m or 1g",
+                below=f"Podman's minimum of {_MIN_MEMORY_TEXT}")
 
 
 def _check_disk(doc: dict, out: _Collector) -> None:
-    """The schema's pattern and minimum see only numbers and strings apart; sizes here."""
-    disk = doc.get("disk")
-    if disk is None or isinstance(disk, bool) or out.has_problem_at_or_above(("disk",)):
-        return
-    try:
-        nbytes = parse_size(disk)
-    except (OverflowError, ValueError, TypeError):
-        out.add(("disk",), f"{_show(disk)} is not a size; write a number with an optional unit "
-                           "b, k, m or g, like 10g")
-        return
-    if nbytes < MIN_DISK:
-        out.add(("disk",), f"{_show(disk)} is below the smallest disk limit, {format_size(MIN_DISK)}")
-    elif nbytes > INT64_MAX:
-        out.add(("disk",), f"{_show(disk)} is too large")
+    _check_size(doc, out, "disk", minimum=MIN_DISK, example="10g",
+                below=f"the smallest disk limit, {format_size(MIN_DISK)}")
 
 
 def has_control(text: str) -> bool:
