@@ -22,8 +22,6 @@ EXIT_REFUSED = 123  # the action would destroy user data; needs --force
 EXIT_TIMEOUT = 124  # execute --timeout ran out (as timeout(1))
 EXIT_PODMAN = 125  # a podman operation failed (as podman run's 125)
 EXIT_INTERRUPTED = 130  # SIGINT (128 + 2)
-EXIT_KILLED = 137  # SIGKILL, usually the memory limit (128 + 9)
-EXIT_TERMINATED = 143  # SIGTERM (128 + 15)
 
 
 class SandboxError(Exception):

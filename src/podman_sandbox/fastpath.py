@@ -303,7 +303,7 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
     """`apply` with nothing to change: the record says the container was in sync with
     this spec; one `podman inspect` (as the full path makes) shows that it still runs
     as recorded and that the image name still points at the image it was made from.
-    The limits are checked in its cgroup (record.read). Anything else: the full path."""
+    The limits are checked in its cgroup (record.is_live). Anything else: the full path."""
     opts = _parse_apply(argv)
     if opts is None:
         return None

@@ -72,13 +72,6 @@ def test_subid_ranges_by_name_or_uid(tmp_path):
     assert host.subid_ranges("uid", "bob", str(tmp_path / "missing")) == []
 
 
-def test_configured_storage_driver(tmp_path):
-    conf = tmp_path / "storage.conf"
-    conf.write_text('[storage]\n  driver = "overlay"\n[storage.options]\nmount_program = "x"\n')
-    assert host.configured_storage_driver(str(conf)) == "overlay"
-    conf.write_text('[other]\ndriver = "vfs"\n')
-    assert host.configured_storage_driver(str(conf)) is None
-    assert host.configured_storage_driver(str(tmp_path / "none.conf")) is None
 
 
 def test_storage_driver_from_info():

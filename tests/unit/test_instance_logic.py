@@ -158,7 +158,7 @@ def test_an_instance_starts_from_the_projects_state_and_commits_its_own():
     key = images.setup_key("base", ["make"], owner)
     project_state = images.state_tag(spec.name, key)
     actual = Actual(owner_key=owner, base_image_id="base", setup_image_present=True,
-                    state_image=project_state, completed=True)
+                    state_image=project_state)
     plan = make_plan(Desired.from_spec(inst), actual, [])
     assert plan.actions[0].kind == "create" and plan.actions[0].params["image"] == project_state
     assert images.state_tag(inst.name, key) != project_state  # its own commits go elsewhere

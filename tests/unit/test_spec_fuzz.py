@@ -8,6 +8,7 @@ too and give a Spec the engine can hash. ~200 examples in all.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -49,7 +50,7 @@ def outcome(text: str, tmp_path_factory=None) -> str:
         assert spec.memory is None or (spec.memory >= MIN_MEMORY - PAGE and spec.memory % PAGE == 0)
         assert spec.cpus is None or (math.isfinite(spec.cpus) and spec.cpus > 0)
         assert all(m.source.startswith("/") and m.target.startswith("/") for m in spec.mounts)
-        json.dumps(spec.as_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+        json.dumps(dataclasses.asdict(spec), sort_keys=True, ensure_ascii=False).encode("utf-8")
         results.append("ok")
     if results == ["ok", "refused"]:
         raise AssertionError("accepted with image required but refused without")

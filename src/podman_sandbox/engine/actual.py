@@ -45,7 +45,6 @@ class Actual:
     built_from_base_id: str | None = None  # the base image id the container was made from
     memory_enforced: bool = True
     # Looked up only when the plan may change something (see complete()):
-    completed: bool = False
     setup_image_present: bool = False
     state_image: str | None = None  # committed state tag for this sandbox and base
     # The committed state of the container's own base and setup, when the spec now
@@ -285,7 +284,6 @@ def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
     if desired.container.get("disk"):
         from podman_sandbox.engine import disk
         actual.disk_unenforced = disk.reason_for(runner)
-    actual.completed = True
     return actual
 
 

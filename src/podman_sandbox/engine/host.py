@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 from dataclasses import dataclass
 
 from podman_sandbox.engine.cgroup import cgroup_version
@@ -217,28 +216,6 @@ def storage_conf_path() -> str:
     """The user's Podman storage settings (rootless)."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     return os.path.join(base, "containers", "storage.conf")
-
-
-_DRIVER = re.compile(r'^\s*driver\s*=\s*["\']([^"\']*)["\']', re.M)
-
-
-def configured_storage_driver(path: str | None = None) -> str | None:
-    """The driver set in the user's storage.conf ([storage] driver = "..."), if any."""
-    try:
-        with open(path or storage_conf_path(), encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    section = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[] ")
-            continue
-        match = _DRIVER.match(line)
-        if match and section == "storage":
-            return match.group(1) or None
-    return None
 
 
 def storage_driver_from_info(info: dict) -> str | None:

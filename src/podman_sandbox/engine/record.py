@@ -216,14 +216,6 @@ def is_live(rec: dict) -> bool:
     return limits(pid) == rec.get("limits")
 
 
-def read(key: str) -> dict | None:
-    """The record for key when its container is still running as recorded, else None."""
-    rec = lookup(key)
-    if rec is None or not is_live(rec):
-        return None
-    return rec
-
-
 def write(key: str, *, container: str, container_id: str, pid: int, spec_hash: str,
           memory: int | None, pid_file: str | None = None, image: str | None = None,
           base_id: str | None = None, in_sync: bool = False,
@@ -270,11 +262,6 @@ def restarted(rec: dict, pid: int) -> dict | None:
           # Podman's start mounts each source again: keep checking them.
           links=_links(new), watch=new.get("watch", ""), watchsig=new.get("watchsig", ""))
     return new
-
-
-def _links(rec: dict) -> tuple[tuple[str, str], ...]:
-    return tuple(tuple(pair.partition(_LINK)[::2])
-                 for pair in filter(None, rec.get("links", "").split(_LINKS)))
 
 
 def forget(key: str | None) -> None:

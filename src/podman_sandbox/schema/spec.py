@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from podman_sandbox.schema.sizes import page_aligned, parse_size
 
@@ -72,9 +72,6 @@ class Spec:
     build: Build | None = None  # image: is then the tag the build makes (engine/build.py)
     workspace: str | None = None  # what instances mount: bind | worktree | copy (None: by repo)
     instance: Instance | None = None  # set on an instance's spec only (instances.py)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def default_cpus() -> float | None:
