@@ -4,7 +4,6 @@ prerequisites of the rootless suite's user)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from podman_sandbox.engine import host
