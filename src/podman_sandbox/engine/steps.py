@@ -1,6 +1,9 @@
 """Each planned action as the exact podman commands that carry it out.
 
-`plan` prints these; `apply` runs these same lists, so what you read is what runs.
+`plan` prints these and `apply` runs these same lists for each planned action. Not
+listed by `plan`: what apply decides as it goes (squashing a long saved-state chain,
+removing leftovers of a killed run, adopting old-format states, removing an image a
+rebuild replaced) and the checks around a create (mount sources, started mounts).
 """
 
 from __future__ import annotations
