@@ -185,6 +185,8 @@ class Scope:
             return False  # not in the sandbox (rootless cgroup v1: the user's own cgroup)
         node, top, seen = pid, pid, set()
         while node in stats and node not in seen and node != self.init_pid:
+            if node != pid and self.exact and _pid_ns(node) != self.ns:
+                break  # the chain leaves the sandbox (conmon: rootless on cgroup v1 shares its cgroup)
             seen.add(node)
             top = node
             if node not in tags:
