@@ -175,8 +175,10 @@ def test_the_scenarios_through_the_remote_service(remote_box):
 def test_the_connection_option_names_a_podman_connection(remote_box, service):
     url, conf, _ = service
     box = remote_box
+    # With the box's own environment: Podman 4 keeps connections in CONTAINERS_CONF's file,
+    # Podman 5 in podman-connections.json under XDG_CONFIG_HOME.
     subprocess.run(["podman", "system", "connection", "add", "pstest-remote", url],
-                   env={**os.environ, "CONTAINERS_CONF": conf}, check=True, capture_output=True)
+                   env={**box.env, "CONTAINERS_CONF": conf}, check=True, capture_output=True)
     box.env.pop("CONTAINER_HOST")  # only the option says where
     box.write_spec(f"image: {REMOTE_IMAGE}\n")
     ran = box.run("--connection", "pstest-remote", "--remote-workspace", str(box.project), "-v",
