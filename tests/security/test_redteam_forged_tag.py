@@ -35,18 +35,14 @@ def test_the_inside_fallback_ends_a_forged_tag_too(sandbox):
     """Rootless, the sandbox itself runs the stop (stopping.from_inside); driven directly
     here, as test_stopping does (as root the host path serves)."""
     import signal
-    import subprocess
 
-    from podman_sandbox.engine import execute, procstat, stopping
-    from test_stopping import seen
+    from podman_sandbox.engine import stopping
+    from test_stopping import seen, tagged_exec
 
     name = running(sandbox)
     init = int(sandbox.inspect(name)["State"]["Pid"])
     tag = "e" * 32
-    ours = subprocess.Popen(["podman", "exec", "--env", f"{execute.EXEC_TAG}={tag}", name, "sh", "-c",
-                             "env PODMAN_SANDBOX_EXEC=forged sleep 3201 & sleep 3202"],
-                            stderr=subprocess.DEVNULL)
-    since = procstat.start_time(ours.pid, ended=True)
+    ours, since = tagged_exec(name, tag, "env PODMAN_SANDBOX_EXEC=forged sleep 3201 & sleep 3202")
     try:
         assert wait_for(lambda: seen(name, "sleep 3201") and seen(name, "sleep 3202"))
         scope = stopping.Scope(tag, init, since)

@@ -82,6 +82,16 @@ ESCAPES = {
 }
 
 
+def tagged_exec(name: str, tag: str, script: str):
+    """A `podman exec` of script carrying tag, as execute runs one; (its client, the client's
+    start time: what a stop of that tag attributes by)."""
+    from podman_sandbox.engine import execute, procstat
+
+    client = subprocess.Popen(["podman", "exec", "--env", f"{execute.EXEC_TAG}={tag}", name,
+                               "sh", "-c", script], stderr=subprocess.DEVNULL)
+    return client, procstat.start_time(client.pid, ended=True)
+
+
 def test_fork_bomb_under_timeout_leaves_nothing(sandbox):
     name = running(sandbox)
     for _ in range(3):  # it escaped 1 time in 2 (test_fork_bomb_under_ctrl_c: every time)
@@ -196,7 +206,7 @@ def test_a_command_that_exits_255_still_gives_255(sandbox):
 def test_the_inside_fallback_ends_ours_and_spares_an_earlier_command(sandbox):
     """Rootless, the host may not see the sandbox's processes; then the sandbox itself runs
     the same freeze-then-kill. Driven directly here (as root the host path serves)."""
-    from podman_sandbox.engine import execute, procstat, stopping
+    from podman_sandbox.engine import execute, stopping
 
     name = running(sandbox)
     init = int(sandbox.inspect(name)["State"]["Pid"])
@@ -204,11 +214,8 @@ def test_the_inside_fallback_ends_ours_and_spares_an_earlier_command(sandbox):
                               "sh", "-c", "env -u PODMAN_SANDBOX_EXEC sleep 2101 & sleep 2102"])
     assert wait_for(lambda: seen(name, "sleep 2101") and seen(name, "sleep 2102"))
     tag = "d" * 32
-    ours = subprocess.Popen(["podman", "exec", "--env", f"{execute.EXEC_TAG}={tag}", name, "sh", "-c",
-                             "trap '' TERM; exec env -i sh -c "
-                             "'sleep 3101 & (sleep 3102 &); f(){ f|f& }; f 2>/dev/null; sleep 3103'"],
-                            stderr=subprocess.DEVNULL)
-    since = procstat.start_time(ours.pid, ended=True)
+    ours, since = tagged_exec(name, tag, "trap '' TERM; exec env -i sh -c "
+                              "'sleep 3101 & (sleep 3102 &); f(){ f|f& }; f 2>/dev/null; sleep 3103'")
     try:
         assert wait_for(lambda: seen(name, "sleep 3101") and seen(name, "sleep 3102"))
         scope = stopping.Scope(tag, init, since)
