@@ -19,7 +19,13 @@ from harness import podman, wait_for
 
 # A low pids_limit: the fork bomb fills it in a moment and cannot hurt the shared machine.
 SPEC = "image: {image}\npids_limit: 64\n"
-BOMB = "f(){ f|f& }; f; sleep 100"
+# The main shell forks its sleep and one starter of the bomb, then only waits: a fork of its
+# own that fails once the limit is full would end it (exit 2) before any timeout.
+BOMB = "sleep 100 & f(){ f|f& }; f & wait"
+# A bomb in motion can burn out by itself on a loaded machine (every fork fails at the limit,
+# and a shell whose fork fails exits). This one holds what it made: each process sleeps after
+# forking, so the limit stays full until something stops it.
+HELD_BOMB = "sleep 100 & f(){ f & f & sleep 100; }; f & wait"
 
 
 
@@ -126,9 +132,9 @@ def test_what_drops_the_tag_does_not_survive_ctrl_c_or_sigterm(sandbox, signum, 
 
 def test_fork_bomb_under_ctrl_c_leaves_nothing(sandbox):
     name = running(sandbox)
-    proc = popen(sandbox, "execute", BOMB)
+    proc = popen(sandbox, "execute", HELD_BOMB)
     init = int(sandbox.inspect(name)["State"]["Pid"])
-    assert wait_for(lambda: len(_cgroup_procs(init)) > 10, timeout=60), "the bomb never started"
+    assert wait_for(lambda: len(_cgroup_procs(init)) > 40, timeout=60), "the bomb never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-500:]
