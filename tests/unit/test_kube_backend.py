@@ -1,7 +1,8 @@
 """The kube backend (engine/kube/backend.py) against recorded API exchanges.
 
 A local HTTP server answers as the Kubernetes API does (the shapes of the core/v1
-Pod API: read, server-side apply PATCH, delete; exec as a websocket with the
+Pod API: read, server-side apply PATCH, delete, the resize subresource, the
+PersistentVolumeClaim read, core/v1 discovery; exec as a websocket with the
 v5.channel.k8s.io subprotocol, output on channels 1/2, the status on channel 3),
 and records what the official client sent. The client code under test is the real
 one over a real socket. No cluster is involved: none was available.
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import struct
+import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -21,17 +24,37 @@ import pytest
 
 pytest.importorskip("kubernetes")
 
-from podman_sandbox.engine.kube import backend  # noqa: E402
-from podman_sandbox.engine.labels import LABEL_HASH  # noqa: E402
+from podman_sandbox.engine.desired import Desired  # noqa: E402
+from podman_sandbox.engine.kube import backend, workspace  # noqa: E402
+from podman_sandbox.engine.kube.render import LABEL_KUBE, translate  # noqa: E402
+from podman_sandbox.engine.labels import LABEL_HASH, LABEL_SPEC  # noqa: E402
+from podman_sandbox.errors import SandboxError  # noqa: E402
+from podman_sandbox.schema.spec import build_spec  # noqa: E402
 
 NS = "agents"
 NAME = "sandbox-proj-1234abcd"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def pod_json(phase="Running", spec_hash="h1"):
+def rendered(project="/home/me/proj", **doc) -> list[dict]:
+    """render's objects for a spec (the Pod first), named NAME."""
+    doc.setdefault("image", "localhost/x:1")
+    doc.setdefault("pids_limit", 0)
+    doc["name"] = NAME
+    spec = build_spec(doc, project_dir=project, source=f"{project}/sandbox.yaml", mode="project")
+    return translate(Desired.from_spec(spec)).objects
+
+
+def seen_as(pod: dict, phase="Running") -> dict:
+    """The API's answer for a Pod made from these objects."""
+    notes = pod["metadata"]["annotations"]
+    return pod_json(phase, notes[LABEL_HASH], {LABEL_KUBE: notes[LABEL_KUBE], LABEL_SPEC: notes[LABEL_SPEC]})
+
+
+def pod_json(phase="Running", spec_hash="h1", more=None):
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": NAME, "namespace": NS, "annotations": {LABEL_HASH: spec_hash},
+            "metadata": {"name": NAME, "namespace": NS,
+                         "annotations": {LABEL_HASH: spec_hash, **(more or {})},
                          "managedFields": [{"manager": "podman-sandbox", "operation": "Apply"}]},
             "spec": {"containers": [{"name": "sandbox", "image": "localhost/x:1"}]},
             "status": {"phase": phase}}
@@ -40,6 +63,27 @@ def pod_json(phase="Running", spec_hash="h1"):
 NOT_FOUND = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
              "message": f'pods "{NAME}" not found', "code": 404,
              "details": {"name": NAME, "kind": "pods"}}
+CLAIM = f"workspace-{NAME}"
+CLAIM_NOT_FOUND = {**NOT_FOUND, "message": f'persistentvolumeclaims "{CLAIM}" not found',
+                   "details": {"name": CLAIM, "kind": "persistentvolumeclaims"}}
+
+
+def discovery(resize: bool) -> dict:
+    """GET /api/v1 as a 1.33 server answers (trimmed to the pod resources)."""
+    names = ["pods", "pods/attach", "pods/binding", "pods/eviction", "pods/exec", "pods/log",
+             "pods/status"] + (["pods/resize"] if resize else [])
+    return {"kind": "APIResourceList", "groupVersion": "v1",
+            "resources": [{"name": n, "singularName": "" if "/" in n else "pod", "namespaced": True,
+                           "kind": "Pod", "verbs": ["get", "patch"] if "/" in n else
+                           ["create", "delete", "get", "list", "patch", "update", "watch"]}
+                          for n in names]}
+
+
+def claim_json() -> dict:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": CLAIM, "namespace": NS},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            "status": {"phase": "Bound"}}
 
 
 def status_frame(code: int) -> bytes:
@@ -57,8 +101,14 @@ class Api:
 
     def __init__(self):
         self.reads: list = []  # (status, body) for each GET of the pod, in order
+        self.claims: list = []  # (status, body) for each GET of the claim, in order
+        self.discovery = (200, discovery(resize=False))
+        self.resize = (200, pod_json("Running"))  # the answer to a PATCH of pods/NAME/resize
         self.execs: list = []  # a function(handler, query) per exec, in order
         self.sent: list = []  # (method, path, query, headers, body)
+
+    def paths(self, method: str) -> list[str]:
+        return [s[1] for s in self.sent if s[0] == method]
 
 
 def ws_send(wfile, payload: bytes, opcode: int = 2) -> None:
@@ -81,6 +131,40 @@ def ws_recv(rfile) -> tuple[int, bytes] | None:
     mask = rfile.read(4) if first[1] & 0x80 else b"\0\0\0\0"
     data = bytes(b ^ mask[i % 4] for i, b in enumerate(rfile.read(n)))
     return opcode, data
+
+
+def receive_stdin(handler) -> tuple[bytes, int | None]:
+    """What the client sent on stdin until it closed the channel (v5: 0xff, channel)."""
+    data = b""
+    while True:
+        frame = ws_recv(handler.rfile)
+        if frame is None:
+            return data, None
+        _, payload = frame
+        if payload[:1] == b"\xff":
+            return data, payload[1]
+        data += payload[1:]
+
+
+def tar_sink(got: dict, code: int = 0, stderr: bytes = b""):
+    """An exec of `tar x`: keeps its command and stdin in got, answers code."""
+    def session(handler, query):
+        got["command"] = query["command"]
+        got["stdin"], got["closed"] = receive_stdin(handler)
+        if stderr:
+            ws_send(handler.wfile, b"\x02" + stderr)
+        ws_send(handler.wfile, status_frame(code))
+        ws_send(handler.wfile, b"", opcode=8)
+    return session
+
+
+def members(data: bytes) -> dict:
+    """name -> (type, content or link target) of a tar stream."""
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for m in tar:
+            found[m.name] = (m.type, tar.extractfile(m).read() if m.isreg() else m.linkname, m.mode)
+    return found
 
 
 def make_handler(api: Api):
@@ -123,12 +207,20 @@ def make_handler(api: Api):
                 finally:
                     self.close_connection = True
                 return
-            status, body = api.reads.pop(0)
-            self._reply(status, body)
+            if path == "/api/v1":
+                self._reply(*api.discovery)
+            elif "/persistentvolumeclaims/" in path:
+                self._reply(*api.claims.pop(0))
+            else:
+                status, body = api.reads.pop(0)
+                self._reply(status, body)
 
         def do_PATCH(self):
-            self._note()
-            self._reply(201, pod_json("Pending"))
+            path, _, body = self._note()
+            if path.endswith("/resize"):
+                self._reply(*api.resize)
+            else:
+                self._reply(201, json.loads(body))
 
         def do_DELETE(self):
             self._note()
@@ -155,9 +247,8 @@ def cluster(monkeypatch):
 def test_apply_is_a_server_side_apply_by_podman_sandbox_then_waits_for_running(cluster):
     api, kube = cluster
     api.reads = [(404, NOT_FOUND), (200, pod_json("Pending")), (200, pod_json("Running"))]
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": NAME, "annotations": {LABEL_HASH: "h1"}}, "spec": {"containers": []}}
-    assert kube.apply(pod) == "created"
+    pod = rendered()[0]
+    assert kube.apply([pod]) == "created"
     patch = [s for s in api.sent if s[0] == "PATCH"]
     assert len(patch) == 1
     method, path, query, headers, body = patch[0]
@@ -169,14 +260,13 @@ def test_apply_is_a_server_side_apply_by_podman_sandbox_then_waits_for_running(c
 
 def test_apply_leaves_an_equal_running_pod_and_recreates_a_changed_one(cluster):
     api, kube = cluster
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": NAME, "annotations": {LABEL_HASH: "h1"}}, "spec": {"containers": []}}
-    api.reads = [(200, pod_json("Running", "h1"))]
-    assert kube.apply(pod) == "unchanged"
+    pod = rendered()[0]
+    api.reads = [(200, seen_as(pod))]
+    assert kube.apply([pod]) == "unchanged"
     assert [s[0] for s in api.sent] == ["GET"]
     api.sent.clear()
-    api.reads = [(200, pod_json("Running", "old")), (404, NOT_FOUND), (200, pod_json("Running", "h1"))]
-    assert kube.apply(pod) == "recreated"
+    api.reads = [(200, pod_json("Running", "old")), (404, NOT_FOUND), (200, seen_as(pod))]
+    assert kube.apply([pod]) == "recreated"
     assert [s[0] for s in api.sent] == ["GET", "DELETE", "GET", "PATCH", "GET"]
     assert api.sent[1][2]["gracePeriodSeconds"] == ["0"]
 
@@ -259,8 +349,8 @@ def test_stop_deletes_and_waits_and_status_reads_the_pod(cluster):
     api.reads = [(404, NOT_FOUND)]
     assert kube.stop(NAME) is True
     assert api.sent[0][0] == "DELETE"
-    api.reads = [(200, pod_json("Running", "h9"))]
-    assert kube.observe(NAME) == {"phase": "Running", "hash": "h9"}
+    api.reads = [(200, pod_json("Running", "h9", {LABEL_KUBE: "k"}))]
+    assert kube.observe(NAME) == {"phase": "Running", "hash": "h9", "kube": "k", "spec": None}
     api.reads = [(404, NOT_FOUND)]
     assert kube.observe(NAME) is None
 
@@ -288,11 +378,15 @@ def test_execute_target_kube_through_the_cli_and_a_kubeconfig(cluster, tmp_path,
         ws_send(handler.wfile, status_frame(5))
         ws_send(handler.wfile, b"", opcode=8)
 
-    api.execs = [session]
+    filled: dict = {}
+    api.execs = [tar_sink(filled), session]
     from podman_sandbox.cli.main import run
     assert run(["execute", "--target", "kube", "--accept-weaker", "pids_limit",
                 "echo from the pod; exit 5"]) == 5
     assert capfd.readouterr().out == "from the pod\n"
+    # The new Pod's emptyDir got the project first.
+    assert filled["command"] == list(workspace.FILL_ARGV)
+    assert members(filled["stdin"])["sandbox.yaml"][1] == b"image: localhost/x:1\n"
     paths = {s[1] for s in api.sent}
     assert all(p.startswith(f"/api/v1/namespaces/{NS}/pods/") for p in paths)
     assert api.sent[0][3].get("authorization") == "Bearer t0ken"

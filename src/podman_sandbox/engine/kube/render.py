@@ -122,8 +122,8 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
     pull = "Never" if image.startswith("localhost/") else "IfNotPresent"
     if c.get("setup") and image.startswith("localhost/"):
         add("setup", REFUSED, "setup steps make a local image, and a cluster pulls from a "
-                              "registry: set kube.registry (or --registry R), run "
-                              "`podman-sandbox push`, render again")
+                              "registry: set kube.registry (or --registry R), then run "
+                              "`podman-sandbox apply` and `podman-sandbox push`")
     elif c.get("setup"):
         add("setup", ENFORCED, f"the setup image, pushed as {image} (`podman-sandbox push`)")
     add("image", ENFORCED, f"image {image}, imagePullPolicy {pull}"
