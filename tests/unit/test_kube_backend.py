@@ -207,7 +207,7 @@ def make_handler(api: Api):
                 finally:
                     self.close_connection = True
                 return
-            if path == "/api/v1":
+            if path.rstrip("/") == "/api/v1":
                 self._reply(*api.discovery)
             elif "/persistentvolumeclaims/" in path:
                 self._reply(*api.claims.pop(0))
@@ -390,3 +390,204 @@ def test_execute_target_kube_through_the_cli_and_a_kubeconfig(cluster, tmp_path,
     paths = {s[1] for s in api.sent}
     assert all(p.startswith(f"/api/v1/namespaces/{NS}/pods/") for p in paths)
     assert api.sent[0][3].get("authorization") == "Bearer t0ken"
+
+
+# --- the workspace --------------------------------------------------------------------
+
+def project_with_files(tmp_path):
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print('hi')\n")
+    (project / "run.sh").write_text("#!/bin/sh\n")
+    (project / "run.sh").chmod(0o4755)  # setuid: never sent
+    (project / "link").symlink_to("/etc/passwd")  # a link, sent as a link, never followed
+    (project / ".gitignore").write_text("build/\n")
+    (project / "build").mkdir()
+    (project / "build" / "out.o").write_text("ignored")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n")
+    return project
+
+
+def test_a_new_pod_gets_the_project_on_the_stdin_of_tar_x_with_the_projects_excludes(cluster, tmp_path):
+    api, kube = cluster
+    project = project_with_files(tmp_path)
+    objects = rendered(str(project))
+    api.reads = [(404, NOT_FOUND), (200, seen_as(objects[0]))]
+    got: dict = {}
+    api.execs = [tar_sink(got)]
+    assert kube.apply(objects, fill=lambda: workspace.pack(str(project))) == "created"
+    assert got["command"] == ["tar", "-x", "-o", "-f", "-", "-C", "/workspace"] and got["closed"] == 0
+    sent = members(got["stdin"])
+    assert set(sent) == {".gitignore", "link", "run.sh", "src/main.py"}  # no .git/, no build/
+    assert sent["src/main.py"][1] == b"print('hi')\n"
+    assert sent["link"][:2] == (tarfile.SYMTYPE, "/etc/passwd")
+    assert sent["run.sh"][2] == 0o755  # the setuid bit stays here
+
+
+def test_an_unchanged_pod_is_not_filled_again(cluster, tmp_path):
+    api, kube = cluster
+    objects = rendered()
+    api.reads = [(200, seen_as(objects[0]))]
+    assert kube.apply(objects, fill=lambda: pytest.fail("filled an unchanged pod")) == "unchanged"
+    assert api.paths("GET") == [f"/api/v1/namespaces/{NS}/pods/{NAME}"]
+
+
+def test_a_pvc_workspace_is_applied_first_and_filled_only_when_the_claim_is_new(cluster, tmp_path):
+    api, kube = cluster
+    project = project_with_files(tmp_path)
+    objects = rendered(str(project), kube={"workspace": "pvc", "size": "2g"})
+    assert [o["kind"] for o in objects] == ["Pod", "PersistentVolumeClaim"]
+    claim_path = f"/api/v1/namespaces/{NS}/persistentvolumeclaims/{CLAIM}"
+    api.claims = [(404, CLAIM_NOT_FOUND)]
+    api.reads = [(404, NOT_FOUND), (200, seen_as(objects[0]))]
+    got: dict = {}
+    api.execs = [tar_sink(got)]
+    assert kube.apply(objects, fill=lambda: workspace.pack(str(project))) == "created"
+    assert api.paths("PATCH") == [claim_path, f"/api/v1/namespaces/{NS}/pods/{NAME}"]
+    claim = json.loads([s for s in api.sent if s[0] == "PATCH"][0][4])
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert "src/main.py" in members(got["stdin"])
+    # The claim outlives the Pod: a Pod made again on it is not filled over the sandbox's files.
+    api.sent.clear()
+    changed = rendered(str(project), kube={"workspace": "pvc", "size": "2g"}, env={"A": "1"})
+    api.claims = [(200, claim_json())]
+    api.reads = [(200, seen_as(objects[0])), (404, NOT_FOUND), (200, seen_as(changed[0]))]
+    assert kube.apply(changed, fill=lambda: pytest.fail("filled a claim that was there")) == "recreated"
+
+
+def test_network_none_applies_the_deny_all_policy_before_the_pod(cluster):
+    api, kube = cluster
+    objects = rendered(network="none")
+    api.reads = [(404, NOT_FOUND), (200, seen_as(objects[0]))]
+    api.execs = [tar_sink({})]
+    kube.apply(objects, fill=lambda: iter([b""]))
+    assert api.paths("PATCH") == [
+        f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/{NAME}-deny-all",
+        f"/api/v1/namespaces/{NS}/pods/{NAME}"]
+
+
+def test_a_failed_tar_x_is_an_error_naming_it(cluster, tmp_path):
+    api, kube = cluster
+    api.execs = [tar_sink({}, code=127, stderr=b"sh: tar: not found\n")]
+    with pytest.raises(SandboxError) as caught:
+        kube.fill(NAME, iter([b"x" * 512]))
+    assert "tar: not found" in str(caught.value) and caught.value.hint
+
+
+def tar_of(entries) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, kind, data in entries:
+            info = tarfile.TarInfo(name)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            elif kind == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, data
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o6755
+                tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def tar_source(data: bytes):
+    """An exec of `tar c`: answers data on stdout, in pieces, then success."""
+    def session(handler, query):
+        assert query["command"] == list(workspace.READ_ARGV)
+        for i in range(0, len(data), 4096):
+            ws_send(handler.wfile, b"\x01" + data[i:i + 4096])
+        ws_send(handler.wfile, status_frame(0))
+        ws_send(handler.wfile, b"", opcode=8)
+    return session
+
+
+def test_pull_writes_only_folders_and_regular_files_into_a_new_folder(cluster, tmp_path, monkeypatch):
+    """What the Pod sends is the sandbox's: a link, a '..' name, an absolute name never
+    lead a write outside the folder."""
+    api, kube = cluster
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    data = tar_of([(".", "dir", None), ("./src", "dir", None), ("./src/app.py", "file", b"x = 1\n"),
+                   ("./big.bin", "file", bytes(range(256)) * 400),
+                   ("./out", "link", str(outside)), ("./out/planted", "file", b"no"),
+                   ("../escaped", "file", b"no"), ("/abs", "file", b"no")])
+    api.execs = [tar_source(data)]
+    dest = tmp_path / "back"
+    made = workspace.unpack(kube.read_workspace(NAME), str(dest))
+    assert (dest / "src" / "app.py").read_bytes() == b"x = 1\n"
+    assert (dest / "big.bin").read_bytes() == bytes(range(256)) * 400
+    assert not (dest / "out").is_symlink() and list(outside.iterdir()) == []
+    assert not (tmp_path / "escaped").exists() and not (dest / "abs").exists()
+    assert (dest / "src" / "app.py").stat().st_mode & 0o7777 == 0o755  # no setuid/setgid
+    assert made["files"] == 3 and set(made["skipped"]) == {"./out", "../escaped", "/abs"}
+
+
+def test_pull_through_the_cli_refuses_an_existing_folder(tmp_path, monkeypatch):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text("image: localhost/x:1\n")
+    (tmp_path / "there").mkdir()
+    monkeypatch.chdir(project)
+    from podman_sandbox.cli.main import run
+    assert run(["pull", str(tmp_path / "there")]) == 123
+
+
+# --- live memory/cpus: the resize subresource, else a recreate --------------------------
+
+def resize_case(api, old_doc: dict, new_doc: dict, *, served: bool):
+    old, new = rendered(**old_doc), rendered(**new_doc)
+    api.discovery = (200, discovery(resize=served))
+    api.reads = [(200, seen_as(old[0])), (404, NOT_FOUND), (200, seen_as(new[0]))]
+    return new
+
+
+def test_memory_and_cpus_change_through_the_resize_subresource_where_it_is_served(cluster):
+    api, kube = cluster
+    new = resize_case(api, {"memory": "512m", "cpus": 1}, {"memory": "1g", "cpus": 2}, served=True)
+    assert kube.apply(new, fill=lambda: pytest.fail("a resized pod keeps its workspace")) == "resized"
+    assert "DELETE" not in [s[0] for s in api.sent]
+    (resize, notes) = [s for s in api.sent if s[0] == "PATCH"]
+    assert resize[1] == f"/api/v1/namespaces/{NS}/pods/{NAME}/resize"
+    assert resize[3]["Content-Type"] == "application/strategic-merge-patch+json"
+    assert json.loads(resize[4]) == {"spec": {"containers": [{"name": "sandbox", "resources": {
+        "limits": {"memory": "1Gi", "cpu": "2"}, "requests": {"memory": "1Gi", "cpu": "2"}}}]}}
+    assert resize[2]["fieldManager"] == ["podman-sandbox"]
+    # Then the Pod says which spec it now holds, so the next apply finds it in sync.
+    assert notes[1] == f"/api/v1/namespaces/{NS}/pods/{NAME}"
+    assert json.loads(notes[4])["metadata"]["annotations"][LABEL_HASH] == \
+        new[0]["metadata"]["annotations"][LABEL_HASH]
+
+
+def test_without_the_resize_subresource_a_limit_change_recreates_the_pod(cluster):
+    api, kube = cluster
+    new = resize_case(api, {"memory": "512m"}, {"memory": "1g"}, served=False)
+    api.execs = [tar_sink({})]
+    assert kube.apply(new, fill=lambda: iter([b""])) == "recreated"
+    assert [s[0] for s in api.sent if s[0] != "GET"] == ["DELETE", "PATCH"]
+    assert not any(p.endswith("/resize") for p in api.paths("PATCH"))
+
+
+def test_a_resize_the_api_refuses_becomes_a_recreate(cluster):
+    api, kube = cluster
+    new = resize_case(api, {"memory": "1g"}, {"memory": "512m"}, served=True)
+    api.resize = (422, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 422,
+                        "reason": "Invalid", "message": "memory limits cannot be decreased"})
+    api.execs = [tar_sink({})]
+    assert kube.apply(new, fill=lambda: iter([b""])) == "recreated"
+    assert [s[0] for s in api.sent if s[0] != "GET"] == ["PATCH", "DELETE", "PATCH"]
+
+
+@pytest.mark.parametrize("old_doc, new_doc", [
+    ({"memory": "512m"}, {"memory": "1g", "env": {"A": "1"}}),  # more than a limit changed
+    ({"memory": "512m"}, {}),  # a limit removed: another QoS class
+    ({"memory": "512m"}, {"memory": "1g", "kube": {"size": "2g"}}),  # the kube settings changed
+])
+def test_a_change_beyond_memory_and_cpus_recreates_even_where_resize_is_served(cluster, old_doc, new_doc):
+    api, kube = cluster
+    new = resize_case(api, old_doc, new_doc, served=True)
+    api.execs = [tar_sink({})]
+    assert kube.apply(new, fill=lambda: iter([b""])) == "recreated"
+    assert not any(p.endswith("/resize") for p in api.paths("PATCH"))
