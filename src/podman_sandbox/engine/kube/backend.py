@@ -10,7 +10,7 @@
   it again (the plan's "recreate": a Pod's spec cannot change in place).
 - the workspace: a new emptyDir (a Pod made now) or a new claim is filled with
   the project, a tar stream (workspace.pack) on the stdin of `tar x` in the Pod;
-  read_workspace() streams `tar c` of it back (`pull --target kube`).
+  read_workspace() streams `tar c` of it back (`podman-sandbox pull`).
 - execute: exec over the API's websocket (the client's stream module), stdin
   sent then closed (v5 protocol), the exit code from the status channel.
   The command runs tagged (PODMAN_SANDBOX_EXEC) so that --timeout ends it and

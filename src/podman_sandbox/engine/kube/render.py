@@ -191,7 +191,7 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
             + ", ".join(f"{m['source']} -> {m['target']}" for m in extra)
             + ") are the node's in a cluster: not rendered")
     size = memory_quantity(spec.kube.size) if spec.kube.size else None
-    back = "; files come back with `pull --target kube DIR`"
+    back = "; files come back with `podman-sandbox pull DIR`"
     if spec.kube.workspace == "pvc":
         size = size or memory_quantity(DEFAULT_CLAIM)
         add("workspace", WEAKER, f"a copy, not the folder: the PersistentVolumeClaim "
