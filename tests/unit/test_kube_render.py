@@ -108,6 +108,7 @@ def test_capabilities_follow_cap_drop_and_cap_add():
     ({"network": "host"}, "network"),
     ({"setup": ["echo hi"]}, "setup"),
     ({"setup": ["echo hi"], "kube": {"registry": "registry.example.com/team"}}, "setup"),  # not pushed
+    ({"setup": ["echo hi"], "image": "docker.io/library/alpine:3"}, "setup"),  # a registry base
     ({"auto_commit": True}, "auto_commit"),
     ({"mounts": [{"source": "/srv/data", "target": "/data"}]}, "mounts"),
     ({"name": "Has_Upper"}, "name"),

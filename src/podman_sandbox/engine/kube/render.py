@@ -120,12 +120,17 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
     if registry and pushed:
         image = cluster_name(pushed, registry)
     pull = "Never" if image.startswith("localhost/") else "IfNotPresent"
-    if c.get("setup") and image.startswith("localhost/"):
+    if c.get("setup") and not (registry and pushed):
         add("setup", REFUSED, "setup steps make a local image, and a cluster pulls from a "
                               "registry: set kube.registry (or --registry R), then run "
                               "`podman-sandbox apply` and `podman-sandbox push`")
     elif c.get("setup"):
         add("setup", ENFORCED, f"the setup image, pushed as {image} (`podman-sandbox push`)")
+    if spec.build is not None:
+        add("build", ENFORCED if registry and pushed else WEAKER,
+            f"the image built here, {c['image']}: "
+            + (f"pushed as {image}" if registry and pushed else
+               "a node must hold it (set kube.registry and `podman-sandbox push` it)"))
     add("image", ENFORCED, f"image {image}, imagePullPolicy {pull}"
         + (" (the node must hold it: set kube.registry and `push` it)"
            if pull == "Never" else ""))
@@ -173,6 +178,11 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
         else:
             add("user", REFUSED, f"{user!r} is a name; Kubernetes needs numbers (runAsUser): "
                                  "write uid[:gid]")
+    for tool_side, what in (("inputs", "part of the setup image's key, so of its pushed tag"),
+                            ("ignore_changes", "local drift only"),
+                            ("workspace", "local instances only; kube.workspace is the Pod's")):
+        if getattr(spec, tool_side):
+            add(f"{tool_side} (tool-side)", ENFORCED, f"{what}: no part of the Pod")
     if c.get("selinux_label", "project") != "project":
         add("selinux_label", REFUSED, "label=disable has no Pod equivalent that podman-sandbox "
                                       "would render")
@@ -207,6 +217,8 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
                                      "enableServiceLinks: false")
 
     env = [{"name": k, "value": v} for k, v in c.get("env", {}).items()]
+    if env:
+        add("env", ENFORCED, "env: " + ", ".join(e["name"] for e in env))
     mounts = [{"name": "workspace", "mountPath": "/workspace"}]
     claim: dict | None = None
     if spec.kube.workspace == "pvc":
