@@ -191,3 +191,23 @@ def test_the_workspace_row_says_how_files_come_back():
         assert row.status == kube.WEAKER and "podman-sandbox pull DIR" in row.how
     claim = kube.translate(desired(pids_limit=0, kube={"workspace": "pvc"})).objects[1]
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"  # the default size
+
+
+def test_a_registry_the_spec_names_is_a_grant_push_needs_approved(tmp_path, monkeypatch, capfd):
+    """Code in the sandbox writes sandbox.yaml: a registry of its own choosing must not
+    get the setup image out through the user's next `push`."""
+    from podman_sandbox import trust
+    from podman_sandbox.cli.main import run
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text("image: localhost/x:1\nsetup: [echo hi]\n"
+                                          "kube:\n  registry: evil.example/loot\n")
+    for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.chdir(project)
+    spec = build_spec({"image": "x", "kube": {"registry": "evil.example/loot"}}, project_dir=str(project),
+                      source=str(project / "sandbox.yaml"), mode="project")
+    assert ("registry", "evil.example/loot") in {(g.kind, g.subject) for g in trust.grants(spec)}
+    assert run(["push"]) == 123  # refused before any Podman call
+    assert "evil.example/loot" in capfd.readouterr().err

@@ -23,9 +23,11 @@ def command(app: App, registry: str | None) -> int:
     from podman_sandbox.engine.kube.push import push
     from podman_sandbox.errors import UsageError
 
-    registry = registry or app.spec.kube.registry
     if not registry:
-        raise UsageError("push needs --registry REGISTRY (or kube.registry in sandbox.yaml)")
+        registry = app.spec.kube.registry
+        if not registry:
+            raise UsageError("push needs --registry REGISTRY (or kube.registry in sandbox.yaml)")
+        app.check_consent()  # the spec's registry is a grant; --registry is the user's own
     pushed = push(app.runner, app.desired, registry, app.out)
     if pushed:
         click.echo(pushed)
