@@ -250,11 +250,12 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
     labels, annotations = _identity(desired, image)
     objects = []
     if target == "sandbox":
-        main = {"apiVersion": SANDBOX_API, "kind": "Sandbox",
-                "metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)},
-                "spec": {"podTemplate": {"metadata": {"labels": dict(labels),
-                                                      "annotations": dict(annotations)},
-                                         "spec": pod_spec}}}
+        main: dict = {"apiVersion": SANDBOX_API, "kind": "Sandbox",
+                      "metadata": {"name": name, "labels": dict(labels),
+                                   "annotations": dict(annotations)},
+                      "spec": {"podTemplate": {"metadata": {"labels": dict(labels),
+                                                            "annotations": dict(annotations)},
+                                               "spec": pod_spec}}}
         if claim:
             main["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "workspace"},
                                                      "spec": claim}]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from podman_sandbox.engine import inputs
 from podman_sandbox.errors import SandboxError
@@ -76,7 +76,7 @@ def entries(project_dir: str):
 def pack(project_dir: str) -> Iterator[bytes]:
     """The project as one tar stream, in pieces of about CHUNK bytes."""
     sink = _Chunks()
-    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for entry in entries(project_dir):
             full = os.path.join(project_dir, entry.rel)
             info = tarfile.TarInfo(entry.rel)
@@ -137,8 +137,9 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
     """The tar stream of the Pod's /workspace into dest (made here; must not exist).
     Returns {"files", "folders", "skipped": [names]}."""
     os.mkdir(dest, 0o700)
-    made = {"files": 0, "folders": 0, "skipped": []}
-    stream = source if hasattr(source, "read") else _Reader(source)
+    files = folders = 0
+    skipped: list[str] = []
+    stream: Any = source if hasattr(source, "read") else _Reader(source)
     try:
         tar = tarfile.open(fileobj=stream, mode="r|")
     except tarfile.ReadError as exc:
@@ -148,7 +149,7 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
             rel = _safe_name(member.name)
             if rel is None or not (member.isdir() or member.isreg()):
                 if rel is not None or member.name not in (".", "./"):
-                    made["skipped"].append(member.name)
+                    skipped.append(member.name)
                 continue
             parent = os.path.dirname(rel)
             if parent:
@@ -156,14 +157,14 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
             full = os.path.join(dest, rel)
             if member.isdir():
                 os.makedirs(full, 0o755, exist_ok=True)
-                made["folders"] += 1
+                folders += 1
                 continue
             # O_EXCL | O_NOFOLLOW: a name sent twice, or a path this folder never made, fails.
             try:
                 fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                              (member.mode & _MODE_BITS) | stat.S_IRUSR | stat.S_IWUSR)
             except FileExistsError:
-                made["skipped"].append(member.name)
+                skipped.append(member.name)
                 continue
             with os.fdopen(fd, "wb") as out:
                 data = tar.extractfile(member)
@@ -172,5 +173,5 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
                     if not piece:
                         break
                     out.write(piece)
-            made["files"] += 1
-    return made
+            files += 1
+    return {"files": files, "folders": folders, "skipped": skipped}
