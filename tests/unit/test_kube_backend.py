@@ -591,3 +591,42 @@ def test_a_change_beyond_memory_and_cpus_recreates_even_where_resize_is_served(c
     api.execs = [tar_sink({})]
     assert kube.apply(new, fill=lambda: iter([b""])) == "recreated"
     assert not any(p.endswith("/resize") for p in api.paths("PATCH"))
+
+
+@pytest.mark.parametrize("pvc", [False, True])
+def test_a_failed_fill_removes_the_pod_and_a_new_claim_so_the_next_apply_starts_again(cluster, pvc):
+    """Else the next apply would find the Pod in sync, its workspace half the project."""
+    api, kube = cluster
+    objects = rendered(**({"kube": {"workspace": "pvc"}} if pvc else {}))
+    api.claims = [(404, CLAIM_NOT_FOUND)]
+    api.reads = [(404, NOT_FOUND), (200, seen_as(objects[0])), (404, NOT_FOUND)]
+    api.execs = [tar_sink({}, code=2, stderr=b"tar: write error: No space left on device\n")]
+    with pytest.raises(SandboxError, match="No space left"):
+        kube.apply(objects, fill=lambda: iter([b"x" * 512]))
+    deleted = api.paths("DELETE")
+    assert deleted[0] == f"/api/v1/namespaces/{NS}/pods/{NAME}"
+    assert deleted[1:] == ([f"/api/v1/namespaces/{NS}/persistentvolumeclaims/{CLAIM}"] if pvc else [])
+
+
+def test_pull_through_the_cli_and_a_kubeconfig(cluster, tmp_path, monkeypatch, capfd):
+    api, kube = cluster
+    port = urlparse(kube.api.api_client.configuration.host).port
+    (tmp_path / "kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "me", "user": {"token": "t0ken"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me", "namespace": NS}}]}))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text(f"image: localhost/x:1\nname: {NAME}\n")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.chdir(project)
+    api.reads = [(200, pod_json("Running"))]
+    api.execs = [tar_source(tar_of([("./results.txt", "file", b"done\n"), ("./x", "link", "/")]))]
+    from podman_sandbox.cli.main import run
+    assert run(["pull", str(tmp_path / "back")]) == 0
+    assert (tmp_path / "back" / "results.txt").read_bytes() == b"done\n"
+    err = capfd.readouterr().err
+    assert "1 files" in err and "./x" in err  # what was left out is named

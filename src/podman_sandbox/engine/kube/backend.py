@@ -118,8 +118,24 @@ class Kube:
             self._server_side_apply(pod, self.api.patch_namespaced_pod)
             self._wait(name, lambda seen: seen is not None and seen["phase"] == "Running", "to run")
         if fill is not None and (new_claim or (not has_claim and outcome in ("created", "recreated"))):
-            self.fill(name, fill())
+            try:
+                self.fill(name, fill())
+            except SandboxError:
+                # A half-filled workspace must not pass for the project at the next apply
+                # (it would find the Pod in sync): the Pod, and a claim made now, go.
+                self.stop(name)
+                if new_claim:
+                    self._delete_claim(claim_of(others))
+                raise
         return outcome
+
+    def _delete_claim(self, name: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+        try:
+            self.api.delete_namespaced_persistent_volume_claim(name, self.namespace)
+        except ApiException as exc:
+            if not self._not_found(exc):
+                raise SandboxError(f"deleting claim {name} failed: {exc.status} {exc.reason}") from None
 
     def _networking(self):
         from kubernetes import client
@@ -298,6 +314,10 @@ class Kube:
         if err:
             sys.stderr.buffer.write(err if isinstance(err, bytes) else err.encode())
             sys.stderr.flush()
+
+
+def claim_of(objects: list[dict]) -> str:
+    return next(o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim")
 
 
 def in_sync(found: dict | None, pod: dict) -> bool:
