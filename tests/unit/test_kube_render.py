@@ -145,7 +145,7 @@ def test_the_sandbox_target_wraps_the_same_pod_spec():
     {"pids_limit": 0},
     {"memory": "512m", "cpus": 0.5, "read_only": True, "user": "1000:1000", "network": "none",
      "env": {"A": "1"}, "cap_drop": ["ALL"], "cap_add": ["CHOWN"], "disk": "2g", "pids_limit": 0},
-    {"pids_limit": 0, "network": "none",
+    {"pids_limit": 0, "network": "none", "user": "1000:1000",
      "kube": {"workspace": "pvc", "size": "5g", "storage_class": "fast"}},
     {"pids_limit": 0, "kube": {"workspace": "emptydir", "size": "512m"}},
 ])
@@ -211,3 +211,14 @@ def test_a_registry_the_spec_names_is_a_grant_push_needs_approved(tmp_path, monk
     assert ("registry", "evil.example/loot") in {(g.kind, g.subject) for g in trust.grants(spec)}
     assert run(["push"]) == 123  # refused before any Podman call
     assert "evil.example/loot" in capfd.readouterr().err
+
+
+def test_a_pvc_workspace_is_the_sandbox_groups_through_fs_group():
+    found = kube.translate(desired(pids_limit=0, user="1000:2000", kube={"workspace": "pvc"}))
+    assert found.objects[0]["spec"]["securityContext"]["fsGroup"] == 2000
+    assert "fsGroup 2000" in rows(found)["workspace"].how
+    alone = kube.translate(desired(pids_limit=0, user="1000", kube={"workspace": "pvc"}))
+    assert "fsGroup" not in alone.objects[0]["spec"]["securityContext"]  # never a group it lacks
+    assert "uid:gid" in rows(alone)["workspace"].how
+    empty = kube.translate(desired(pids_limit=0, user="1000:2000"))
+    assert "fsGroup" not in empty.objects[0]["spec"]["securityContext"]  # an emptyDir is writable

@@ -206,7 +206,10 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
         size = size or memory_quantity(DEFAULT_CLAIM)
         add("workspace", WEAKER, f"a copy, not the folder: the PersistentVolumeClaim "
             f"{claim_name(name)} ({size}), filled from the project by `apply --target kube` "
-            "when the claim is new (later local edits are not sent)" + back)
+            "when the claim is new (later local edits are not sent)"
+            + (f", fsGroup {security['runAsGroup']}" if "runAsGroup" in security else
+               "; a non-root user: write user: uid:gid, so that fsGroup makes the claim theirs"
+               if security.get("runAsUser") else "") + back)
     else:
         add("workspace", WEAKER, "a copy, not the folder: an emptyDir"
             + (f" (sizeLimit {size})" if size else "") + ", filled from the project by "
@@ -220,7 +223,12 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
     if env:
         add("env", ENFORCED, "env: " + ", ".join(e["name"] for e in env))
     mounts = [{"name": "workspace", "mountPath": "/workspace"}]
+    pod_security: dict = {"seccompProfile": {"type": "RuntimeDefault"}}
     claim: dict | None = None
+    if spec.kube.workspace == "pvc" and "runAsGroup" in security:
+        # A claim's volume is root's: fsGroup makes it the sandbox group's, whose member
+        # the process already is (no group it did not have locally).
+        pod_security["fsGroup"] = security["runAsGroup"]
     if spec.kube.workspace == "pvc":
         claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
         if spec.kube.storage_class:
@@ -245,7 +253,7 @@ def translate(desired, target: str = "pod", *, accept_weaker: tuple[str, ...] = 
     container["volumeMounts"] = mounts
     pod_spec = {"automountServiceAccountToken": False, "enableServiceLinks": False,
                 "shareProcessNamespace": True, "restartPolicy": "Always",
-                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": pod_security,
                 "containers": [container], "volumes": volumes}
     labels, annotations = _identity(desired, image)
     objects = []
