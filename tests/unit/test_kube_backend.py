@@ -525,6 +525,16 @@ def test_pull_writes_only_folders_and_regular_files_into_a_new_folder(cluster, t
     assert made["files"] == 3 and set(made["skipped"]) == {"./out", "../escaped", "/abs"}
 
 
+def test_pull_leaves_out_names_that_clash_instead_of_failing(tmp_path):
+    data = tar_of([("./a", "file", b"1"), ("./a/b", "file", b"2"), ("./a", "file", b"3"),
+                   ("./d", "dir", None), ("./d", "file", b"4")])
+    made = workspace.unpack(io.BytesIO(data), str(tmp_path / "back"))
+    assert (tmp_path / "back" / "a").read_bytes() == b"1"  # the first one stays
+    assert made["skipped"] == ["./a/b", "./a", "./d"]
+    with pytest.raises(SandboxError, match="broke off"):  # a stream cut short: a message
+        workspace.unpack(io.BytesIO(data[:1000]), str(tmp_path / "cut"))
+
+
 def test_pull_through_the_cli_refuses_an_existing_folder(tmp_path, monkeypatch):
     project = tmp_path / "proj"
     project.mkdir()

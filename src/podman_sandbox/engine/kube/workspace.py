@@ -137,13 +137,22 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
     """The tar stream of the Pod's /workspace into dest (made here; must not exist).
     Returns {"files", "folders", "skipped": [names]}."""
     os.mkdir(dest, 0o700)
-    files = folders = 0
     skipped: list[str] = []
     stream: Any = source if hasattr(source, "read") else _Reader(source)
     try:
         tar = tarfile.open(fileobj=stream, mode="r|")
     except tarfile.ReadError as exc:
         raise SandboxError(f"the Pod's workspace did not arrive as a tar stream: {exc}") from None
+    try:
+        files, folders = _unpack_members(tar, dest, skipped)
+    except tarfile.TarError as exc:
+        raise SandboxError(f"the Pod's workspace stream broke off ({exc}); what came is in "
+                           f"{dest}") from None
+    return {"files": files, "folders": folders, "skipped": skipped}
+
+
+def _unpack_members(tar, dest: str, skipped: list[str]) -> tuple[int, int]:
+    files = folders = 0
     with tar:
         for member in tar:
             rel = _safe_name(member.name)
@@ -151,19 +160,20 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
                 if rel is not None or member.name not in (".", "./"):
                     skipped.append(member.name)
                 continue
-            parent = os.path.dirname(rel)
-            if parent:
-                os.makedirs(os.path.join(dest, parent), 0o755, exist_ok=True)
             full = os.path.join(dest, rel)
-            if member.isdir():
-                os.makedirs(full, 0o755, exist_ok=True)
-                folders += 1
-                continue
-            # O_EXCL | O_NOFOLLOW: a name sent twice, or a path this folder never made, fails.
+            # O_EXCL | O_NOFOLLOW: a name sent twice fails; a folder where a file was
+            # (or the reverse) fails too: either is left out, never a traceback.
             try:
+                parent = os.path.dirname(rel)
+                if parent:
+                    os.makedirs(os.path.join(dest, parent), 0o755, exist_ok=True)
+                if member.isdir():
+                    os.makedirs(full, 0o755, exist_ok=True)
+                    folders += 1
+                    continue
                 fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                              (member.mode & _MODE_BITS) | stat.S_IRUSR | stat.S_IWUSR)
-            except FileExistsError:
+            except OSError:
                 skipped.append(member.name)
                 continue
             with os.fdopen(fd, "wb") as out:
@@ -174,4 +184,4 @@ def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
                         break
                     out.write(piece)
             files += 1
-    return {"files": files, "folders": folders, "skipped": skipped}
+    return files, folders
