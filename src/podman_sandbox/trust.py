@@ -9,7 +9,8 @@ effect only once the user approved exactly that, outside the sandbox:
 - grants(spec) lists them (pure, apart from resolving mount sources): every
   mount (real source, target, ro/rw), every `force: true`, every capability
   added beyond Podman's default set, `network: host`, a pids limit looser
-  than the default (0 or above it), and `selinux_label: disable`;
+  than the default (0 or above it), `selinux_label: disable`, and a
+  `kube.registry` (where `push` sends the setup image);
 - approvals are kept per project folder and spec file, in the user's state
   folder (paths.approvals_dir, never under a workspace), as private files
   (private.py): a file another user could write, a symlink, or anything
@@ -143,6 +144,12 @@ def grants(spec: Spec) -> tuple[Grant, ...]:
                 if spec.cpus is None else
                 f"cpus {spec.cpus:g}: more CPU than the default {default_cpus:g} (host cores less a share)")
         out.append(Grant("cpus", "", level, text))
+    if spec.kube.registry:
+        # A sandbox with no network could otherwise name a registry of its own and have
+        # the user's `push` carry out what its setup steps wrote.
+        out.append(Grant("registry", spec.kube.registry, 1,
+                         f"kube.registry {printable(spec.kube.registry)}: `push` sends the setup "
+                         "image (what the setup steps made) there"))
     if spec.selinux_label == "disable":
         out.append(Grant("selinux_label", "disable", 1,
                          "selinux_label disable: the sandbox runs unconfined by SELinux "

@@ -20,17 +20,26 @@ Where Podman is not a kubelet (it is the only runtime here), it is said here:
   --user) leaves a non-root process none in effect.
 - No node podPidsLimit: the pids cgroup is unlimited ("max"), as `--accept-weaker
   pids_limit` says it may be.
+- The workspace: Podman makes a named volume for an emptyDir or a claim (the PVC
+  object in the stream makes the volume; no storage class or size is enforced).
+  It is filled with the backend's tar stream (engine/kube/workspace.pack) on the
+  stdin of `podman exec -i POD-sandbox tar x ...`, where the backend uses the
+  API's exec websocket; `pull` is `tar c` read back by the same unpack().
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from harness import podman
+
+from podman_sandbox.engine.kube import workspace
 
 MIB = 1 << 20
 # include/uapi/linux/capability.h: the bit of each capability in CapEff.
@@ -139,3 +148,65 @@ def test_render_refuses_what_a_pod_cannot_hold(sandbox):
     plan = json.loads(sandbox.run("plan", "--target", "sandbox", "--json").stdout)
     assert {f["field"]: f["status"] for f in plan["fields"]}["network"] == "refused"
     assert plan["renders"] is False
+
+
+@pytest.mark.parametrize("kind", ["emptydir", "pvc"])
+def test_the_workspace_goes_in_by_the_tar_stream_and_comes_back_by_pull(sandbox, played, tmp_path, kind):
+    project = sandbox.project
+    sandbox.write_spec(f"image: {sandbox.image}\npids_limit: 0\nread_only: true\n"
+                       f"kube:\n  workspace: {kind}\n  size: 64m\n")
+    (project / "src").mkdir()
+    (project / "src" / "main.py").write_text("print('from the project')\n")
+    (project / "data.bin").write_bytes(os.urandom(300_000))
+    (project / ".gitignore").write_text("build/\n")
+    (project / "build").mkdir()
+    (project / "build" / "artifact").write_text("not sent")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n")
+    (project / "to-etc").symlink_to("/etc")
+    rendered = sandbox.ok("render", "--target", "pod").stdout
+    docs = list(yaml.safe_load_all(rendered))
+    name = docs[0]["metadata"]["name"]
+    assert [d["kind"] for d in docs] == (["Pod", "PersistentVolumeClaim"] if kind == "pvc" else ["Pod"])
+    path = tmp_path / "pod.yaml"
+    path.write_text(playable(rendered))
+    played.append(path)
+    result = podman("kube", "play", str(path), check=False)
+    if kind == "pvc":
+        claim = f"workspace-{name}"
+        played_volume = podman("volume", "exists", claim, check=False).returncode == 0
+    assert result.returncode == 0, result.stderr
+    try:
+        pod = f"{name}-sandbox"
+        # In: the backend's own bytes, on the stdin of its own `tar x` argv.
+        fill = subprocess.run(["podman", "exec", "-i", pod, *workspace.FILL_ARGV],
+                              input=b"".join(workspace.pack(str(project))), capture_output=True)
+        assert fill.returncode == 0, fill.stderr
+        inside = podman("exec", pod, "sh", "-c",
+                        "cat /workspace/src/main.py; wc -c < /workspace/data.bin; "
+                        "readlink /workspace/to-etc; ls -A /workspace; "
+                        "echo made in the pod > /workspace/out.txt; ln -s /etc /workspace/out-link; "
+                        "mkdir /workspace/results; echo 42 > /workspace/results/answer").stdout
+        lines = inside.splitlines()
+        assert lines[0] == "print('from the project')" and lines[1].strip() == "300000"
+        assert lines[2] == "/etc"  # a link stays a link
+        assert set(lines[3:]) == {".gitignore", "data.bin", "sandbox.yaml", "src", "to-etc"}  # no .git, build
+        # Back: `tar c` of /workspace, unpacked into a new folder.
+        back = subprocess.run(["podman", "exec", pod, *workspace.READ_ARGV], capture_output=True)
+        assert back.returncode == 0, back.stderr
+        dest = tmp_path / "back"
+        made = workspace.unpack(io.BytesIO(back.stdout), str(dest))
+        assert (dest / "out.txt").read_text() == "made in the pod\n"
+        assert (dest / "results" / "answer").read_text() == "42\n"
+        assert (dest / "data.bin").read_bytes() == (project / "data.bin").read_bytes()
+        assert (dest / "src" / "main.py").read_text() == "print('from the project')\n"
+        assert not os.path.lexists(dest / "out-link") and not os.path.lexists(dest / "to-etc")
+        assert {"./out-link", "./to-etc"} <= set(made["skipped"])
+    finally:
+        down = podman("kube", "down", str(path), check=False)
+        played.remove(path)
+        if kind == "pvc":
+            podman("volume", "rm", "-f", claim, check=False)
+    assert down.returncode == 0, down.stderr
+    if kind == "pvc":
+        assert played_volume, "kube play made no volume for the claim"

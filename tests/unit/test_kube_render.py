@@ -107,6 +107,8 @@ def test_capabilities_follow_cap_drop_and_cap_add():
     ({"user": "nobody"}, "user"),
     ({"network": "host"}, "network"),
     ({"setup": ["echo hi"]}, "setup"),
+    ({"setup": ["echo hi"], "kube": {"registry": "registry.example.com/team"}}, "setup"),  # not pushed
+    ({"setup": ["echo hi"], "image": "docker.io/library/alpine:3"}, "setup"),  # a registry base
     ({"auto_commit": True}, "auto_commit"),
     ({"mounts": [{"source": "/srv/data", "target": "/data"}]}, "mounts"),
     ({"name": "Has_Upper"}, "name"),
@@ -143,6 +145,9 @@ def test_the_sandbox_target_wraps_the_same_pod_spec():
     {"pids_limit": 0},
     {"memory": "512m", "cpus": 0.5, "read_only": True, "user": "1000:1000", "network": "none",
      "env": {"A": "1"}, "cap_drop": ["ALL"], "cap_add": ["CHOWN"], "disk": "2g", "pids_limit": 0},
+    {"pids_limit": 0, "network": "none", "user": "1000:1000",
+     "kube": {"workspace": "pvc", "size": "5g", "storage_class": "fast"}},
+    {"pids_limit": 0, "kube": {"workspace": "emptydir", "size": "512m"}},
 ])
 def test_rendered_pods_pass_kubernetes_validate_strict(doc, tmp_path):
     tool = shutil.which("kubernetes-validate") or shutil.which("kubernetes-validate", path=os.path.dirname(sys.executable))
@@ -152,4 +157,68 @@ def test_rendered_pods_pass_kubernetes_validate_strict(doc, tmp_path):
     path.write_text(kube.to_yaml(kube.translate(desired(**doc)).objects))
     result = subprocess.run([tool, "--strict", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(list(yaml.safe_load_all(path.read_text()))) == (2 if doc.get("network") == "none" else 1)
+    kinds = [d["kind"] for d in yaml.safe_load_all(path.read_text())]
+    assert kinds == ["Pod"] + (["PersistentVolumeClaim"] if "kube" in doc and doc["kube"]["workspace"] == "pvc"
+                               else []) + (["NetworkPolicy"] if doc.get("network") == "none" else [])
+
+
+def test_a_pushed_setup_image_is_pulled_from_the_registry_by_the_name_push_gives_it():
+    from podman_sandbox.engine.kube.push import destination
+
+    d = desired(setup=["echo hi"], pids_limit=0, kube={"registry": "registry.example.com/team"})
+    local = "localhost/podman-sandbox-setup:0123456789-abcdef0123456789"
+    found = kube.translate(d, pushed=local)
+    assert not found.refused and rows(found)["setup"].status == kube.ENFORCED
+    c = container_of(found)
+    assert c["image"] == "registry.example.com/team/podman-sandbox-setup:0123456789-abcdef0123456789"
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    assert destination(local, "registry.example.com/team") == "docker://" + c["image"]
+    # --registry wins over kube.registry.
+    other = kube.translate(d, pushed=local, registry="other.example:5000")
+    assert container_of(other)["image"].startswith("other.example:5000/podman-sandbox-setup:")
+
+
+def test_the_kube_settings_are_part_of_the_identity_without_touching_the_local_hash():
+    one = kube.translate(desired(pids_limit=0)).objects[0]["metadata"]["annotations"]
+    two = kube.translate(desired(pids_limit=0, kube={"workspace": "pvc"})).objects[0]["metadata"]["annotations"]
+    assert one[LABEL_HASH] == two[LABEL_HASH]  # the local container is the same
+    assert one[kube.LABEL_KUBE] != two[kube.LABEL_KUBE]  # the Pod is not
+
+
+def test_the_workspace_row_says_how_files_come_back():
+    for doc in ({}, {"kube": {"workspace": "pvc"}}):
+        row = rows(kube.translate(desired(pids_limit=0, **doc)))["workspace"]
+        assert row.status == kube.WEAKER and "podman-sandbox pull DIR" in row.how
+    claim = kube.translate(desired(pids_limit=0, kube={"workspace": "pvc"})).objects[1]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"  # the default size
+
+
+def test_a_registry_the_spec_names_is_a_grant_push_needs_approved(tmp_path, monkeypatch, capfd):
+    """Code in the sandbox writes sandbox.yaml: a registry of its own choosing must not
+    get the setup image out through the user's next `push`."""
+    from podman_sandbox import trust
+    from podman_sandbox.cli.main import run
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "sandbox.yaml").write_text("image: localhost/x:1\nsetup: [echo hi]\n"
+                                          "kube:\n  registry: evil.example/loot\n")
+    for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.chdir(project)
+    spec = build_spec({"image": "x", "kube": {"registry": "evil.example/loot"}}, project_dir=str(project),
+                      source=str(project / "sandbox.yaml"), mode="project")
+    assert ("registry", "evil.example/loot") in {(g.kind, g.subject) for g in trust.grants(spec)}
+    assert run(["push"]) == 123  # refused before any Podman call
+    assert "evil.example/loot" in capfd.readouterr().err
+
+
+def test_a_pvc_workspace_is_the_sandbox_groups_through_fs_group():
+    found = kube.translate(desired(pids_limit=0, user="1000:2000", kube={"workspace": "pvc"}))
+    assert found.objects[0]["spec"]["securityContext"]["fsGroup"] == 2000
+    assert "fsGroup 2000" in rows(found)["workspace"].how
+    alone = kube.translate(desired(pids_limit=0, user="1000", kube={"workspace": "pvc"}))
+    assert "fsGroup" not in alone.objects[0]["spec"]["securityContext"]  # never a group it lacks
+    assert "uid:gid" in rows(alone)["workspace"].how
+    empty = kube.translate(desired(pids_limit=0, user="1000:2000"))
+    assert "fsGroup" not in empty.objects[0]["spec"]["securityContext"]  # an emptyDir is writable

@@ -112,6 +112,7 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
         "rmi": ({"image": h}, ["podman", "rmi", h]),
         "start": ({"name": h}, ["podman", "start", h]),
         "tag": ({"image": h, "tag": h}, ["podman", "tag", h, h]),
+        "push": ({"image": h, "destination": h}, ["podman", "push", h, h]),
         "untag": ({"image": h, "tag": h}, ["podman", "untag", h, h]),
         "update": ({"name": h, "memory": 134217728, "cpus": 0.5},
                    ["podman", "update", "--memory", "134217728b", "--memory-swap", "134217728b",

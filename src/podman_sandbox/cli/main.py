@@ -41,6 +41,7 @@ COMMANDS = {
     "logs": "logs", "shell": "shell", "gc": "gc", "completion": "completion",
     "schema": "schema", "allow": "allow", "render": "render", "mcp": "mcp_command",
     "diff": "diff", "log": "log", "merge": "merge", "discard": "discard",
+    "push": "push", "pull": "pull",
 }
 
 WORKSPACES = ("bind", "worktree", "copy")

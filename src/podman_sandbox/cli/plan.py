@@ -71,7 +71,7 @@ def _kube_plan(app: App, target: str, accept_weaker: tuple[str, ...], as_json: b
     """Per field: how the target holds it. Exit 123 when any is refused (render would be)."""
     from podman_sandbox.cli.render import refusal, translation
 
-    found = translation(app, target, accept_weaker)
+    found = translation(app, target, accept_weaker, strict=False)
     if as_json:
         click.echo(json.dumps({"target": target, "renders": not found.refused,
                                "fields": [{"field": r.field, "status": r.status, "how": r.how}

@@ -9,9 +9,26 @@ from podman_sandbox.app import App
 TARGET_HELP = "pod: a Pod manifest; sandbox: an agent-sandbox Sandbox (agents.x-k8s.io)."
 
 
-def translation(app: App, target: str, accept_weaker: tuple[str, ...]):
+def translation(app: App, target: str, accept_weaker: tuple[str, ...], registry: str | None = None,
+                *, strict: bool = True):
+    """The spec's objects for target; with a registry (--registry, else kube.registry) the
+    image is the pushed one (engine/kube/push.py: the setup image needs Podman to find).
+    strict=False (plan): a setup image not made yet leaves the setup row refused."""
     from podman_sandbox.engine.kube.render import translate
-    return translate(app.desired, target, accept_weaker=accept_weaker)
+    from podman_sandbox.errors import SandboxError
+
+    registry = registry or app.spec.kube.registry
+    pushed = None
+    if registry:
+        from podman_sandbox.engine.kube.push import check_registry, local_image
+        check_registry(registry, for_cluster=True)
+        try:
+            pushed = local_image(app.runner, app.desired)
+        except SandboxError:
+            if strict:
+                raise
+    return translate(app.desired, target, accept_weaker=accept_weaker, pushed=pushed,
+                     registry=registry)
 
 
 def refusal(found, target: str):
@@ -28,8 +45,10 @@ def refusal(found, target: str):
               help=TARGET_HELP)
 @click.option("--accept-weaker", "accept_weaker", multiple=True, type=click.Choice(["pids_limit"]),
               help="Render a field the target can only hold weaker (pids_limit: the node's limit).")
+@click.option("--registry", metavar="REGISTRY", help="Name the images `push` put there "
+              "(default: kube.registry of the spec).")
 @click.pass_obj
-def command(app: App, target: str, accept_weaker: tuple[str, ...]) -> int:
+def command(app: App, target: str, accept_weaker: tuple[str, ...], registry: str | None) -> int:
     """Print the sandbox as Kubernetes YAML, the same every time for the same spec.
 
     The objects carry the local identity labels and spec hash. A field the
@@ -43,7 +62,7 @@ def command(app: App, target: str, accept_weaker: tuple[str, ...]) -> int:
     """
     from podman_sandbox.engine.kube.render import to_yaml
 
-    found = translation(app, target, accept_weaker)
+    found = translation(app, target, accept_weaker, registry)
     if found.refused:
         raise refusal(found, target)
     click.echo(to_yaml(found.objects), nl=False)

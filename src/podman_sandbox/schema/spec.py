@@ -38,6 +38,15 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Kube:
+    """kube: how the sandbox runs on Kubernetes (engine/kube/); local Podman ignores it."""
+    workspace: str = "emptydir"  # emptydir | pvc
+    size: int | None = None  # bytes: the PVC's request (None: 1 GiB), the emptyDir's sizeLimit
+    storage_class: str | None = None
+    registry: str | None = None  # where `push` puts images and the Pod pulls them
+
+
+@dataclass(frozen=True)
 class Instance:
     """What makes a spec an instance's (instances.py): one of several sandboxes of one
     project, each with its own container, saved states and copy of the files."""
@@ -72,6 +81,7 @@ class Spec:
     build: Build | None = None  # image: is then the tag the build makes (engine/build.py)
     workspace: str | None = None  # what instances mount: bind | worktree | copy (None: by repo)
     instance: Instance | None = None  # set on an instance's spec only (instances.py)
+    kube: Kube = field(default_factory=Kube)
 
 
 def default_cpus() -> float | None:
@@ -166,7 +176,15 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         ignore_changes=tuple(doc.get("ignore_changes") or ()),
         build=build,
         workspace=doc.get("workspace"),
+        kube=_kube(doc.get("kube") or {}),
     )
+
+
+def _kube(fields: dict) -> Kube:
+    size = fields.get("size")
+    return Kube(workspace=fields.get("workspace") or "emptydir",
+                size=None if size is None else parse_size(size),
+                storage_class=fields.get("storage_class"), registry=fields.get("registry"))
 
 
 def _build(value, project_dir: str) -> Build | None:

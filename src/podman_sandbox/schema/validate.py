@@ -392,25 +392,27 @@ def _message(keyword: str, where: str, instance: Any, value: Any, schema: dict, 
 
 
 def _check_size(doc: dict, out: _Collector, field: str, *, minimum: int, below: str,
-                example: str) -> None:
-    """A size field (memory, disk): the schema sees numbers and strings apart, sizes here."""
+                example: str, within: Path = ()) -> None:
+    """A size field (memory, disk, kube.size): the schema sees numbers and strings apart,
+    sizes here. within: the path of the mapping doc is (() for the top level)."""
     value = doc.get(field)
-    if value is None or isinstance(value, bool) or out.has_problem_at_or_above((field,)):
+    path = tuple(within) + (field,)
+    if value is None or isinstance(value, bool) or out.has_problem_at_or_above(path):
         return
     shown = value if isinstance(value, str) and len(value) <= 40 else _show(value)
     try:
         nbytes = parse_size(value)
     except OverflowError:
-        out.add((field,), f"{shown} is too large")
+        out.add(path, f"{shown} is too large")
         return
     except (ValueError, TypeError):
-        out.add((field,), f"{_show(value)} is not a size; write a number with an optional unit "
-                          f"b, k, m or g, like {example}")
+        out.add(path, f"{_show(value)} is not a size; write a number with an optional unit "
+                      f"b, k, m or g, like {example}")
         return
     if nbytes < minimum:
-        out.add((field,), f"{shown} is below {below}")
+        out.add(path, f"{shown} is below {below}")
     elif nbytes > INT64_MAX:
-        out.add((field,), f"{shown} is too large")
+        out.add(path, f"{shown} is too large")
 
 
 def _check_memory(doc: dict, out: _Collector) -> None:
@@ -421,6 +423,13 @@ def _check_memory(doc: dict, out: _Collector) -> None:
 def _check_disk(doc: dict, out: _Collector) -> None:
     _check_size(doc, out, "disk", minimum=MIN_DISK, example="10g",
                 below=f"the smallest disk limit, {format_size(MIN_DISK)}")
+
+
+def _check_kube(doc: dict, out: _Collector) -> None:
+    kube = doc.get("kube")
+    if isinstance(kube, dict):
+        _check_size(kube, out, "size", minimum=1 << 20, example="5g", within=("kube",),
+                    below="the smallest workspace, 1m")
 
 
 def has_control(text: str) -> bool:
@@ -637,6 +646,7 @@ def validate_document(
             base_dir = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
         _check_memory(doc, out)
         _check_disk(doc, out)
+        _check_kube(doc, out)
         _check_image(doc, out)
         _check_mounts(doc, out, base_dir)
         _check_capabilities(doc, out)
