@@ -203,3 +203,20 @@ def test_a_command_ending_125_itself_keeps_its_code_remotely(remote_box):
     assert ran.returncode == 125 and "stopped or removed" not in ran.stderr, ran
     ran = box.run("execute", "kill -9 $$")
     assert ran.returncode == 137 and "stopped or removed" not in ran.stderr, ran
+
+
+def test_doctor_checks_the_remote_engine_and_says_so(remote_box):
+    box = remote_box
+    images_before = subprocess.run(["podman", "images", "-q"], env=box.env, capture_output=True,
+                                   text=True, check=True).stdout.split()
+    result = box.run("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"ok    engine checked: remote Podman (CONTAINER_HOST={box.remote_url})"
+    assert any(line.startswith("ok    the server ") and "answers: podman works: rootful" in line
+               for line in lines), result.stdout
+    assert "skip  not checked on a remote engine" in result.stdout
+    assert "ok    a probe container runs on the engine with the sandbox's options" in result.stdout
+    # The probe image it made on that engine is gone again.
+    assert subprocess.run(["podman", "images", "-q"], env=box.env, capture_output=True, text=True,
+                          check=True).stdout.split() == images_before
