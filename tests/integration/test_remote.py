@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -220,3 +221,33 @@ def test_doctor_checks_the_remote_engine_and_says_so(remote_box):
     # The probe image it made on that engine is gone again.
     assert subprocess.run(["podman", "images", "-q"], env=box.env, capture_output=True, text=True,
                           check=True).stdout.split() == images_before
+
+
+def test_a_remote_stop_ends_what_the_command_started_before_the_stop_could_look(remote_box,
+                                                                                monkeypatch):
+    """The stop script runs through its own `podman exec`, which starts a while after
+    "started N ticks ago" was measured: a process the command started untagged in that
+    gap is still the command's (anchored on its oldest tagged process), and is ended."""
+    from podman_sandbox.engine import stopping
+
+    box = remote_box
+    box.env["PODMAN_SANDBOX_REMOTE_WORKSPACE"] = str(box.project)
+    box.write_spec(f"image: {REMOTE_IMAGE}\n")
+    box.ok("apply", "--allow")
+    name = remote_ps(box)[0]["Names"][0]
+    tag = os.urandom(16).hex()
+    subprocess.run(["podman", "exec", "-d", "--env", f"{stopping.EXEC_TAG}={tag}", name, "sh", "-c",
+                    f"env -u {stopping.EXEC_TAG} sleep 302 & exec sleep 300"],
+                   env=box.env, check=True, capture_output=True)
+
+    def sleeping() -> list[str]:
+        out = box.ok("execute", "ps -o args").stdout.splitlines()
+        return sorted(line.strip() for line in out if line.startswith("sleep 30"))
+
+    assert wait_for(lambda: sleeping() == ["sleep 300", "sleep 302"], timeout=30), sleeping()
+    # "1 tick ago": the whole wait above lies between the command's start and that mark.
+    monkeypatch.setenv("CONTAINER_HOST", box.remote_url)
+    monkeypatch.setenv("CONTAINERS_CONF", box.env["CONTAINERS_CONF"])
+    done = stopping.from_inside(stopping.Scope(tag, None, None), name, signal.SIGTERM, "podman",
+                                since="-1")
+    assert done is True and sleeping() == []
