@@ -97,6 +97,30 @@ def _remove_contents(url: str, env: dict) -> None:
     subprocess.run([*remote, "rmi", "-a", "-f"], env=env, capture_output=True)
 
 
+def _end_exec_monitors(root: Path) -> None:
+    """The conmon of each exec session of a service waits exit_command_delay (300 s) before
+    its exit command, `podman ... --tmpdir ROOT/tmp container cleanup`, which would make
+    our folders again after we removed them. End them: by PID, found by our folder in
+    their command line (only this service's processes name it)."""
+    mark = f"{root}/".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if mark in fh.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in found), timeout=10)
+
+
 def _unmount_under(root: Path) -> None:
     # Never `system reset` here: it would remove the shared default folders too.
     with open("/proc/self/mounts", encoding="utf-8") as fh:
@@ -140,5 +164,6 @@ def serve(transport: str, conf_text: str) -> Iterator[Service]:
                     if proc.poll() is None:
                         _stop(proc)
     finally:
+        _end_exec_monitors(root)
         _unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -114,6 +114,7 @@ def test_the_scenarios_through_the_remote_service(remote_box):
     status = json.loads(box.ok("status", "--json").stdout)
     assert status["engine"]["remote"] is True
     assert f"CONTAINER_HOST={box.remote_url}" in status["engine"]["name"]  # unix:// or tcp://
+    assert status["engine"]["host"]  # the server's hostname, from its podman info
     assert status["memory"]["effective"] == 96 * 1024 * 1024 and status["in_sync"] is True
     assert "Engine:       remote Podman" in box.ok("status").stdout
 
