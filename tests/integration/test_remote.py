@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,7 @@ def test_the_connection_option_names_a_podman_connection(remote_box, service):
 
 def _running_command(box: Sandbox, started: Path) -> subprocess.Popen:
     """`execute` of a long command in the background, once it runs (it touches started)."""
-    proc = subprocess.Popen([os.sys.executable, "-m", "podman_sandbox", "execute",
+    proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute",
                              f"touch /workspace/{started.name}; sleep 120"],
                             cwd=box.project, env=box.env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
