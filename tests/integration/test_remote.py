@@ -1,10 +1,12 @@
-"""A remote Podman engine, for real: a `podman system service` on a unix socket of its
-own, with its own storage (--root/--runroot), so that nothing the tests make through it
-is visible to the local engine: a call that missed the connection would not find the
-sandbox, and the local `podman ps` proves where it runs. Stopped by its PID.
+"""A remote Podman engine, for real: a `podman system service` with its own storage
+(--root/--runroot), so that nothing the tests make through it is visible to the local
+engine: a call that missed the connection would not find the sandbox, and the local
+`podman ps` proves where it runs. Stopped by its PID (tests/remote_service.py).
 
-The service runs on this machine, so the server's paths are this machine's: the
-project folder itself serves as the --remote-workspace.
+Every test runs over both transports, the same code: a unix socket on this machine, and
+tcp:// to a service in a network namespace of its own, reached at its own address
+through a veth pair (a second host, as the network sees it). Both share this machine's
+file system, so the project folder itself serves as the --remote-workspace.
 """
 
 from __future__ import annotations
@@ -14,71 +16,37 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
-import time
+import sys
 from pathlib import Path
 
 import pytest
-from harness import HOST_FIX_CONF, Sandbox, folder_for_test, podman
+from harness import HOST_FIX_CONF, Sandbox, folder_for_test, podman, wait_for
+from remote_service import TRANSPORTS, serve
 
 from podman_sandbox.engine.labels import LABEL_PROJECT
 
 REMOTE_IMAGE = "localhost/podman-sandbox-test/remote-busybox:1"
 
 
-def _wait_for(condition, what: str, deadline: float = 30.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def _second_host_possible() -> str | None:
+    """Why a network namespace cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "a network namespace needs root"
+    missing = [tool for tool in ("ip", "nsenter") if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not installed" if missing else None
 
 
-def store_options(root: Path) -> list[str]:
-    return ["--root", str(root / "store"), "--runroot", str(root / "run"),
-            "--tmpdir", str(root / "tmp")]
-
-
-@pytest.fixture(scope="module")
-def service(podman_ready, image):
-    """(CONTAINER_HOST URL, CONTAINERS_CONF path) of a service with its own store."""
-    root = Path(tempfile.mkdtemp(prefix="pstest-remote-"))
-    conf = root / "containers.conf"  # ours: `system connection add` may write to it
-    conf.write_text(Path(os.environ["CONTAINERS_CONF"]).read_text()
-                    if os.environ.get("CONTAINERS_CONF") else HOST_FIX_CONF)
-    sock = root / "podman.sock"
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    env.pop("CONTAINER_HOST", None)
-    # Its own store, run and tmp folders: the default tmpdir (/run/libpod) holds the local
-    # engine's "alive" mark; sharing it would make either engine think the host rebooted.
-    proc = subprocess.Popen(["podman", *store_options(root), "system", "service", "--time=0",
-                             f"unix://{sock}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"unix://{sock}"
-    try:
-        _wait_for(lambda: sock.exists() and subprocess.run(
-            ["podman", "--url", url, "info"], env=env, capture_output=True).returncode == 0,
-            "the podman service")
-        yield url, str(conf), root
-    finally:
-        remote = ["podman", "--url", url]
-        out = subprocess.run([*remote, "ps", "-aq"], env=env, capture_output=True, text=True).stdout
-        for cid in out.split():  # only ever ours: the store is this fixture's own
-            subprocess.run([*remote, "rm", "-f", "-t", "0", cid], env=env, capture_output=True)
-        subprocess.run([*remote, "rmi", "-a", "-f"], env=env, capture_output=True)
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        # Never `system reset` here: it would remove the shared default folders too.
-        with open("/proc/self/mounts", encoding="utf-8") as fh:
-            ours = [line.split()[1] for line in fh if line.split()[1].startswith(str(root) + "/")]
-        for point in reversed(ours):
-            subprocess.run(["umount", "-l", point], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def service(request, podman_ready, image):
+    """(CONTAINER_HOST URL, CONTAINERS_CONF path, its folder) of a service with its own store."""
+    if request.param == "tcp" and _second_host_possible():
+        if os.environ.get("CI"):  # CI runs as root with iproute2: a failure there
+            pytest.fail(f"no second host for the tcp:// tests: {_second_host_possible()}")
+        pytest.skip(f"no second host for the tcp:// tests: {_second_host_possible()}")
+    conf = (Path(os.environ["CONTAINERS_CONF"]).read_text()
+            if os.environ.get("CONTAINERS_CONF") else HOST_FIX_CONF)
+    with serve(request.param, conf) as served:
+        yield served.url, served.conf, served.root
 
 
 @pytest.fixture
@@ -145,7 +113,9 @@ def test_the_scenarios_through_the_remote_service(remote_box):
                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes").stdout.strip()
     assert int(limit) == 96 * 1024 * 1024
     status = json.loads(box.ok("status", "--json").stdout)
-    assert status["engine"]["remote"] is True and "CONTAINER_HOST" in status["engine"]["name"]
+    assert status["engine"]["remote"] is True
+    assert f"CONTAINER_HOST={box.remote_url}" in status["engine"]["name"]  # unix:// or tcp://
+    assert status["engine"]["host"]  # the server's hostname, from its podman info
     assert status["memory"]["effective"] == 96 * 1024 * 1024 and status["in_sync"] is True
     assert "Engine:       remote Podman" in box.ok("status").stdout
 
@@ -187,3 +157,99 @@ def test_the_connection_option_names_a_podman_connection(remote_box, service):
     assert ran.stdout == "over the connection\n"
     assert "podman --connection pstest-remote exec" in ran.stderr
     assert len(remote_ps(box)) == 1  # on the engine the connection names
+
+
+def _running_command(box: Sandbox, started: Path) -> subprocess.Popen:
+    """`execute` of a long command in the background, once it runs (it touches started)."""
+    proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute",
+                             f"touch /workspace/{started.name}; sleep 120"],
+                            cwd=box.project, env=box.env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(started.exists, timeout=60), "the command did not start"
+    return proc
+
+
+@pytest.mark.parametrize("how", ["rm", "stop"])
+def test_a_sandbox_removed_or_stopped_under_a_command_is_125_with_our_line(remote_box, how):
+    """The remote client says 125 ("no exec session") or 137, which the command could say
+    itself: our 125 and line come from the engine's inspect (the init is the server's)."""
+    box = remote_box
+    box.env["PODMAN_SANDBOX_REMOTE_WORKSPACE"] = str(box.project)
+    box.write_spec(f"image: {REMOTE_IMAGE}\n")
+    box.ok("apply", "--allow")
+    name = remote_ps(box)[0]["Names"][0]
+    started = box.project / f"started-{how}"
+    proc = _running_command(box, started)
+    try:
+        argv = ["podman", how, "-t", "0", name] if how == "stop" else ["podman", "rm", "-f", "-t", "0", name]
+        subprocess.run(argv, env=box.env, check=True, capture_output=True)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 125, err
+    assert f"the sandbox {name} was stopped or removed while the command ran" in err, err
+
+    # The next command makes the sandbox anew (rm) or starts it (stop), saying so, and runs.
+    again = box.run("execute", "echo again")
+    assert again.returncode == 0 and again.stdout == "again\n", again
+    assert ("create" if how == "rm" else "start") in again.stderr, again.stderr
+    assert [c["State"] for c in remote_ps(box)] == ["running"]
+
+
+def test_a_command_ending_125_itself_keeps_its_code_remotely(remote_box):
+    box = remote_box
+    box.env["PODMAN_SANDBOX_REMOTE_WORKSPACE"] = str(box.project)
+    box.write_spec(f"image: {REMOTE_IMAGE}\n")
+    ran = box.run("execute", "exit 125")
+    assert ran.returncode == 125 and "stopped or removed" not in ran.stderr, ran
+    ran = box.run("execute", "kill -9 $$")
+    assert ran.returncode == 137 and "stopped or removed" not in ran.stderr, ran
+
+
+def test_doctor_checks_the_remote_engine_and_says_so(remote_box):
+    box = remote_box
+    images_before = subprocess.run(["podman", "images", "-q"], env=box.env, capture_output=True,
+                                   text=True, check=True).stdout.split()
+    result = box.run("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"ok    engine checked: remote Podman (CONTAINER_HOST={box.remote_url})"
+    assert any(line.startswith("ok    the server ") and "answers: podman works: rootful" in line
+               for line in lines), result.stdout
+    assert "skip  not checked on a remote engine" in result.stdout
+    assert "ok    a probe container runs on the engine with the sandbox's options" in result.stdout
+    # The probe image it made on that engine is gone again.
+    assert subprocess.run(["podman", "images", "-q"], env=box.env, capture_output=True, text=True,
+                          check=True).stdout.split() == images_before
+
+
+def test_a_remote_stop_ends_what_the_command_started_before_the_stop_could_look(remote_box,
+                                                                                monkeypatch):
+    """The stop script runs through its own `podman exec`, which starts a while after
+    "started N ticks ago" was measured: a process the command started untagged in that
+    gap is still the command's (anchored on its oldest tagged process), and is ended."""
+    from podman_sandbox.engine import stopping
+
+    box = remote_box
+    box.env["PODMAN_SANDBOX_REMOTE_WORKSPACE"] = str(box.project)
+    box.write_spec(f"image: {REMOTE_IMAGE}\n")
+    box.ok("apply", "--allow")
+    name = remote_ps(box)[0]["Names"][0]
+    tag = os.urandom(16).hex()
+    subprocess.run(["podman", "exec", "-d", "--env", f"{stopping.EXEC_TAG}={tag}", name, "sh", "-c",
+                    f"env -u {stopping.EXEC_TAG} sleep 302 & exec sleep 300"],
+                   env=box.env, check=True, capture_output=True)
+
+    def sleeping() -> list[str]:
+        out = box.ok("execute", "ps -o args").stdout.splitlines()
+        return sorted(line.strip() for line in out if line.startswith("sleep 30"))
+
+    assert wait_for(lambda: sleeping() == ["sleep 300", "sleep 302"], timeout=30), sleeping()
+    # "1 tick ago": the whole wait above lies between the command's start and that mark.
+    monkeypatch.setenv("CONTAINER_HOST", box.remote_url)
+    monkeypatch.setenv("CONTAINERS_CONF", box.env["CONTAINERS_CONF"])
+    done = stopping.from_inside(stopping.Scope(tag, None, None), name, signal.SIGTERM, "podman",
+                                since="-1")
+    assert done is True and sleeping() == []

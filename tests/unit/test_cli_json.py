@@ -82,6 +82,7 @@ def test_status_json(fake):
     data = result.json()
     assert_shape(documented()["status"], data)
     assert data["name"] == RECORDED_NAME and data["state"] == "running" and data["in_sync"] is True
+    assert data["engine"] == {"name": "local Podman", "remote": False, "host": None}
     assert [s["tag"].endswith("-prev") for s in data["previous_state"]] == [True]
     # The recorded state is the one of the container's base image and setup: in use.
     assert [s["in_use"] for s in data["committed_state"]] == [True]

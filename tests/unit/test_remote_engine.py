@@ -131,3 +131,67 @@ def test_a_checked_in_spec_cannot_choose_the_server_folder(tmp_path):
     with pytest.raises(SpecError) as exc:
         load_spec(locate(str(tmp_path / "sandbox.yaml")))
     assert "remote_workspace" in str(exc.value.problems)
+
+
+# A remote podman client: `exec` ends with EXEC_CODE (125 is what Podman 4.3's remote
+# client says when the container is removed under it); `container inspect` answers as the
+# engine would: INSPECT is the init's pid, or "missing" for a removed container.
+FAKE_REMOTE_PODMAN = """\
+#!{python}
+import os, sys
+args = sys.argv[1:]
+with open(os.environ["CALLS"], "a") as fh:
+    fh.write(" ".join(args) + "\\n")
+if "inspect" in args:
+    answer = os.environ["INSPECT"]
+    if answer == "missing":
+        sys.stderr.write("Error: no such container ctr\\n")
+        sys.exit(125)
+    print(answer)
+    sys.exit(0)
+sys.exit(int(os.environ["EXEC_CODE"]))
+"""
+
+
+@pytest.fixture
+def remote_podman(tmp_path, monkeypatch):
+    path = tmp_path / "podman"
+    path.write_text(FAKE_REMOTE_PODMAN.format(python=__import__("sys").executable))
+    path.chmod(0o755)
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("CALLS", str(calls))
+    monkeypatch.setenv(connection.HOST_ENV, "tcp://192.0.2.1:8080")
+    monkeypatch.setattr(execute, "start_time", lambda *a, **k: None)  # never a server pid here
+    return str(path), calls
+
+
+@pytest.mark.parametrize("inspect, code", [("missing", 125), ("0", 137), ("777", 255)])
+def test_a_remote_sandbox_gone_under_the_command_is_told_by_the_engine(remote_podman, monkeypatch,
+                                                                      capfd, inspect, code):
+    """Removed (no such container), stopped (no init) or replaced (another init's pid):
+    the engine's inspect says so, and our 125 and line tell it from the command's code."""
+    podman, calls = remote_podman
+    monkeypatch.setenv("INSPECT", inspect)
+    monkeypatch.setenv("EXEC_CODE", str(code))
+    assert execute.run("ctr", "sleep 60", workdir="/workspace", init_pid=4242, podman=podman) == 125
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "was stopped or removed while the command ran" in err, err
+    asked = [line for line in calls.read_text().splitlines() if "inspect" in line]
+    assert asked and asked[0].endswith("ctr") and asked[0].startswith("container inspect")
+
+
+def test_a_remote_command_exiting_125_itself_keeps_its_code(remote_podman, monkeypatch, capfd):
+    podman, calls = remote_podman
+    monkeypatch.setenv("INSPECT", "4242")  # the same init, still running
+    monkeypatch.setenv("EXEC_CODE", "125")
+    monkeypatch.setattr(execute, "GONE_WAIT_SECONDS", 0.2)
+    assert execute.run("ctr", "exit 125", workdir="/workspace", init_pid=4242, podman=podman) == 125
+    assert capfd.readouterr().err == ""
+
+
+def test_a_remote_command_failing_otherwise_costs_no_call_to_the_engine(remote_podman, monkeypatch):
+    podman, calls = remote_podman
+    monkeypatch.setenv("INSPECT", "missing")
+    monkeypatch.setenv("EXEC_CODE", "3")
+    assert execute.run("ctr", "exit 3", workdir="/workspace", init_pid=4242, podman=podman) == 3
+    assert [line for line in calls.read_text().splitlines() if "inspect" in line] == []

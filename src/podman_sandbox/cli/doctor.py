@@ -20,6 +20,10 @@ def command(app: App, image: str | None) -> int:
     failures are named with their fix; a containers.conf fix is tried before
     it is recommended. Exit 0: sandboxes work here; 122: they cannot yet.
 
+    On a remote engine (CONTAINER_HOST, CONTAINER_CONNECTION, --connection) it
+    checks that engine, says so on its first line, and skips what only the
+    server's own files could tell.
+
     \b
     Example:
       podman-sandbox doctor

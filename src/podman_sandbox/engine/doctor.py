@@ -16,6 +16,13 @@ whether it worked.
 
 The exit code is non-zero (122, "Podman not working") when sandboxes cannot
 work here as things stand; warnings (limits ignored, slow storage) keep 0.
+
+The engine checked is the one every command uses (engine/connection.py), and the
+report's first line names it. On a remote engine `podman info` and the probe go
+through the connection, so they are the server's answers; what only this machine's
+files could tell (rootless prerequisites, SELinux, the store's file system) would
+describe the wrong machine, so those checks are skipped and listed as such, and the
+probe has no /workspace mount (a bind mount resolves on the server).
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from podman_sandbox.engine import connection
 from podman_sandbox.engine.cgroup import cgroup_version
 from podman_sandbox.engine.failures import (FAIL, WARN, Host, Known, containers_conf, known, podman_reason,
                                             recognise)
 from podman_sandbox.errors import EXIT_OK, EXIT_PODMAN_MISSING, PodmanMissingError, SandboxError
 
 OK = "ok"
+SKIP = "skip"  # a check of this machine's files, not the remote engine's: not done
 MIN_VERSION = (4, 3)  # `podman update` (live memory/CPU changes) appeared in 4.3
 PROBE_MARK = "podman-sandbox-probe-ok"
 PROBE_MEMORY = 64 * 1024 * 1024
@@ -156,19 +165,35 @@ class Doctor:
         self.host = host or host_facts()
         self.report = Report()
         self.info: dict = {}
+        self.remote = connection.is_remote()  # the checks ask the engine, not this host
 
     def podman(self, *args: str, env: dict | None = None):
         extra = {"env": env} if env is not None else {}
         return self.runner.run(["podman", *args], what=f"podman {args[0]}", check=False, **extra)
 
     def check(self) -> Report:
+        self.report.add(OK, f"engine checked: {connection.describe()}")
         if self.check_podman() and self.check_info():
-            if self.host.rootless:
+            if self.remote:
+                self.skip_host_checks()
+            elif self.host.rootless:
                 self.check_rootless()
             self.check_storage()
-            self.check_selinux()
+            if not self.remote:
+                self.check_selinux()
             self.check_probe()
         return self.report
+
+    def skip_host_checks(self) -> None:
+        """A remote engine: what this machine's files would tell is not the server's."""
+        host = self.info.get("host") or {}
+        if (host.get("security") or {}).get("rootless") and host.get("cgroupVersion") == "v1":
+            self.report.add_known(known("cgroup-v1-rootless"), self.host, found="the server's podman info")
+        self.report.add(SKIP, "not checked on a remote engine: the server's rootless prerequisites "
+                              "(subordinate ids, newuidmap, XDG_RUNTIME_DIR, /dev/net/tun), SELinux, "
+                              "and whether its store enforces `disk:`",
+                        "they are files of the server, not of this machine: run "
+                        "`podman-sandbox doctor` on the server to check them", key="remote-skipped")
 
     # -- podman itself
     def check_podman(self) -> bool:
@@ -192,7 +217,8 @@ class Doctor:
                             "missing); the sandbox is re-created instead, other features work",
                             "fix: upgrade Podman to 4.3 or newer", key="old-podman")
         else:
-            self.report.add(OK, f"podman {shown} ({path})")
+            self.report.add(OK, f"podman {shown} ({path})" if not self.remote else
+                            f"podman client {shown} ({path})")
         return True
 
     def check_info(self) -> bool:
@@ -200,7 +226,13 @@ class Doctor:
         for k in recognise(result.stderr):
             self.report.add_known(k, self.host, podman_reason(result.stderr) if k.level == FAIL else "")
         if result.returncode != 0:
-            if not self.report.failed:
+            if not self.report.failed and self.remote:
+                self.report.add(FAIL, f"`podman info` fails on {connection.describe()}: "
+                                      f"{podman_reason(result.stderr)}",
+                                "fix: check that the service runs on the server and that this "
+                                "machine reaches it; `podman info` shows the full error",
+                                key="info-fails")
+            elif not self.report.failed:
                 self.report.add(FAIL, f"`podman info` fails: {podman_reason(result.stderr)}",
                                 "fix: Podman itself is not working; run `podman info` to see the "
                                 "full error", key="info-fails")
@@ -214,11 +246,15 @@ class Doctor:
         runtime = (host.get("ociRuntime") or {}).get("name", "?")
         rootless = bool(security.get("rootless", self.host.rootless))
         cgroups = host.get("cgroupVersion", "?")
-        if cgroups == "v1" and cgroup_layout() == "v1 (hybrid)":
-            cgroups = "v1 (hybrid)"
+        if cgroups == "v1" and not self.remote and cgroup_layout() == "v1 (hybrid)":
+            cgroups = "v1 (hybrid)"  # this host's /sys/fs/cgroup: not the server's
         driver = (self.info.get("store") or {}).get("graphDriverName", "?")
-        self.report.add(OK, f"podman works: {'rootless' if rootless else 'rootful'}, cgroups {cgroups}, "
-                            f"runtime {runtime}, storage {driver}")
+        where = ""
+        if self.remote:
+            version = (self.info.get("version") or {}).get("Version") or "?"
+            where = f"the server {host.get('hostname') or '?'} (Podman {version}) answers: "
+        self.report.add(OK, f"{where}podman works: {'rootless' if rootless else 'rootful'}, "
+                            f"cgroups {cgroups}, runtime {runtime}, storage {driver}")
         return True
 
     # -- rootless prerequisites (the checks themselves live in engine/host.py)
@@ -278,6 +314,8 @@ class Doctor:
                                   "(slow start, much disk)",
                             'fix: driver = "overlay" under [storage] in /etc/containers/storage.conf, '
                             "then `podman system reset` (deletes ALL images and containers)", key="vfs")
+        if self.remote:
+            return  # the store's file system and mount options are the server's
         # Without a disk limit, code filling a sandbox's /tmp fills Podman's whole store.
         name, backing, root = disk.storage_facts(self.info)
         reason = disk.unsupported_reason(name, backing, disk.mount_options(os.path.realpath(root or "/")))
@@ -348,20 +386,26 @@ class Doctor:
             return None, False
         return tag, True
 
-    def _probe_argv(self, image: str, workspace: str, network: str | None) -> list[str]:
+    def _probe_argv(self, image: str, workspace: str | None, network: str | None) -> list[str]:
+        """workspace: a folder of this machine to mount read-write (None: no mount)."""
         script = (f"echo {PROBE_MARK}; "
                   "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
-                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown; "
-                  "echo probe > /workspace/probe")
+                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown")
         argv = ["run", "--rm", "--init", "--security-opt", "no-new-privileges",
                 "--pids-limit", str(PROBE_PIDS),
-                "--memory", f"{PROBE_MEMORY}b", "--memory-swap", f"{PROBE_MEMORY}b",
-                "--volume", f"{workspace}:/workspace:rw,z", "--workdir", "/workspace"]
+                "--memory", f"{PROBE_MEMORY}b", "--memory-swap", f"{PROBE_MEMORY}b"]
+        if workspace is not None:
+            script += "; echo probe > /workspace/probe"
+            argv += ["--volume", f"{workspace}:/workspace:rw,z", "--workdir", "/workspace"]
         if network:
             argv += ["--network", network]
         return argv + ["--entrypoint", "sh", image, "-c", script]
 
     def _run_probe(self, image: str, network: str | None = None, env: dict | None = None):
+        """(ran, wrote to /workspace: None when it had none, Podman's result)."""
+        if self.remote:  # a bind mount resolves on the server: this machine's folder is not there
+            result = self.podman(*self._probe_argv(image, None, network), env=env)
+            return result.returncode == 0 and PROBE_MARK in result.stdout, None, result
         with tempfile.TemporaryDirectory(prefix="podman-sandbox-doctor-") as workspace:
             result = self.podman(*self._probe_argv(image, workspace, network), env=env)
             wrote = os.path.exists(os.path.join(workspace, "probe"))
@@ -383,9 +427,15 @@ class Doctor:
             return
         for k in recognise(result.stderr):  # warnings from a run that worked
             self.report.add_known(k, self.host)
-        self.report.add(OK, "a probe container runs with the sandbox's options" + network_note,
-                        "--init, no-new-privileges, pids and memory limits, a read-write /workspace")
-        if not wrote:
+        if wrote is None:
+            self.report.add(OK, "a probe container runs on the engine with the sandbox's options"
+                                + network_note,
+                            "--init, no-new-privileges, pids and memory limits; no /workspace "
+                            "mount (on a remote engine it is the --remote-workspace folder of the server)")
+        else:
+            self.report.add(OK, "a probe container runs with the sandbox's options" + network_note,
+                            "--init, no-new-privileges, pids and memory limits, a read-write /workspace")
+        if wrote is False:
             self.report.add(FAIL, "the probe container could not write to its /workspace bind mount",
                             "fix: check SELinux/AppArmor and that the user can write the project folder",
                             key="mount")
@@ -410,8 +460,11 @@ class Doctor:
             return
         conf_keys = [key for k in found for key in k.conf]
         for k in found:
-            self.report.add_known(k, self.host, reason if k.level == FAIL else "")
-        if conf_keys:
+            finding = self.report.add_known(k, self.host, reason if k.level == FAIL else "")
+            if finding is not None and self.remote:
+                finding.details.append("this is the server's Podman: the fix is for the server, "
+                                       "and a containers.conf on this machine cannot be tried for it")
+        if conf_keys and not self.remote:
             self._try_conf_fix(image, conf_keys)
 
     def _try_conf_fix(self, image: str, keys: list[str]) -> None:

@@ -11,7 +11,9 @@ this module adds:
   command's (by tag, ancestry and start time) and checks that none is left.
 - The sandbox removed or stopped under a running command: Podman says 255
   or 137, which the command could have said itself; we notice that the
-  sandbox's init is gone and say so with a code of our own (125).
+  sandbox's init is gone and say so with a code of our own (125). On a remote
+  engine (125 there too: "no exec session") we ask the engine instead, since
+  the init is a process of the server's.
 - An OOM kill shows up only as exit 137 (OOMKilled stays false on cgroup v1,
   Podman 4.3 and 5.4 alike);
   we compare the cgroup's oom_kill counter before and after.
@@ -42,6 +44,9 @@ LATE_START_SECONDS = 1.0  # how long a command stopped before it started may tak
 # has already been removed"). A command that ends so itself waits this long for the
 # verdict: rare, and the price of telling the two apart.
 PODMAN_GONE_CODES = (137, 255)
+# A remote client ends with 125 and "no exec session ... found" when the container is
+# removed under it (Podman 4.3 over unix:// and tcp://).
+REMOTE_GONE_CODES = (125, 137, 255)
 GONE_WAIT_SECONDS = 1.0
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
@@ -75,17 +80,27 @@ class _Exec:
     def __init__(self, container: str, tag: str, init_pid: int | None, podman: str):
         self.container = container
         self.tag = tag
-        self.init_pid = init_pid
-        self.init_start = start_time(init_pid) if init_pid else None
+        self.remote = connection.is_remote()  # this host's /proc is not the sandbox's
+        # init_pid is what the engine's inspect said; on a remote engine a pid of the
+        # server's, never looked up in our /proc, only compared with the engine's answer.
+        self.server_pid = init_pid if self.remote else None
+        self.init_pid = None if self.remote else init_pid
+        self.init_start = start_time(self.init_pid) if self.init_pid else None
         self.podman = podman
         self.since: int | None = None  # start time of the podman client: our exec is later
-        self.remote = connection.is_remote()  # this host's /proc is not the sandbox's
         self.spawned = time.monotonic()
+
+    def gone_codes(self) -> tuple[int, ...]:
+        """The exit codes Podman ends an exec with when the sandbox goes under it."""
+        return REMOTE_GONE_CODES if self.remote else PODMAN_GONE_CODES
 
     def sandbox_gone(self, wait: bool = False) -> bool:
         """The sandbox's init is no longer the process it was: stopped or removed under us.
         wait: give it GONE_WAIT_SECONDS to go (`podman rm -f` may kill the command a
         moment before the init, and the client can report that moment first)."""
+        if self.remote:
+            # Each look costs a call to the engine: only for Podman's own codes (wait).
+            return wait and self._gone_on_engine()
         if self.init_start is None:
             return False
         deadline = time.monotonic() + (GONE_WAIT_SECONDS if wait else 0)
@@ -94,6 +109,27 @@ class _Exec:
                 return False
             time.sleep(0.01)
         return True
+
+    def _gone_on_engine(self) -> bool:
+        """The engine says the container is missing, stopped, or runs another init
+        (restarted, or replaced under the same name). No answer at all: not gone."""
+        import subprocess
+
+        argv = [*connection.argv(self.podman), "container", "inspect", "--format",
+                "{{.State.Pid}}", self.container]
+        deadline = time.monotonic() + GONE_WAIT_SECONDS
+        while True:
+            result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if result.returncode != 0:
+                return "no such container" in result.stderr.lower()
+            pid = result.stdout.strip()
+            if not pid.isdigit():
+                return False  # an answer we cannot read says nothing
+            if int(pid) == 0 or (self.server_pid and int(pid) != self.server_pid):
+                return True  # stopped (no init), or another init than the command's
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
 
 def _end_all(ex: _Exec, first_signal: int):
@@ -182,10 +218,8 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         memory_limit: int | None = None, podman: str = "podman", verbose: bool = False) -> int:
     """Run command in the sandbox; return the exit code to give the user.
     verbose: show the podman exec command first (as Runner does for the others)."""
-    if connection.is_remote():
-        init_pid = None  # a pid of the server's, never one to look up in our /proc
     tty = interactive and sys.stdin.isatty()
-    if not tty and not verbose:
+    if not tty and not verbose and not connection.is_remote():
         # A Podman API socket of ours answers: no `podman exec` process (engine/restexec.py).
         from podman_sandbox.engine import restexec
         code = restexec.run(container, command, workdir=workdir, timeout=timeout,
@@ -198,8 +232,8 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
         import shlex
         sys.stderr.write("+ " + shlex.join(["podman", *argv[1:]]) + "\n")
         sys.stderr.flush()
-    oom_before = cgroup.oom_kills(init_pid) if init_pid else None
     ex = _Exec(container, tag, init_pid, podman)
+    oom_before = cgroup.oom_kills(ex.init_pid) if ex.init_pid else None
 
     # A signal interrupts only the wait for the client. Anywhere else it is noted and
     # acted on right after, so no exception can escape from the middle of a cleanup.
@@ -284,9 +318,9 @@ def _verdict(ex: _Exec, status: int | None, stopped_by: int | None, left: set[in
     if code == 137 and init_pid:
         oom_after = cgroup.oom_kills(init_pid)
         oom = oom_before is not None and oom_after is not None and oom_after > oom_before
-    if code != 0 and not oom and ex.sandbox_gone(wait=code in PODMAN_GONE_CODES):
-        # Podman says 255 ("container has already been removed") or 137: either could
-        # be the command's own. Only our code says what happened.
+    if code != 0 and not oom and ex.sandbox_gone(wait=code in ex.gone_codes()):
+        # Podman says 255 ("container has already been removed"), 137, or remotely 125:
+        # any could be the command's own. Only our code says what happened.
         from podman_sandbox.errors import EXIT_PODMAN
         return Verdict(EXIT_PODMAN, False, False, True, False,
                        f"error: the sandbox {container} was stopped or "
@@ -321,8 +355,8 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
 
     tag = os.urandom(16).hex()
     argv = exec_argv(container, command, workdir=workdir, tag=tag, tty=False, podman=podman, env=env)
-    oom_before = cgroup.oom_kills(init_pid) if init_pid else None
     ex = _Exec(container, tag, init_pid, podman)
+    oom_before = cgroup.oom_kills(ex.init_pid) if ex.init_pid else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe() if input else (-1, -1)

@@ -262,7 +262,17 @@ tag="PODMAN_SANDBOX_EXEC=$1" since=$2 first=$3
 shift 3
 live="$*"
 case $since in -*)
-    read -r line < /proc/$$/stat; set -- ${line##*) }; since=$((${20} - ${since#-}));;
+    read -r line < /proc/$$/stat; set -- ${line##*) }; since=$((${20} - ${since#-}))
+    # This script's own exec started a while after "N ticks ago" was measured, so that
+    # mark is late by as much: the command's oldest tagged process, when one is left,
+    # began after the command did and is the earlier mark (a process of the sandbox's
+    # that forges the tag only gets more of the sandbox's own processes stopped).
+    for d in /proc/[0-9]*; do
+        grep -q "$tag" "$d/environ" 2>/dev/null || continue
+        read -r line 2>/dev/null < "$d/stat" || continue
+        set -- ${line##*) }
+        [ "${20:-$since}" -lt "$since" ] 2>/dev/null && since=${20}
+    done;;
 esac
 other() {
     for t in $live; do grep -q "PODMAN_SANDBOX_EXEC=$t" "$1" 2>/dev/null && return 0; done
