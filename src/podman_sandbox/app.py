@@ -165,9 +165,10 @@ class App:
             doc["image"] = raw["image"].strip()
         spec = build_spec(doc, project_dir=self.target.project_dir, source=self.target.spec_path,
                           mode=self.target.mode)
-        self.out.notice(f"{error.problems[0]}")
-        self.out.notice(f"the spec is invalid; acting on sandbox {spec.name} anyway (fix the file "
-                        "before the next start)")
+        for problem in error.problems:  # every one, as start and apply list them
+            self.out.notice(problem)
+        self.out.notice(f"the spec is invalid ({len(error.problems)} problem(s) above); acting on "
+                        f"sandbox {spec.name} anyway (fix the file before the next start)")
         return spec
 
     def record_key_now(self) -> str:
