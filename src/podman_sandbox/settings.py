@@ -237,10 +237,13 @@ def rollback(app: App, saved: Saved) -> str:
         except SandboxError as exc:  # the failure that brought us here is the one to show
             return (f"the change to {keys} was not applied, so {saved.path} is as it was again; "
                     f"the approval it added could not be withdrawn: {exc.message}")
-    back = "; ".join(f"{key}: {_shown(old)}" for key, old, _ in saved.changed)
+    back = "; ".join(f"{key}: {shown(old)}" for key, old, _ in saved.changed)
     return (f"the change to {keys} was not applied, so it is rolled back: {saved.path} is "
             f"as it was ({back})")
 
 
-def _shown(value: object) -> str:
-    return "unset" if value is None else value if isinstance(value, str) else json.dumps(value)
+def shown(value: object) -> str:
+    """A setting's value as configure prints it: unset, a plain string as it is, else JSON."""
+    if value is None:
+        return "unset"
+    return value if isinstance(value, str) and value.strip() == value and value else json.dumps(value)

@@ -10,12 +10,6 @@ from podman_sandbox import settings
 from podman_sandbox.app import App
 
 
-def _show(value: object) -> str:
-    if value is None:
-        return "unset"
-    return value if isinstance(value, str) and value.strip() == value and value else json.dumps(value)
-
-
 @click.command("configure")
 @click.option("-m", "--memory", metavar="LIMIT", help="Memory limit, e.g. 512m or 1g; 'none' for no limit.")
 @click.option("--image", metavar="IMAGE", help="Base image, e.g. python:3.12-slim.")
@@ -72,7 +66,7 @@ def command(app: App, memory: str | None, image: str | None, auto_commit: bool |
         return 0
     click.echo(f"Updated {app.target.spec_path}:")
     for key, old, new in saved.changed:
-        click.echo(f"  {key}: {_show(old)} -> {_show(new)}")
+        click.echo(f"  {key}: {settings.shown(old)} -> {settings.shown(new)}")
     for grant in saved.approved:  # you typed it: that is consent
         click.echo(f"Approved: {grant.text}")
     ignored = settings.unenforced(app, saved)

@@ -28,7 +28,8 @@ def command(app: App, image: str | None, allow: bool) -> int:
         app.check_consent(allow=allow)  # refused: the image is not saved either
         saved = settings.save(app, {"image": image})
         for key, old, new in saved.changed:
-            app.out.step(f"{key}: {old or 'unset'} -> {new} (saved in {app.target.spec_path})")
+            app.out.step(f"{key}: {settings.shown(old)} -> {settings.shown(new)} "
+                         f"(saved in {app.target.spec_path})")
         if not saved.changed:
             app.out.step(f"image: {image} (already set in {app.target.spec_path})")
     with settings.undone_on_failure(app, saved):  # an image that cannot be pulled is not kept

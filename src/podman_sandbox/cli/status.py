@@ -113,7 +113,6 @@ def command(app: App, as_json: bool) -> int:
       podman-sandbox status --json
     """
     app.tolerate_invalid_spec()
-    from podman_sandbox.engine import host
     from podman_sandbox.schema.sizes import format_size
     from podman_sandbox.status import status_dict
 
@@ -127,7 +126,7 @@ def command(app: App, as_json: bool) -> int:
                   f"requested: {_converge(data)}")
     elif mem["requested"] is None:
         memory = "no limit"
-    elif host.rootless_cgroup_v1():
+    elif "memory" in data["not_enforced"]:
         memory = (f"{format_size(mem['requested'])} requested, NOT enforced: rootless Podman "
                   "cannot set limits on cgroup v1 hosts")
     elif mem["effective"] is None and data["state"] != "running":
