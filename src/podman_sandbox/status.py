@@ -97,10 +97,13 @@ def differences(desired: Desired, found: Actual) -> list[dict]:
     """{field, actual, wanted, class} for each field where the container is not what the
     spec asks (engine/diff.py, as plan sees it); `image_id` when the image of that name
     now has another id than the one the container was made from."""
-    from podman_sandbox.engine.diff import changes
+    out: list[dict] = []
+    # Equal hashes: no field differs, and deepdiff (slow to import) is not needed.
+    if found.observed_hash != desired.hash:
+        from podman_sandbox.engine.diff import changes
 
-    out = [{"field": c.field, "actual": c.old, "wanted": c.new, "class": c.change_class}
-           for c in changes(found.observed or {}, desired.container)]
+        out = [{"field": c.field, "actual": c.old, "wanted": c.new, "class": c.change_class}
+               for c in changes(found.observed or {}, desired.container)]
     if found.base_image_id and found.built_from_base_id \
             and found.base_image_id != found.built_from_base_id:
         out.append({"field": "image_id", "actual": found.built_from_base_id,

@@ -38,6 +38,18 @@ def test_in_sync_status_shows_the_values_once(project):
     assert "wanted" not in invoke(fake, "status").stdout
 
 
+def test_in_sync_status_computes_no_diff(project, monkeypatch):
+    """status is timed (bench/): in sync, the equal hashes say it all, no deepdiff."""
+    from podman_sandbox.engine import diff
+
+    def no_diff(*args):
+        raise AssertionError("diff computed for a sandbox in sync")
+
+    monkeypatch.setattr(diff, "changes", no_diff)
+    result = invoke(recorded_world(project), "status", "--json")
+    assert result.code == 0 and result.json()["differences"] == [], result
+
+
 def test_status_shows_what_runs_and_what_is_wanted(project):
     """The spec now names another image (not pulled yet), env, network, pids limit and
     an extra mount: each row shows the container's value, then the spec's."""
