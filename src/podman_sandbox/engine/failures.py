@@ -88,8 +88,8 @@ def containers_conf(keys: tuple[str, ...] | list[str]) -> str:
 def _conf_fix(host: Host, why: str) -> str:
     """Where the containers.conf lines go, and whom each place fixes it for: /etc's file
     for every Podman of the machine, the per-user file for that user's rootless Podman
-    only, CONTAINERS_CONF instead of all of them (containers.conf(5); checked as root on
-    Podman 4.3: a ~/.config file changes nothing, CONTAINERS_CONF does)."""
+    only, CONTAINERS_CONF instead of all of them (containers.conf(5); checked on Podman
+    4.3: as root a ~/.config file changes nothing, rootless it counts)."""
     if host.conf_env:
         return (f"put the containers.conf lines below ({why}) in the file CONTAINERS_CONF "
                 f"names ({host.conf_env}): while it is set, Podman reads that file alone")
