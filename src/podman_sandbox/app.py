@@ -66,6 +66,7 @@ class App:
         self.prompt = prompt
         self.out = Output(quiet=quiet, verbose=verbose)
         self.runner = runner or Runner(verbose=verbose)
+        self.spec_invalid = False  # set by tolerate_invalid_spec when it fell back
 
     @cached_property
     def target(self) -> Target:
@@ -141,6 +142,7 @@ class App:
             self.project_spec  # noqa: B018 - loads it
         except SpecError as exc:
             self.__dict__["project_spec"] = self._recovery_spec(exc)
+            self.spec_invalid = True  # what it asks for is unknown (status shows no "wanted")
 
     def _recovery_spec(self, error) -> Spec:
         import re

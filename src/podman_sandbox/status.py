@@ -73,9 +73,10 @@ def status_dict(app: App) -> dict:
         "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
         "in_sync": is_in_sync(desired, found),
         # The container of this sandbox as it is (null: none of ours), and each field
-        # where it differs from the spec.
+        # where it differs from the spec (none said for a spec that cannot be read).
         "actual": running,
-        "differences": differences(desired, found) if running is not None else [],
+        "differences": differences(desired, found)
+        if running is not None and not app.spec_invalid else [],
         "owner": ownership.identity(spec),
         "container_owner": foreign,  # set: the container of this name is another owner's
         # Saved states of this name this owner does not use: another project's, or of

@@ -113,3 +113,6 @@ def test_status_on_a_broken_spec_lists_every_error(project):
             for ln in problems] == [("2", "image"), ("3", "memory"), ("4", "network")], result.stderr
     assert "the spec is invalid (3 problem(s) above)" in result.stderr
     assert f"Sandbox:      {RECORDED_NAME} (running)" in result.stdout  # acted on it anyway
+    # What it asks for is unknown: the rows show what runs, and want nothing.
+    assert rows(result.stdout)["Image"] == RECORDED_IMAGE and "wanted" not in result.stdout
+    assert invoke(fake, "status", "--json").json()["differences"] == []

@@ -12,6 +12,11 @@ from podman_sandbox.cli.kube import kube_options
 from podman_sandbox.engine.diff import show_value
 from podman_sandbox.output import printable
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds (mypy knows the name)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 # Fields with a row of their own; any other difference is named in "Also differs".
 _OWN_ROWS = {"image", "image_id", "mounts", "env", "memory", "cpus", "pids_limit", "network"}
 
@@ -26,7 +31,12 @@ def _differs(data: dict, field: str) -> dict | None:
     return next((d for d in data["differences"] if d["field"] == field), None)
 
 
-def _wanted(data: dict, shown: str, field: str, fmt) -> str:
+def _now(data: dict, key: str) -> object:
+    """What runs: the container's value when there is one, else the spec's."""
+    return (data["actual"] or {}).get(key, data[key])
+
+
+def _wanted(data: dict, shown: str, field: str, fmt: Callable[[Any], str]) -> str:
     """shown, or when the container differs in field: what it has, then what is wanted."""
     diff = _differs(data, field)
     if diff is None:
@@ -35,28 +45,28 @@ def _wanted(data: dict, shown: str, field: str, fmt) -> str:
 
 
 def _limit(data: dict, key: str) -> str:
-    def fmt(value) -> str:
+    def fmt(value: object) -> str:
         return "no limit" if not value else str(value)
 
     if data[key] and key in data["not_enforced"]:
         return f"{data[key]} requested, NOT enforced: rootless Podman cannot set limits on cgroup v1 hosts"
-    return _wanted(data, fmt(data[key]), key, fmt)
+    return _wanted(data, fmt(_now(data, key)), key, fmt)
 
 
 def _image(data: dict) -> str:
     moved = _differs(data, "image_id")
-    shown = _wanted(data, data["image"], "image", str)
+    shown = _wanted(data, str(_now(data, "image")), "image", str)
     if moved and not _differs(data, "image"):
         shown += (f" (the container was made from its id {str(moved['actual'])[:12]}; it now has "
                   f"id {str(moved['wanted'])[:12]}: {_converge(data)})")
     return shown
 
 
-def _extra_mounts(mounts) -> str:
+def _extra_mounts(mounts: list[dict] | None) -> str:
     return show_value("mounts", [m for m in mounts or () if m.get("target") != "/workspace"])
 
 
-def _workspace(mounts) -> str | None:
+def _workspace(mounts: list[dict] | None) -> str | None:
     return next((m.get("source") for m in mounts or () if m.get("target") == "/workspace"), None)
 
 
@@ -162,7 +172,7 @@ def command(app: App, as_json: bool) -> int:
         ("Disk", "no limit" if not data["disk"]["requested"] else
          (data["disk"]["not_enforced"] or "").removeprefix("disk: ")
          or f"{format_size(data['disk']['requested'])} (Podman's storage enforces it)"),
-        ("Network", _wanted(data, data["network"], "network", str)),
+        ("Network", _wanted(data, str(_now(data, "network")), "network", str)),
         ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "
          "(a new container starts fresh)"),
         *([("Other saved states", ", ".join(others) + " (made on another image or setup; "
