@@ -5,6 +5,7 @@ real-Podman walk-through is tests/integration/test_configure_truth.py."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -113,3 +114,25 @@ def test_settings_show_and_values_are_the_apps(project):
         bad = invoke(fake, "configure", *options)
         assert bad.code == 121 and bad.stderr.count("\n") == 1, bad
     assert (project / "sandbox.yaml").read_bytes() == before
+
+
+def test_classic_mode_without_a_config_json_is_left_without_one(project, tmp_path, monkeypatch):
+    """No config.json before the failed change: none after it either (the defaults apply)."""
+    from fake_runner import FakeRunner, load
+    from podman_sandbox import paths
+
+    folder = tmp_path / "work"  # no sandbox.yaml above it: classic mode
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("PWD", str(folder))
+    fake = FakeRunner()
+    image = load("inspect_running.json", str(project))[1]
+    image["RepoTags"] = ["docker.io/library/alpine:latest", "alpine:latest"]
+    fake.add_image(image)
+    assert invoke(fake, "start").code == 0  # made with the defaults, from nothing saved
+    config = paths.user_config_path()
+    assert not os.path.exists(config)
+    result = invoke(fake, "configure", "--image", "localhost/nowhere/missing:1")
+    assert result.code == 125, result
+    assert "rolled back" in result.stderr and not os.path.exists(config)
+    assert invoke(fake, "status", "--json").json()["differences"] == []
