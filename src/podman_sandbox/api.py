@@ -293,7 +293,7 @@ class Sandbox:
 
     def status(self) -> dict[str, Any]:
         """The sandbox as `status --json` shows it."""
-        from podman_sandbox.cli.status import status_dict  # loads click: fine, not a hot path
+        from podman_sandbox.status import status_dict
 
         app = self._app()
         app.tolerate_invalid_spec()

@@ -66,6 +66,7 @@ class App:
         self.prompt = prompt
         self.out = Output(quiet=quiet, verbose=verbose)
         self.runner = runner or Runner(verbose=verbose)
+        self.spec_invalid = False  # set by tolerate_invalid_spec when it fell back
 
     @cached_property
     def target(self) -> Target:
@@ -141,6 +142,7 @@ class App:
             self.project_spec  # noqa: B018 - loads it
         except SpecError as exc:
             self.__dict__["project_spec"] = self._recovery_spec(exc)
+            self.spec_invalid = True  # what it asks for is unknown (status shows no "wanted")
 
     def _recovery_spec(self, error) -> Spec:
         import re
@@ -165,9 +167,10 @@ class App:
             doc["image"] = raw["image"].strip()
         spec = build_spec(doc, project_dir=self.target.project_dir, source=self.target.spec_path,
                           mode=self.target.mode)
-        self.out.notice(f"{error.problems[0]}")
-        self.out.notice(f"the spec is invalid; acting on sandbox {spec.name} anyway (fix the file "
-                        "before the next start)")
+        for problem in error.problems:  # every one, as start and apply list them
+            self.out.notice(problem)
+        self.out.notice(f"the spec is invalid ({len(error.problems)} problem(s) above); acting on "
+                        f"sandbox {spec.name} anyway (fix the file before the next start)")
         return spec
 
     def record_key_now(self) -> str:

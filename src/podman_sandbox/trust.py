@@ -323,6 +323,17 @@ def approve_added(spec: Spec, before: tuple[Grant, ...]) -> tuple[Grant, ...]:
     return added
 
 
+def withdraw(spec: Spec, added: tuple[Grant, ...]) -> None:
+    """Undo approve_added (its change was rolled back): those approvals go, the rest stay.
+    None of them was covered by an older approval (approve_added adds only pending ones)."""
+    spec = _governing(spec)
+    gone = {tuple(g.record().items()) for g in added}
+    approved, _ = load_approved(spec.project_dir, spec.source)
+    kept = tuple(g for g in approved if tuple(g.record().items()) not in gone)
+    if len(kept) != len(approved):
+        save_approved(spec.project_dir, spec.source, kept)
+
+
 def approve(spec: Spec, found: Consent) -> str | None:
     """Record the spec's grants as approved; the approvals file (None: nothing to record)."""
     spec = _governing(spec)

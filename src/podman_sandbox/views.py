@@ -1,6 +1,6 @@
 """What plan and apply report, as data: the CLI prints it (or its JSON,
-docs/json-output.md), the Python API returns it. No click here. (status's data
-is still cli/status.py's status_dict.)"""
+docs/json-output.md), the Python API returns it. No click here. (status's data:
+status.py.)"""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def test_recognises_nothing_in_healthy_or_unrelated_output():
 
 def test_every_known_failure_has_a_fix_naming_something_to_do():
     host = failures.Host(user="alice", uid=1000, rootless=True,
-                         conf_path="/home/alice/.config/containers/containers.conf")
+                         user_conf="/home/alice/.config/containers/containers.conf")
     for k in failures.KNOWN:
         fix = k.fix(host)
         assert k.level in (failures.FAIL, failures.WARN)
@@ -296,6 +296,67 @@ def test_unconfigured_host_names_the_rlimit_fix_and_checks_it(monkeypatch):
     assert len(trials) == 1 and "CONTAINERS_CONF" in trials[0]
     assert not os.path.exists(trials[0]["CONTAINERS_CONF"])  # the trial file is gone
     assert "Sandboxes cannot work here yet: 1 problem. Fix them" in text
+
+
+def fix_lines(text: str) -> list[str]:
+    """The fix of the first finding that has one: its 'fix:' line and the lines under it."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("      fix: "))
+    out = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("        "):
+            break
+        out.append(line.strip())
+    return out
+
+
+def test_rootful_fix_offers_the_machine_file_and_containers_conf_saying_for_whom(monkeypatch):
+    monkeypatch.delenv("CONTAINERS_CONF", raising=False)
+    code, text = run_doctor(Scripted(lambda a, e: healthy(a, e, run=rlimit_host)))
+    assert code == 122
+    fix = fix_lines(text)
+    assert fix[0].startswith("      fix: put the containers.conf lines below (they ask for limits "
+                             "this host allows) in one of these")
+    assert fix[1].startswith("/etc/containers/containers.conf, for every user of this machine")
+    assert fix[2].startswith("a file of your own named by CONTAINERS_CONF (export CONTAINERS_CONF=FILE), "
+                             "for the commands run with it set")
+    assert "reads that file alone" in fix[2]
+    # As root the per-user file would change nothing: said, not offered.
+    assert fix[3].startswith("not /root/.config/containers/containers.conf: Podman run as root "
+                             "reads no per-user file")
+    assert len(fix) == 4
+    assert "containers.conf:\n          [containers]" in text  # the lines follow
+
+
+def test_rootless_fix_offers_the_users_own_file_first():
+    host = failures.Host(user="alice", uid=1000, rootless=True,
+                         user_conf="/home/alice/.config/containers/containers.conf")
+    report = doctor.Report()
+    report.add_known(failures.known("crun-hybrid"), host)
+    stream = io.StringIO()
+    report.write(stream)
+    fix = fix_lines(stream.getvalue())
+    assert "(they make Podman use runc instead of crun)" in fix[0]
+    assert fix[1] == ("/home/alice/.config/containers/containers.conf, for you (alice) only: "
+                      "your rootless Podman reads it")
+    assert fix[2].startswith("/etc/containers/containers.conf, as root, for every user of this "
+                             "machine")
+    assert fix[3].startswith("a file of your own named by CONTAINERS_CONF")
+    assert len(fix) == 4
+
+
+def test_with_containers_conf_set_the_fix_names_that_file_alone(monkeypatch, tmp_path):
+    conf = tmp_path / "mine.conf"
+    conf.write_text("")
+    monkeypatch.setenv("CONTAINERS_CONF", str(conf))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    host = doctor.host_facts()
+    assert host.conf_env == str(conf)
+    assert host.user_conf == str(tmp_path / "cfg" / "containers" / "containers.conf")
+    fix = failures.known("rlimits").fix(host)
+    assert fix == (f"put the containers.conf lines below (they ask for limits this host allows) "
+                   f"in the file CONTAINERS_CONF names ({conf}): while it is set, Podman reads "
+                   "that file alone")
 
 
 def test_crun_then_rlimits_grow_one_fix_that_works(monkeypatch):

@@ -238,18 +238,18 @@ def test_a_spec_in_a_folder_anyone_can_write_is_ignored(tmp_path):
 # --- what configure writes -----------------------------------------------------------------
 
 def test_configure_writes_through_no_planted_symlink_and_config_json_is_private(tmp_path, xdg):
-    from podman_sandbox.cli.configure import _write_atomically
+    from podman_sandbox.settings import _write_atomically
 
     spec = tmp_path / "sandbox.yaml"
     spec.write_text("image: a\n")
     spec.chmod(0o640)
     victim = tmp_path / "victim"
     os.symlink(victim, f"{spec}.{os.getpid()}.tmp")  # the sandbox can write the project folder
-    _write_atomically(str(spec), "image: b\n", kind="project")
+    _write_atomically(str(spec), b"image: b\n", kind="project")
     assert not os.path.lexists(victim) and spec.read_text() == "image: b\n" and _mode(spec) == 0o640
     old = os.umask(0)
     try:
-        _write_atomically(paths.user_config_path(), "{}\n", kind="classic")
+        _write_atomically(paths.user_config_path(), b"{}\n", kind="classic")
     finally:
         os.umask(old)
     assert _mode(paths.user_config_path()) == 0o600 and _mode(paths.config_dir()) == 0o700

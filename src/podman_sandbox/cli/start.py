@@ -21,14 +21,18 @@ def command(app: App, image: str | None, allow: bool) -> int:
     Example:
       podman-sandbox start --image python:3.12-slim
     """
+    from podman_sandbox import settings
+
+    saved = settings.Saved(app.target.spec_path, ())
     if image:
         app.check_consent(allow=allow)  # refused: the image is not saved either
-        from podman_sandbox.cli.configure import save_settings
-        changed = save_settings(app, {"image": image})
-        for key, old, new in changed:
-            app.out.step(f"{key}: {old or 'unset'} -> {new} (saved in {app.target.spec_path})")
-        if not changed:
+        saved = settings.save(app, {"image": image})
+        for key, old, new in saved.changed:
+            app.out.step(f"{key}: {settings.shown(old)} -> {settings.shown(new)} "
+                         f"(saved in {app.target.spec_path})")
+        if not saved.changed:
             app.out.step(f"image: {image} (already set in {app.target.spec_path})")
-    outcome = app.converge(allow=allow)
+    with settings.undone_on_failure(app, saved):  # an image that cannot be pulled is not kept
+        outcome = app.converge(allow=allow)
     report.applied(app, outcome, as_json=False)
     return 0

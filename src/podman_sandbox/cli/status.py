@@ -1,4 +1,5 @@
-"""podman-sandbox status."""
+"""podman-sandbox status: the data of status.py, in words. Where the container differs
+from the spec, the row shows what runs and then what is wanted."""
 
 from __future__ import annotations
 
@@ -8,102 +9,102 @@ import click
 
 from podman_sandbox.app import App
 from podman_sandbox.cli.kube import kube_options
+from podman_sandbox.engine.diff import show_value
+from podman_sandbox.output import printable
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds (mypy knows the name)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+# Fields with a row of their own; any other difference is named in "Also differs".
+_OWN_ROWS = {"image", "image_id", "mounts", "env", "memory", "cpus", "pids_limit", "network"}
 
 
-def status_dict(app: App) -> dict:
-    from podman_sandbox.engine import actual as act
-    from podman_sandbox.engine import cgroup, connection, disk, host, images, ownership, remote, state
-    from podman_sandbox.engine.plan import is_in_sync
-
-    desired = app.desired
-    spec = desired.spec  # with build:, its image is the tag the build makes
-    engine = {"name": connection.describe(), "remote": False, "host": None}
-    if connection.is_remote():
-        info = remote.engine_info(app.runner)
-        engine.update(remote=info["remote"], host=info["host"] or None)
-    found = act.observe(app.runner, desired)
-    effective = None
-    if found.state == "running" and found.pid and not host.rootless_cgroup_v1():
-        if connection.is_remote():  # read in the sandbox (actual.observe), not in our /proc
-            effective = (found.observed or {}).get("memory")
-        else:
-            readable, effective = cgroup.memory_limit(found.pid)
-    saved = state.state_images(app.runner, spec)
-    current = [s for s in saved if not s.tag.endswith("-prev")]
-    # The state a container made now starts from: the one of the base image's id and
-    # the setup steps. Others were made on another image or setup and are only kept.
-    in_use = (images.state_tag(spec.name, images.setup_key(found.base_image_id, spec.setup,
-                                                           found.owner_key, desired.inputs_digest))
-              if found.base_image_id else None)
-    from podman_sandbox.engine import superseded
-    own_images = superseded.owner_images(app.runner, spec)
-    # A container of this name that another project (or config folder) owns: shown as
-    # such, never as this sandbox.
-    foreign = (ownership.owner_of(found.labels) or "an unknown folder"
-               if found.state != "missing" and found.managed
-               and not ownership.is_ours(found.labels, spec) else None)
-    return {
-        "name": spec.name,
-        "state": found.state,
-        "running": found.state == "running",
-        "container_id": found.container_id,
-        "image": spec.image,
-        "source": spec.source,
-        "mode": spec.mode,
-        "engine": engine,
-        "mount": {"source": remote.workspace_source(spec.project_dir), "target": "/workspace"},
-        "workdir": app.target.workdir,
-        "memory": {"requested": spec.memory, "effective": effective,
-                   "enforced": bool((spec.memory is None and found.state != "running")
-                                    or (found.state == "running" and found.memory_enforced
-                                        and effective == spec.memory))
-                   if not host.rootless_cgroup_v1() else spec.memory is None},
-        "cpus": spec.cpus,
-        "pids_limit": spec.pids_limit,
-        "disk": {"requested": spec.disk, "not_enforced": disk.not_enforced(app.runner, desired.container)},
-        "network": spec.network,
-        "auto_commit": spec.auto_commit,
-        "committed_state": [{"tag": s.tag, "id": s.image_id, "size": s.size, "in_use": s.tag == in_use}
-                            for s in current],
-        "previous_state": [{"tag": s.tag, "id": s.image_id} for s in saved if s.tag.endswith("-prev")],
-        "in_sync": is_in_sync(desired, found),
-        "owner": ownership.identity(spec),
-        "container_owner": foreign,  # set: the container of this name is another owner's
-        # Saved states of this name this owner does not use: another project's, or of
-        # the old tag format and not provably ours (`gc` and their owner deal with them).
-        "other_owners_state": [s.tag for s in state.state_images(app.runner, spec, ours=False)],
-        # Limits requested but ignored by this host (rootless Podman on cgroup v1).
-        "not_enforced": sorted(host.unenforced_limits(desired.container)),
-        # What the spec grants beyond a default sandbox, and whether each is approved.
-        "consent": _consent(spec),
-        # This owner's setup, built and saved-state images: how many, and their sizes
-        # added up (each image's size includes the layers it shares with the others).
-        "images": {"count": len(own_images),
-                   "size": sum(int(i.get("Size") or 0) for i in own_images)},
-        "instance": _instance(app),
-    }
+def _converge(data: dict) -> str:
+    """What makes the sandbox what the spec says: `start` in classic mode (a remount
+    discards uncommitted work with a notice, as the original tool did), else `apply`."""
+    return f"run `podman-sandbox {'start' if data['mode'] == 'classic' else 'apply'}`"
 
 
-def _instance(app: App) -> dict | None:
-    """--instance: its name, workspace mode, private folder and (worktree) branch."""
-    if not app.instance:
-        return None
-    layout, meta = app.layout, app.layout.meta or {}
-    return {"name": layout.name, "workspace": layout.mode, "folder": layout.folder,
-            "made": bool(layout.meta), "branch": meta.get("branch"), "base": meta.get("base")}
+def _differs(data: dict, field: str) -> dict | None:
+    return next((d for d in data["differences"] if d["field"] == field), None)
 
 
-def _consent(spec) -> dict:
-    from podman_sandbox.cli.report import consent_dict
-    return consent_dict(spec)
+def _now(data: dict, key: str) -> object:
+    """What runs: the container's value when there is one, else the spec's."""
+    return (data["actual"] or {}).get(key, data[key])
+
+
+def _wanted(data: dict, shown: str, field: str, fmt: Callable[[Any], str]) -> str:
+    """shown, or when the container differs in field: what it has, then what is wanted."""
+    diff = _differs(data, field)
+    if diff is None:
+        return shown
+    return f"{fmt(diff['actual'])} in the container; {fmt(diff['wanted'])} wanted: {_converge(data)}"
 
 
 def _limit(data: dict, key: str) -> str:
-    if not data[key]:
-        return "no limit"
-    if key in data["not_enforced"]:
+    def fmt(value: object) -> str:
+        return "no limit" if not value else str(value)
+
+    if data[key] and key in data["not_enforced"]:
         return f"{data[key]} requested, NOT enforced: rootless Podman cannot set limits on cgroup v1 hosts"
-    return str(data[key])
+    return _wanted(data, fmt(_now(data, key)), key, fmt)
+
+
+def _image(data: dict) -> str:
+    moved = _differs(data, "image_id")
+    shown = _wanted(data, str(_now(data, "image")), "image", str)
+    if moved and not _differs(data, "image"):
+        shown += (f" (the container was made from its id {str(moved['actual'])[:12]}; it now has "
+                  f"id {str(moved['wanted'])[:12]}: {_converge(data)})")
+    return shown
+
+
+def _extra_mounts(mounts: list[dict] | None) -> str:
+    return show_value("mounts", [m for m in mounts or () if m.get("target") != "/workspace"])
+
+
+def _workspace(mounts: list[dict] | None) -> str | None:
+    return next((m.get("source") for m in mounts or () if m.get("target") == "/workspace"), None)
+
+
+def _mount_rows(data: dict) -> list[tuple[str, str]]:
+    shown = f"{data['mount']['source']} -> /workspace"
+    diff = _differs(data, "mounts")
+    rows = []
+    if diff is None:
+        rows.append(("Mount", shown))
+        extra = _extra_mounts((data["actual"] or {}).get("mounts"))
+        if extra != "none":
+            rows.append(("Other mounts", extra))
+        return rows
+    wanted = _workspace(diff["wanted"])
+    if wanted != _workspace(diff["actual"]):
+        shown = f"{shown} in the container; {wanted} wanted: {_converge(data)}"
+    rows.append(("Mount", shown))
+    now, then = _extra_mounts(diff["actual"]), _extra_mounts(diff["wanted"])
+    if now != then:
+        rows.append(("Other mounts", f"{now} in the container; {then} wanted: {_converge(data)}"))
+    elif now != "none":
+        rows.append(("Other mounts", now))
+    return rows
+
+
+def _env(data: dict) -> str | None:
+    """The variables' names (their values stay out of a terminal's scrollback), and which
+    ones differ."""
+    diff = _differs(data, "env")
+    if diff is None:
+        names = sorted((data["actual"] or {}).get("env") or {})
+        return ", ".join(names) if names else None
+    now, wanted = diff["actual"] or {}, diff["wanted"] or {}
+    parts = [f"{k} added" for k in sorted(set(wanted) - set(now))]
+    parts += [f"{k} removed" for k in sorted(set(now) - set(wanted))]
+    parts += [f"{k} changed" for k in sorted(set(now) & set(wanted)) if now[k] != wanted[k]]
+    return (f"{', '.join(sorted(now)) or 'none'} in the container; wanted: {', '.join(parts)}: "
+            f"{_converge(data)}")
 
 
 @click.command("status")
@@ -122,8 +123,8 @@ def command(app: App, as_json: bool) -> int:
       podman-sandbox status --json
     """
     app.tolerate_invalid_spec()
-    from podman_sandbox.engine import host
     from podman_sandbox.schema.sizes import format_size
+    from podman_sandbox.status import status_dict
 
     data = status_dict(app)
     if as_json:
@@ -132,18 +133,19 @@ def command(app: App, as_json: bool) -> int:
     mem = data["memory"]
     if mem["requested"] is None and mem["effective"] is not None:
         memory = (f"{format_size(mem['effective'])} (effective, from the cgroup); no limit "
-                  "requested: run `podman-sandbox apply`")
+                  f"requested: {_converge(data)}")
     elif mem["requested"] is None:
         memory = "no limit"
-    elif host.rootless_cgroup_v1():
+    elif "memory" in data["not_enforced"]:
         memory = (f"{format_size(mem['requested'])} requested, NOT enforced: rootless Podman "
                   "cannot set limits on cgroup v1 hosts")
     elif mem["effective"] is None and data["state"] != "running":
-        memory = f"{format_size(mem['requested'])} (applies when running)"
+        memory = _wanted(data, f"{format_size(mem['requested'])} (applies when running)", "memory",
+                         format_size)
     else:
         memory = f"{format_size(mem['effective'])} (effective, from the cgroup)"
         if not mem["enforced"]:
-            memory += f"; {format_size(mem['requested'])} requested: run `podman-sandbox apply`"
+            memory += f"; {format_size(mem['requested'])} requested: {_converge(data)}"
     used = [s["tag"] for s in data["committed_state"] if s["in_use"]]
     others = [s["tag"] for s in data["committed_state"] if not s["in_use"]]
     sandbox = f"{data['name']} ({'not running, no container' if data['state'] == 'missing' else data['state']})"
@@ -151,6 +153,8 @@ def command(app: App, as_json: bool) -> int:
         sandbox = (f"{data['name']}: the container of this name belongs to "
                    f"{data['container_owner']}, not to {data['owner']}; choose another `name:`")
     inst = data["instance"]
+    env = _env(data)
+    others_differ = [d["field"] for d in data["differences"] if d["field"] not in _OWN_ROWS]
     rows = [
         ("Sandbox", sandbox),
         *([("Instance", f"{inst['name']} ({inst['workspace']}"
@@ -159,15 +163,16 @@ def command(app: App, as_json: bool) -> int:
         ("Governed by", f"{data['source']} ({data['mode']})"),
         ("Engine", data["engine"]["name"] + (f", server {data['engine']['host']}"
                                              if data["engine"]["host"] else "")),
-        ("Image", data["image"]),
-        ("Mount", f"{data['mount']['source']} -> /workspace"),
+        ("Image", _image(data)),
+        *_mount_rows(data),
+        *([("Env", env)] if env else []),
         ("Memory", memory),
         ("CPUs", _limit(data, "cpus")),
         ("Pids limit", _limit(data, "pids_limit")),
         ("Disk", "no limit" if not data["disk"]["requested"] else
          (data["disk"]["not_enforced"] or "").removeprefix("disk: ")
          or f"{format_size(data['disk']['requested'])} (Podman's storage enforces it)"),
-        ("Network", data["network"]),
+        ("Network", _wanted(data, str(_now(data, "network")), "network", str)),
         ("Saved state", f"{used[0]} (in use)" if used else "none for this image and setup "
          "(a new container starts fresh)"),
         *([("Other saved states", ", ".join(others) + " (made on another image or setup; "
@@ -179,12 +184,14 @@ def command(app: App, as_json: bool) -> int:
         ("Images", f"{data['images']['count']} setup, built and saved-state image(s), "
                    f"{data['images']['size'] / 1e6:.1f} MB together (shared layers counted "
                    "in each; `podman-sandbox gc` removes superseded ones)"),
+        *([("Also differs", ", ".join(others_differ) + " (see `podman-sandbox plan`)")]
+          if others_differ else []),
         ("Auto-commit", "on" if data["auto_commit"] else "off"),
         ("In sync", "yes" if data["in_sync"] else "no (see `podman-sandbox plan`)" if data["running"]
          else "- (not running)"),
     ]
-    for label, value in rows:
-        click.echo(f"{label + ':':13} {value}")
+    for label, value in rows:  # names and paths come from the spec: never terminal controls
+        click.echo(printable(f"{label + ':':13} {value}"))
     from podman_sandbox.cli.report import print_consent
     print_consent(data["consent"], app.spec_file)
     return 0

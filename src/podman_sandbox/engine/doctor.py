@@ -135,10 +135,9 @@ def host_facts() -> Host:
     except KeyError:
         user = str(uid)
     rootless = uid != 0
-    conf_path = (os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
-                              "containers", "containers.conf")
-                 if rootless else "/etc/containers/containers.conf")
-    return Host(user=user, uid=uid, rootless=rootless, conf_path=conf_path,
+    user_conf = os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
+                             "containers", "containers.conf")
+    return Host(user=user, uid=uid, rootless=rootless, user_conf=user_conf,
                 conf_env=os.environ.get("CONTAINERS_CONF") or None,
                 runc=shutil.which("runc") is not None)
 

@@ -37,9 +37,14 @@ class Host:
     user: str = "root"
     uid: int = 0
     rootless: bool = False
-    conf_path: str = "/etc/containers/containers.conf"  # where a containers.conf fix goes
+    # This user's own containers.conf ($XDG_CONFIG_HOME or ~/.config): only rootless
+    # Podman reads it (Podman run as root reads /usr/share and /etc only).
+    user_conf: str = "/root/.config/containers/containers.conf"
     conf_env: str | None = None  # CONTAINERS_CONF, when set
     runc: bool = True  # runc installed
+
+
+SYSTEM_CONF = "/etc/containers/containers.conf"  # read by every Podman of the machine
 
 
 @dataclass(frozen=True)
@@ -80,15 +85,34 @@ def containers_conf(keys: tuple[str, ...] | list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _conf_fix(host: Host) -> str:
-    where = (f"the file CONTAINERS_CONF names ({host.conf_env}); Podman reads only that file"
-             if host.conf_env else
-             f"{host.conf_path} (create it if missing; it is merged with Podman's defaults)")
-    return f"put the containers.conf lines below in {where}"
+def _conf_fix(host: Host, why: str) -> str:
+    """Where the containers.conf lines go, and whom each place fixes it for: /etc's file
+    for every Podman of the machine, the per-user file for that user's rootless Podman
+    only, CONTAINERS_CONF instead of all of them (containers.conf(5); checked on Podman
+    4.3: as root a ~/.config file changes nothing, rootless it counts)."""
+    if host.conf_env:
+        return (f"put the containers.conf lines below ({why}) in the file CONTAINERS_CONF "
+                f"names ({host.conf_env}): while it is set, Podman reads that file alone")
+    env = ("  a file of your own named by CONTAINERS_CONF (export CONTAINERS_CONF=FILE), for "
+           "the commands run with it set (your shell, a CI job): Podman then reads that file "
+           "alone, none of the others")
+    if host.rootless:
+        return "\n".join((
+            f"put the containers.conf lines below ({why}) in one of these (create it if missing):",
+            f"  {host.user_conf}, for you ({host.user}) only: your rootless Podman reads it",
+            f"  {SYSTEM_CONF}, as root, for every user of this machine, root included",
+            env))
+    return "\n".join((
+        f"put the containers.conf lines below ({why}) in one of these (create it if missing):",
+        f"  {SYSTEM_CONF}, for every user of this machine: Podman run as root and each "
+        "user's rootless Podman",
+        env,
+        f"  not {host.user_conf}: Podman run as root reads no per-user file (a rootless "
+        "user's own ~/.config/containers/containers.conf fixes it for that user alone)"))
 
 
 def _crun_fix(host: Host) -> str:
-    text = _conf_fix(host) + " to use runc instead of crun"
+    text = _conf_fix(host, "they make Podman use runc instead of crun")
     if not host.runc:
         text = "install runc (Debian/Ubuntu: apt-get install runc; Fedora: dnf install runc), then " + text
     return text
@@ -111,7 +135,7 @@ CATALOGUE: tuple[Known, ...] = (
     Known("rlimits", r"setrlimit|error setting rlimit", FAIL,
           "Podman's default rlimits (open files, processes) are higher than this host lets a "
           "container set",
-          lambda h: _conf_fix(h) + " to ask for limits this host allows", conf=("rlimits",),
+          lambda h: _conf_fix(h, "they ask for limits this host allows"), conf=("rlimits",),
           hint="Podman's default rlimits cannot be set here: run `podman-sandbox doctor` for the fix"),
     Known("registry", r"initializing source docker://",
           hint="no registry could be reached for it: check the name, or build or load the image "
