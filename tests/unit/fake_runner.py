@@ -209,9 +209,10 @@ class FakeRunner:
         for ref in args:
             entry = self._container(ref) or self._image(ref)
             (found if entry else missing).append(entry or ref)
-        if missing:
-            return Result(argv, 125, json.dumps(found),
-                          f'Error: inspecting object: no such object: "{missing[0]}"\n')
+        if missing:  # as Podman 4.3 says it: a line per missing name, the last one "Error:"
+            lines = [f'error inspecting object: no such object: "{ref}"' for ref in missing[1:]]
+            lines.append(f'Error: inspecting object: no such object: "{missing[0]}"')
+            return Result(argv, 125, json.dumps(found), "\n".join(lines) + "\n")
         return self._ok(argv, json.dumps(found))
 
     def _images(self, argv, args):
