@@ -163,6 +163,11 @@ class Container:
         return self.labels.get(LABEL_BASE_ID) or None
 
 
+def container(entry: dict | None) -> Container | None:
+    """The entry's facts when it is a container's; None for anything else or nothing."""
+    return Container(entry) if entry is not None and kind(entry) == "container" else None
+
+
 def sandbox_entries(name: str, entries: list[dict | None]) -> tuple[Container | None, dict | None]:
     """(the container called name, the image) from the answer to `inspect NAME IMAGE`.
 
@@ -176,8 +181,7 @@ def sandbox_entries(name: str, entries: list[dict | None]) -> tuple[Container | 
                            "have it; the pod is left alone",
                            hint="give the sandbox another name (name: in sandbox.yaml), or "
                                 f"remove the pod if it is yours (`podman pod rm {name}`)")
-    container = Container(first) if kind(first) == "container" else None
-    return container, image if kind(image) == "image" else None
+    return container(first), image if kind(image) == "image" else None
 
 
 # --- asking -------------------------------------------------------------------------

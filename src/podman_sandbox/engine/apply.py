@@ -104,7 +104,7 @@ def _remove_leftovers(runner: Runner, desired: Desired) -> None:
     name = desired.spec.name
     names = [setup_container_name(name), next_name(name)]
     for left, info in zip(names, answers.inspect(runner, names)):
-        container = answers.Container(info) if answers.kind(info) == "container" else None
+        container = answers.container(info)
         if container is not None and container.managed:
             ownership.require("container", left, container.labels, desired.spec)
             runner.run(render("remove", name=left), what=f"remove the leftover {left}",
@@ -119,8 +119,8 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
 
     if connection.is_remote():
         return  # its /proc is on the server; the sources were the server's to resolve
-    info = answers.inspect_one(runner, container)
-    pid = answers.Container(info).pid if answers.kind(info) == "container" else None
+    seen = answers.container(answers.inspect_one(runner, container))
+    pid = seen.pid if seen is not None else None
     problems = mountcheck.verify(pid, list(expected))
     if problems:
         raise RefusedError(f"the new container {container} does not have the mounts that were "
