@@ -309,7 +309,6 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
     if rec.get("insync") != "1" or not rec.get("image") or not rec.get("base"):
         return None
     from podman_sandbox.engine import answers
-
     from podman_sandbox.engine.cgroup import limits_ignored
 
     if limits_ignored():
@@ -332,7 +331,8 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
     from podman_sandbox.errors import SandboxError
 
     try:
-        # Exit 0 (else out is None): an entry for each name, in order.
+        # Exit 0 (else out is None): an entry for each name, in order. live: is_live held
+        # above, under the lock.
         if not confirms(answers.decode(out, "podman inspect"), rec, live=True):
             return None
     except SandboxError:
