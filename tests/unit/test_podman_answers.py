@@ -101,6 +101,8 @@ def test_no_such_object_is_an_answer():
     (0, "{}", "", "its answer is not a JSON list of objects"),
     # the container found and the image missing, but another error besides
     (125, "[]", 'Error: no such object: "x"\nError: database is locked\n', "database is locked"),
+    (125, "[]", 'time="2026" level=error msg="storage is corrupt"\nError: no such object: "x"\n',
+     "podman inspect failed"),
 ])
 def test_a_failing_inspect_is_an_error(code, stdout, stderr, message):
     fake = world()
@@ -108,6 +110,13 @@ def test_a_failing_inspect_is_an_error(code, stdout, stderr, message):
     with pytest.raises(PodmanError, match=message) as failed:
         act.observe(fake, desired())
     assert failed.value.exit_code == EXIT_PODMAN
+
+
+def test_warnings_beside_no_such_object_are_still_an_answer():
+    stderr = ("WARN[0000] Using cgroups-v1 which is deprecated in favor of cgroups-v2\n"
+              'time="2026-12-01T00:00:00Z" level=warning msg="The cgroupv2 manager is set"\n'
+              'Error: no such object: "a"\n')
+    assert answers.read_inspect(["a"], Result(["podman", "inspect", "a"], 125, "[]", stderr)) == [None]
 
 
 def test_each_entry_is_matched_to_the_name_asked():

@@ -76,10 +76,14 @@ def missing_names(stderr: str) -> list[str]:
     return found
 
 
+def _warning(line: str) -> bool:
+    """A warning Podman logs (`WARN[0000] ...`, `time=... level=warning msg=...`)."""
+    return line.lstrip().startswith("WARN") or "level=warning" in line
+
+
 def _only_missing(stderr: str) -> bool:
     """Every error line on stderr says "no such object" (warnings aside)."""
-    errors = [line for line in stderr.splitlines()
-              if line.strip() and not line.lstrip().upper().startswith(("WARN", "TIME="))]
+    errors = [line for line in stderr.splitlines() if line.strip() and not _warning(line)]
     return bool(errors) and all(NO_SUCH_OBJECT in line for line in errors)
 
 
