@@ -26,7 +26,6 @@ from podman_sandbox.engine.runner import Runner
 from podman_sandbox.errors import PodmanError
 
 
-
 # Paths Podman itself changes in every container: not the user's changes.
 _PODMAN_PATHS = {"/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run",
                  "/run/.containerenv", "/run/secrets", "/workspace", "/dev", "/proc", "/sys",

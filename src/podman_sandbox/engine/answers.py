@@ -135,7 +135,7 @@ def labels_of(entry: dict | None) -> dict[str, str]:
     """A container's or image's labels ({} when it has none, or they are not a map)."""
     entry = entry or {}
     found = (entry.get("Config") or {}).get("Labels") if isinstance(entry.get("Config"), dict) else None
-    if found is None:
+    if not found:
         found = entry.get("Labels")  # an image's listing row carries them at the top
     return dict(found) if isinstance(found, dict) else {}
 
