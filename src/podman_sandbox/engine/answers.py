@@ -13,6 +13,9 @@ find, naming each missing one on stderr (`no such object: "A"`), so each
 answer is matched to the name it is for; what a name turned out to be (a
 container, an image, a pod, a volume) is decided here too (kind()).
 
+Not read here: `podman diff` (actual.changed_paths, whose "no answer" callers
+tell from "nothing changed") and `podman info` (doctor, remote, disk).
+
 Standard library only and cheap to import: `apply`'s fast path (fastpath.py)
 reads its one inspect through it; json is imported when an answer is read.
 """
