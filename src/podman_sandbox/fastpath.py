@@ -275,28 +275,21 @@ def _capture(argv: list[str]) -> str | None:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def _confirms(found: list, rec: dict) -> bool:
-    """The inspect output shows the recorded container, running as recorded, made from
-    the image the spec's image name still points at."""
-    from podman_sandbox.engine.labels import LABEL_BASE_ID, LABEL_MANAGED
+def confirms(entries: list, rec: dict, *, live: bool) -> bool:
+    """In sync (engine/insync.py), from the answer to `podman inspect NAME IMAGE` (its
+    entries, read by engine/answers.py) and the record of a converge that found the
+    sandbox in sync: the recorded container (so its labels and creation settings are
+    those found), the recorded process with the recorded limits (live: record.is_live),
+    made from the image the spec's image name still points at."""
+    from podman_sandbox.engine import answers, insync
 
-    container = image = None
-    for info in found if isinstance(found, list) else ():
-        if not isinstance(info, dict):
-            return False
-        if "State" in info and info.get("Name") == rec["container"]:
-            container = info
-        elif "RootFS" in info or "RepoTags" in info:
-            image = info
-    if container is None or image is None:
-        return False
-    state = container.get("State") or {}
-    labels = (container.get("Config") or {}).get("Labels") or {}
-    return (container.get("Id") == rec["id"] and state.get("Running") is True
-            and state.get("Pid") == rec["pid"]
-            and labels.get(LABEL_MANAGED) == "true"
-            and labels.get(LABEL_BASE_ID) == rec["base"]
-            and image.get("Id") == rec["base"])
+    container, image = answers.sandbox_entries(rec["container"], entries)
+    recorded = (container is not None and container.id == rec["id"]
+                and container.pid == rec["pid"] and rec.get("insync") == "1")
+    return container is not None and insync.in_sync(
+        running=container.running, managed=container.managed, ours=recorded,
+        same_state=recorded and live, base_id=(image or {}).get("Id") or None,
+        built_from=container.built_from)
 
 
 def try_apply(argv: list[str], instance: str = "") -> int | None:
@@ -315,9 +308,10 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
     _, podman, rec = found
     if rec.get("insync") != "1" or not rec.get("image") or not rec.get("base"):
         return None
-    from podman_sandbox.engine.cgroup import cgroup_version
+    from podman_sandbox.engine import answers
+    from podman_sandbox.engine.cgroup import limits_ignored
 
-    if os.geteuid() != 0 and cgroup_version() == 1:
+    if limits_ignored():
         return None  # rootless on cgroup v1: the full path says which limits are not enforced
     from podman_sandbox.engine.lock import sandbox_lock
     from podman_sandbox.errors import LockError
@@ -326,20 +320,23 @@ def try_apply(argv: list[str], instance: str = "") -> int | None:
         with sandbox_lock(rec["container"], wait=0):
             if not record.is_live(rec):
                 return None
-            out = _capture([*connection.argv(podman), "inspect", rec["container"], rec["image"]])
+            names = [rec["container"], rec["image"]]
+            out = _capture([*connection.argv(podman), *answers.inspect_argv(names)[1:]])
     except LockError:
         return None  # another command is changing it (or no safe lock): the full path
     except KeyboardInterrupt:
         return 130
     if out is None:
         return None
-    import json
+    from podman_sandbox.errors import SandboxError
 
     try:
-        if not _confirms(json.loads(out), rec):
+        # Exit 0 (else out is None): an entry for each name, in order. live: is_live held
+        # above, under the lock.
+        if not confirms(answers.decode(out, "podman inspect"), rec, live=True):
             return None
-    except ValueError:
-        return None
+    except SandboxError:
+        return None  # an answer it cannot read, or a pod of that name: the full path says
     from podman_sandbox.output import Output
 
     Output().step(f"{rec['container']} is running and in sync: nothing changed")

@@ -91,6 +91,7 @@ class FakeRunner:
         self.calls: list[list[str]] = []
         self.containers: dict[str, dict] = {}  # name -> inspect entry
         self.images: list[dict] = []  # inspect entries of images, with RepoTags
+        self.pods: dict[str, dict] = {}  # name -> inspect entry (a pod holds a container name)
         self.fail: dict[str, tuple[int, str]] = {}  # subcommand -> (returncode, stderr)
         self.diff: dict = {}  # what `podman diff` answers
         self.logs = b""  # what `podman logs` writes
@@ -118,7 +119,9 @@ class FakeRunner:
         """A world holding what a recorded `podman inspect NAME IMAGE` returned."""
         fake = cls(**kw)
         for entry in load(fixture, project):
-            if "State" in entry:
+            if "InfraContainerID" in entry:
+                fake.pods[entry["Name"]] = copy.deepcopy(entry)
+            elif "State" in entry:
                 fake.add_container(entry)
             else:
                 fake.add_image(entry)
@@ -207,11 +210,12 @@ class FakeRunner:
     def _inspect(self, argv, args):
         found, missing = [], []
         for ref in args:
-            entry = self._container(ref) or self._image(ref)
+            entry = self._container(ref) or self._image(ref) or self.pods.get(ref)
             (found if entry else missing).append(entry or ref)
-        if missing:
-            return Result(argv, 125, json.dumps(found),
-                          f'Error: inspecting object: no such object: "{missing[0]}"\n')
+        if missing:  # as Podman 4.3 says it: a line per missing name, the last one "Error:"
+            lines = [f'error inspecting object: no such object: "{ref}"' for ref in missing[1:]]
+            lines.append(f'Error: inspecting object: no such object: "{missing[0]}"')
+            return Result(argv, 125, json.dumps(found), "\n".join(lines) + "\n")
         return self._ok(argv, json.dumps(found))
 
     def _images(self, argv, args):
@@ -261,6 +265,8 @@ class FakeRunner:
         name = _option_values(args, "--name")[0]
         if name in self.containers:
             return Result(argv, 125, "", f'Error: the container name "{name}" is already in use\n')
+        if name in self.pods:
+            return Result(argv, 125, "", f'Error: name "{name}" is in use: pod already exists\n')
         entry = copy.deepcopy(self._template)
         entry["Id"] = self._new_id(name)
         entry["Name"] = name

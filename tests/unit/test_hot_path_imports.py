@@ -25,7 +25,7 @@ import pytest
 
 from fake_runner import RECORDED_NAME, invoke, make_project, recorded_world
 from podman_sandbox.engine import record
-from podman_sandbox.engine.actual import inspect_argv
+from podman_sandbox.engine.answers import inspect_argv
 from podman_sandbox.engine.render import render
 from podman_sandbox.locate import locate
 
@@ -381,8 +381,11 @@ def test_fast_apply_is_one_inspect_with_the_standard_library(world):
     assert result["code"] == 0
     assert result["stderr"] == "==> hot is running and in sync: nothing changed\n"
     assert world.podman_calls() == [["inspect", "hot", "localhost/x/y:1"]]
+    # answers and insync: the engine's own reader of the inspect and rule of "in sync"
     _assert_lean([m for m in result["new"] if m != "json" and not m.startswith("json.")],
-                 EXECUTE_MODULES | RESTART_MODULES | {"podman_sandbox.output", "podman_sandbox.engine.labels"})
+                 EXECUTE_MODULES | RESTART_MODULES | {"podman_sandbox.output", "podman_sandbox.engine.labels",
+                                                      "podman_sandbox.engine.answers",
+                                                      "podman_sandbox.engine.insync"})
 
 
 def _moved_image(entries):

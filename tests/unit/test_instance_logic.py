@@ -157,8 +157,11 @@ def test_an_instance_starts_from_the_projects_state_and_commits_its_own():
     assert owner == ownership.spec_owner_hash(spec)  # one setup key: one build for all
     key = images.setup_key("base", ["make"], owner)
     project_state = images.state_tag(spec.name, key)
-    actual = Actual(owner_key=owner, base_image_id="base", setup_image_present=True,
-                    state_image=project_state)
+    actual = Actual(state="missing", container_id=None, pid=None, pid_file=None, observed=None,
+                    managed=True, labels={}, owner_key=owner, base_image_id="base", base_labels={},
+                    built_from_base_id=None, memory_enforced=True, setup_image_present=True,
+                    state_image=project_state, other_state_image=None, legacy_states=[],
+                    uncommitted=[], disk_unenforced=None)
     plan = make_plan(Desired.from_spec(inst), actual, [])
     assert plan.actions[0].kind == "create" and plan.actions[0].params["image"] == project_state
     assert images.state_tag(inst.name, key) != project_state  # its own commits go elsewhere

@@ -240,8 +240,7 @@ def test_planning_is_pure():
     """Same Desired and Actual in, the same Plan out, and no I/O in make_plan."""
     want = desired(memory="128m", env={"APP_ENV": "prod"})
     fake = world(uncommitted=True)
-    found = act.observe(fake, want)
-    act.complete(fake, want, found)
+    found = act.complete(fake, want, act.observe(fake, want))
     from podman_sandbox.engine.diff import changes
     diff = changes(found.observed, want.container)
     calls = len(fake.calls)
@@ -259,11 +258,9 @@ def test_observed_state_from_recorded_inspect():
     stopped = load("inspect_stopped.json")[0]
     observed, _ = act.observe_container(stopped, rootless_v1=False)
     assert observed["memory"] == 64 * MIB  # from HostConfig when not running
-    found = act.Actual()
-    act._fill_container(found, info)
+    found = act.observe(world(), desired())
     assert (found.state, found.managed, found.built_from_base_id) == ("running", True, BASE_ID)
-    found = act.Actual()
-    act._fill_container(found, load("inspect_foreign.json")[0])
+    found = act.observe(world("inspect_foreign.json"), desired())
     assert (found.state, found.managed, found.observed) == ("stopped", False, None)
 
 

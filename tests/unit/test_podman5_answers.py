@@ -79,7 +79,7 @@ def test_fast_path_confirms_the_recorded_container(podman_version):
     found = load("inspect_running.json")
     container, image = found
     rec = {"container": RECORDED_NAME, "id": container["Id"], "pid": container["State"]["Pid"],
-           "base": image["Id"]}
-    assert fastpath._confirms(found, rec)
-    assert not fastpath._confirms(found, dict(rec, pid=rec["pid"] + 1))
-    assert not fastpath._confirms(load("inspect_stopped.json"), rec)
+           "base": image["Id"], "insync": "1"}
+    assert fastpath.confirms(found, rec, live=True)
+    assert not fastpath.confirms(found, dict(rec, pid=rec["pid"] + 1), live=True)
+    assert not fastpath.confirms(load("inspect_stopped.json"), rec, live=True)

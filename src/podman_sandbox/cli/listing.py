@@ -11,18 +11,18 @@ from podman_sandbox.errors import SpecError
 
 
 def containers(app: App) -> list[dict]:
+    from podman_sandbox.engine import answers
     from podman_sandbox.engine.labels import (LABEL_INSTANCE, LABEL_MANAGED, LABEL_PROJECT,
                                               LABEL_ROLE)
-    from podman_sandbox.engine.render import render
 
-    result = app.runner.run(render("ps"), what="podman ps")
+    listed = answers.containers(app.runner)
     try:
         current, spec = app.spec.name, app.spec
     except SpecError:
         current, spec = None, None
     from podman_sandbox.engine import ownership
     rows = []
-    for c in json.loads(result.stdout or "[]") or []:
+    for c in listed:
         labels = c.get("Labels") or {}
         name = (c.get("Names") or [""])[0]
         sandbox = labels.get(LABEL_MANAGED) == "true" and labels.get(LABEL_ROLE) != "setup"

@@ -6,16 +6,18 @@ read-only, network); limits that `podman update` changes live come from the
 container's cgroup, because Podman 4's inspect keeps showing the old values
 (Podman 5's does not; the cgroup is right on both); intent-only
 fields (the user's image name, the setup steps) come from the label written
-at create time. The rest (images on disk, uncommitted changes) is looked up
-only when something has to change.
+at create time. That is an Observed (observe()). The rest (images on disk,
+uncommitted changes) is looked up only when something has to change, and makes
+the Actual the planner requires (complete()). Podman's answers are read by
+engine/answers.py: a failing Podman is an error here, never an empty answer.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
-from podman_sandbox.engine import cgroup, connection, host, images, ownership
+from podman_sandbox.engine import answers, cgroup, connection, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
@@ -30,30 +32,24 @@ _PODMAN_PATHS = {"/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/ru
                  "/tmp", "/var", "/var/tmp", "/run/podman-init"}
 
 
-@dataclass
-class Actual:
-    state: str = "missing"  # missing | running | stopped
-    container_id: str | None = None
-    pid: int | None = None  # init process on the host, when running
-    pid_file: str | None = None  # where Podman writes the init pid (read by the fast path)
-    observed: dict | None = None  # canonical shape, as Desired.container
-    managed: bool = True  # False: a container of that name that we did not make
-    labels: dict = field(default_factory=dict)  # the container's (whose it is: ownership.py)
-    owner_key: str = ""  # this spec's owner hash (ownership.spec_owner_hash): keys our tags
-    base_image_id: str | None = None  # the spec's image as it is locally now (None: absent)
-    base_labels: dict = field(default_factory=dict)  # its labels (one we made is an owner's)
-    built_from_base_id: str | None = None  # the base image id the container was made from
-    memory_enforced: bool = True
-    # Looked up only when the plan may change something (see complete()):
-    setup_image_present: bool = False
-    state_image: str | None = None  # committed state tag for this sandbox and base
-    # The committed state of the container's own base and setup, when the spec now
-    # keys another one (image or setup changed): kept, but not used by a new container.
-    other_state_image: str | None = None
-    # Saved states of the old tag format that are provably ours: (image id, old tag, new tag).
-    legacy_states: list[tuple[str, str, str]] = field(default_factory=list)
-    uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
-    disk_unenforced: str | None = None  # disk: asked for, and why Podman cannot enforce it here
+@dataclass(frozen=True)
+class Observed:
+    """What one `podman inspect NAME IMAGE` shows (observe()): enough to tell "in sync"
+    and what status, stop and logs need, not enough to plan a change: that takes an
+    Actual (complete()), which the planner requires."""
+
+    state: str  # missing | running | stopped
+    container_id: str | None
+    pid: int | None  # init process on the host, when running
+    pid_file: str | None  # where Podman writes the init pid (read by the fast path)
+    observed: dict | None  # canonical shape, as Desired.container
+    managed: bool  # False: a container of that name that we did not make
+    labels: dict  # the container's (whose it is: ownership.py)
+    owner_key: str  # this spec's owner hash (ownership.spec_owner_hash): keys our tags
+    base_image_id: str | None  # the spec's image as it is locally now (None: absent)
+    base_labels: dict  # its labels (one we made is an owner's)
+    built_from_base_id: str | None  # the base image id the container was made from
+    memory_enforced: bool
 
     @property
     def observed_hash(self) -> str | None:
@@ -61,26 +57,22 @@ class Actual:
         return spec_hash(self.observed) if self.observed is not None else None
 
 
-def inspect_argv(names: list[str]) -> list[str]:
-    """render("inspect", names=names), without loading Jinja.
+@dataclass(frozen=True)
+class Actual(Observed):
+    """Observed, and what only a change needs: images on disk and uncommitted work.
 
-    This call is the whole no-change check of apply, execute and status, and
-    Jinja's import costs tens of ms there; templates/inspect.j2 stays the
-    reference (tests/unit/test_hot_path_imports.py holds the two equal).
-    """
-    return ["podman", "inspect", *(str(name) for name in names)]
+    Made by complete(), every field at once (none has a default): an Actual
+    that plans no discards because nobody looked for them cannot be made."""
 
-
-def _inspect(runner: Runner, names: list[str]) -> list[dict]:
-    result = runner.run(inspect_argv(names), what="podman inspect", check=False)
-    try:
-        found = json.loads(result.stdout or "[]")
-    except json.JSONDecodeError:
-        found = []
-    if result.returncode != 0 and not found and "no such object" not in result.stderr:
-        raise PodmanError(f"podman inspect failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'exit ' + str(result.returncode)}",
-                          argv=result.argv, stderr=result.stderr)
-    return found
+    setup_image_present: bool
+    state_image: str | None  # committed state tag for this sandbox and base
+    # The committed state of the container's own base and setup, when the spec now
+    # keys another one (image or setup changed): kept, but not used by a new container.
+    other_state_image: str | None
+    # Saved states of the old tag format that are provably ours: (image id, old tag, new tag).
+    legacy_states: list[tuple[str, str, str]]
+    uncommitted: list[str]  # changed paths in the container
+    disk_unenforced: str | None  # disk: asked for, and why Podman cannot enforce it here
 
 
 def _env_map(env_list: list[str] | None) -> dict[str, str]:
@@ -145,54 +137,45 @@ def observe_container(info: dict, *, rootless_v1: bool,
     return observed, enforced
 
 
-def observe(runner: Runner, desired: Desired) -> Actual:
+def observe(runner: Runner, desired: Desired) -> Observed:
     """The cheap part: one podman inspect for the container and the base image."""
     spec = desired.spec
-    found = _inspect(runner, [spec.name, spec.image])
-    actual = Actual(owner_key=ownership.spec_owner_hash(spec))
-    for info in found:
-        if "State" in info and info.get("Name") == spec.name:
-            _fill_container(actual, info, runner)
-        elif "RootFS" in info or "RepoTags" in info:
-            actual.base_image_id = info.get("Id")
-            actual.base_labels = dict((info.get("Config") or {}).get("Labels") or info.get("Labels") or {})
-    if actual.observed is not None and not host.limits_enforced():
+    container, image = answers.sandbox(runner, spec.name, spec.image)
+    observed, enforced = None, True
+    if container is not None and container.managed:
+        inside = None
+        if connection.is_remote() and container.running:
+            from podman_sandbox.engine import remote
+            inside = remote.limits_inside(runner, container.id or container.name)
+        observed, enforced = observe_container(
+            container.info, rootless_v1=host.rootless_cgroup_v1(), inside=inside)
+    if observed is not None and not host.limits_enforced():
         # Podman ignores these limits here (rootless, cgroup v1): nothing can change
         # them, so they are never drift; status and apply report them as not enforced.
         for key in host.LIMIT_FIELDS:
-            actual.observed[key] = desired.container.get(key)
-        actual.memory_enforced = desired.container.get("memory") is None
-    return actual
-
-
-def _fill_container(actual: Actual, info: dict, runner: Runner | None = None) -> None:
-    labels = (info.get("Config") or {}).get("Labels") or {}
-    state = info.get("State") or {}
-    actual.container_id = info.get("Id")
-    actual.state = "running" if state.get("Running") else "stopped"
-    actual.pid = state.get("Pid") or None if state.get("Running") else None
-    actual.pid_file = info.get("PidFile") or None
-    actual.managed = labels.get(LABEL_MANAGED) == "true"
-    actual.labels = dict(labels)
-    actual.built_from_base_id = labels.get(LABEL_BASE_ID)
-    if actual.managed:
-        inside = None
-        if runner is not None and connection.is_remote() and state.get("Running"):
-            from podman_sandbox.engine import remote
-            inside = remote.limits_inside(runner, info.get("Id") or info["Name"])
-        actual.observed, actual.memory_enforced = observe_container(
-            info, rootless_v1=host.rootless_cgroup_v1(), inside=inside)
+            observed[key] = desired.container.get(key)
+        enforced = desired.container.get("memory") is None
+    return Observed(
+        state="missing" if container is None else "running" if container.running else "stopped",
+        container_id=container.id if container else None,
+        pid=container.pid if container else None,
+        pid_file=container.pid_file if container else None,
+        observed=observed,
+        managed=container.managed if container else True,
+        labels=dict(container.labels) if container else {},
+        owner_key=ownership.spec_owner_hash(spec),
+        base_image_id=(image.get("Id") or None) if image else None,
+        base_labels=answers.labels_of(image),
+        built_from_base_id=container.built_from if container else None,
+        memory_enforced=enforced)
 
 
 def list_images(runner: Runner, reference: str) -> list[dict]:
-    result = runner.run(render("images", reference=reference), what="podman images", check=False)
-    try:
-        return json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        return []
+    """`podman images` rows for reference (answers.images: a failing Podman raises)."""
+    return answers.images(runner, reference)
 
 
-def container_state_key(actual: Actual) -> str:
+def container_state_key(actual: Observed) -> str:
     """The key of the state a container belongs to: the base and setup it was made from."""
     observed = actual.observed or {}
     return images.setup_key(actual.built_from_base_id or "", observed.get("setup", []),
@@ -205,18 +188,26 @@ def describe_uncommitted(lost, name: str) -> str:
     return f"{len(lost)} uncommitted changed path(s) in {name} ({listing})"
 
 
-def uncommitted_changes(runner: Runner, container: str, actual: Actual, spec=None) -> list[str]:
+def uncommitted_changes(runner: Runner, container: str, actual: Observed, spec=None, *,
+                        must_know: bool = False) -> list[str]:
     """Paths changed in the container since its last commit (or since it was made);
-    with spec, without the derived ones (engine/derived.py): what a discard would lose."""
+    with spec, without the derived ones (engine/derived.py): what a discard would lose.
+    must_know: `podman diff` giving no answer is an error, not "nothing changed"."""
     found = changed_paths(runner, container, committed_tag(runner, container, actual),
-                          mount_points(actual)) or []
+                          mount_points(actual))
+    if found is None:
+        if must_know:
+            raise PodmanError(f"podman diff {container} failed: what a change would discard "
+                              "cannot be told, so nothing is changed",
+                              hint="run `podman diff " + container + "` to see why")
+        found = []
     if spec is None:
         return found
     from podman_sandbox.engine import derived
     return derived.work(found, derived.rules(spec))
 
 
-def mount_points(actual: Actual) -> set[str]:
+def mount_points(actual: Observed) -> set[str]:
     """Targets of the container's mounts and the folders above them: Podman makes them
     for the mount, so `podman diff` lists them; they are nobody's work."""
     points = set()
@@ -228,7 +219,7 @@ def mount_points(actual: Actual) -> set[str]:
     return points
 
 
-def committed_tag(runner: Runner, container: str, actual: Actual) -> str | None:
+def committed_tag(runner: Runner, container: str, actual: Observed) -> str | None:
     """The committed state of the container's own base and setup, if there is one."""
     tag = images.state_tag(container, container_state_key(actual))
     return tag if any(ownership.same_owner(ownership.owner_of(img.get("Labels")),
@@ -257,34 +248,42 @@ def changed_paths(runner: Runner, container: str, since: str | None,
                   if not any(q != p and q.startswith(p.rstrip("/") + "/") for q in paths))
 
 
-def complete(runner: Runner, desired: Desired, actual: Actual) -> Actual:
-    """The expensive part, only when something may change: images and uncommitted work."""
+def complete(runner: Runner, desired: Desired, seen: Observed) -> Actual:
+    """The expensive part, only when something may change: images and uncommitted work.
+    The Actual the planner needs, made from seen and all of that at once."""
     spec = desired.spec
-    saved = None  # tags of this sandbox's committed states, listed once
-    if actual.base_image_id:
-        key = images.setup_key(actual.base_image_id, spec.setup, actual.owner_key,
+    setup_present, state_image, other_state_image = False, None, None
+    saved: set[str] = set()  # tags of this sandbox's committed states, listed once
+    legacy: list[tuple[str, str, str]] = []
+    if seen.base_image_id:
+        key = images.setup_key(seen.base_image_id, spec.setup, seen.owner_key,
                                desired.inputs_digest)
         if spec.setup:
-            actual.setup_image_present = any(ownership.is_projects(img.get("Labels"), spec)
-                                             for img in list_images(runner, images.setup_tag(key)))
-        saved, actual.legacy_states = _state_tags(runner, spec)
+            setup_present = any(ownership.is_projects(img.get("Labels"), spec)
+                                for img in list_images(runner, images.setup_tag(key)))
+        saved, legacy = _state_tags(runner, spec)
         state = images.state_tag(spec.name, key)
         if state in saved:
-            actual.state_image = state
+            state_image = state
         elif spec.instance:  # an instance with no state of its own starts from the project's
             state = images.state_tag(spec.instance.project.name, key)
             if any(ownership.is_projects(img.get("Labels"), spec) for img in list_images(runner, state)):
-                actual.state_image = state
-    if actual.state != "missing" and actual.managed:
-        if actual.base_image_id and actual.built_from_base_id:
-            own = images.state_tag(spec.name, container_state_key(actual))
-            if own != actual.state_image and own in (saved or ()):
-                actual.other_state_image = own
-        actual.uncommitted = uncommitted_changes(runner, spec.name, actual, spec)
+                state_image = state
+    uncommitted: list[str] = []
+    if seen.state != "missing" and seen.managed:
+        if seen.base_image_id and seen.built_from_base_id:
+            own = images.state_tag(spec.name, container_state_key(seen))
+            if own != state_image and own in saved:
+                other_state_image = own
+        uncommitted = uncommitted_changes(runner, spec.name, seen, spec, must_know=True)
+    disk_unenforced = None
     if desired.container.get("disk"):
         from podman_sandbox.engine import disk
-        actual.disk_unenforced = disk.reason_for(runner)
-    return actual
+        disk_unenforced = disk.reason_for(runner)
+    return Actual(**{f.name: getattr(seen, f.name) for f in fields(Observed)},
+                  setup_image_present=setup_present, state_image=state_image,
+                  other_state_image=other_state_image, legacy_states=legacy,
+                  uncommitted=uncommitted, disk_unenforced=disk_unenforced)
 
 
 def _state_tags(runner: Runner, spec) -> tuple[set[str], list[tuple[str, str, str]]]:

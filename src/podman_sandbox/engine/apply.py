@@ -8,11 +8,10 @@ Podman rejects leaves the running sandbox exactly as it was.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import host, images, mountcheck, ownership, record, state
+from podman_sandbox.engine import answers, host, images, mountcheck, ownership, record, state
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock, setup_lock
 from podman_sandbox.engine.plan import IMAGE_ACTIONS, PENDING, Action, Plan, is_in_sync, make_plan
@@ -25,24 +24,25 @@ from podman_sandbox.output import Output
 
 @dataclass
 class Survey:
-    actual: act.Actual
+    # Complete (an Actual) whenever plan has actions; in sync, the one inspect alone.
+    actual: act.Observed
     plan: Plan
 
 
 @dataclass
 class Outcome:
     plan: Plan  # what was carried out (empty: nothing to do)
-    actual: act.Actual  # the state afterwards
+    actual: act.Observed  # the state afterwards
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
 def survey(runner: Runner, desired: Desired) -> Survey:
     """Actual state and the plan to reach desired. One podman call when in sync."""
-    actual = act.observe(runner, desired)
-    ownership.require_own_base(desired.spec, actual.base_labels)
-    if is_in_sync(desired, actual):
-        return Survey(actual, Plan(()))
-    act.complete(runner, desired, actual)
+    seen = act.observe(runner, desired)
+    ownership.require_own_base(desired.spec, seen.base_labels)
+    if is_in_sync(desired, seen):
+        return Survey(seen, Plan(()))
+    actual = act.complete(runner, desired, seen)
     changes = []
     if actual.observed is not None:
         from podman_sandbox.engine.diff import changes as diff_changes
@@ -83,7 +83,7 @@ def refuse_discards(plan: Plan, desired: Desired, *, force: bool, imperative: bo
                  "or discard them with `podman-sandbox apply --force`")
 
 
-def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
+def preflight(plan: Plan, desired: Desired, actual: act.Observed) -> None:
     """Every command the plan will run fits in a Linux command line: checked before the
     first of them (a setup step) runs, not found out at create after all of them did."""
     from podman_sandbox.schema.argsize import argv_problems
@@ -103,16 +103,11 @@ def _remove_leftovers(runner: Runner, desired: Desired) -> None:
     are removed (another project's half-built sandbox is refused, not removed)."""
     name = desired.spec.name
     names = [setup_container_name(name), next_name(name)]
-    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
-    try:
-        found = json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        return
-    for info in found:
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
-            ownership.require("container", info["Name"], labels, desired.spec)
-            runner.run(render("remove", name=info["Name"]), what=f"remove the leftover {info['Name']}",
+    for left, info in zip(names, answers.inspect(runner, names)):
+        container = answers.container(info)
+        if container is not None and container.managed:
+            ownership.require("container", left, container.labels, desired.spec)
+            runner.run(render("remove", name=left), what=f"remove the leftover {left}",
                        check=False)
 
 
@@ -124,8 +119,8 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
 
     if connection.is_remote():
         return  # its /proc is on the server; the sources were the server's to resolve
-    info = act._inspect(runner, [container])
-    pid = ((info[0].get("State") or {}).get("Pid") if info else None) or None
+    seen = answers.container(answers.inspect_one(runner, container))
+    pid = seen.pid if seen is not None else None
     problems = mountcheck.verify(pid, list(expected))
     if problems:
         raise RefusedError(f"the new container {container} does not have the mounts that were "
@@ -146,7 +141,7 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
     return False
 
 
-def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
+def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Observed, out: Output) -> None:
     name = desired.spec.name
     base_id = actual.base_image_id
     if action.kind == "commit":
@@ -201,7 +196,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            if found.actual.legacy_states:
+            if isinstance(found.actual, act.Actual) and found.actual.legacy_states:
                 # Saved states of the old tag format that are provably ours: adopt, replan.
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
                 found = survey(runner, desired)

@@ -21,6 +21,16 @@ def cgroup_version() -> int:
     return 2 if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")) else 1
 
 
+def limits_ignored(rootless: bool | None = None, version: int | None = None) -> bool:
+    """Podman ignores --memory, --cpus and --pids-limit: rootless on cgroup v1 ("Resource
+    limits are not supported and ignored on cgroups V1 rootless systems"). The facts
+    default to this host's (euid, cgroup_version); host.rootless_cgroup_v1 passes its own
+    (a remote engine's are asked of the engine)."""
+    if rootless is None:
+        rootless = os.geteuid() != 0
+    return rootless and (cgroup_version() if version is None else version) == 1
+
+
 def cgroup_dirs(pid: int) -> dict[str, str] | None:
     """Controller -> its directory on the host, from /proc/PID/cgroup; key "" for
     cgroup v2's unified tree. None when the process is gone. Malformed lines are skipped."""

@@ -33,7 +33,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images, ownership
+from podman_sandbox.engine import answers, images, ownership
 from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
@@ -79,14 +79,6 @@ def within(path: str, root: str | None) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _json(runner: Runner, argv: list[str], what: str) -> list[dict]:
-    result = runner.run(argv, what=what)
-    try:
-        return json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        return []
-
-
 def _spec_label(labels: dict) -> dict | None:
     try:
         spec = json.loads(labels.get(act.LABEL_SPEC, ""))
@@ -114,7 +106,7 @@ def _is_classic(labels: dict) -> bool:
 def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     """Everything gc would remove, without changing anything."""
     label = act.LABEL_MANAGED
-    containers = [c for c in _json(runner, render("ps_managed", label=label), "podman ps")
+    containers = [c for c in answers.managed_containers(runner, label)
                   if (c.get("Labels") or {}).get(label) == "true"]
     found: list[Orphan] = []
     kept_containers = []
@@ -131,7 +123,7 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     kept_names = {((c.get("Names") or [""])[0], ownership.owner_of(c.get("Labels")))
                   for c in kept_containers}
 
-    imgs = [i for i in _json(runner, render("images_managed", label=label), "podman images")
+    imgs = [i for i in answers.managed_images(runner, label)
             if (i.get("Labels") or {}).get(label) == "true"]
     state_imgs = []
     setup_imgs = []

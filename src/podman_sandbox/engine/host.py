@@ -20,7 +20,7 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from podman_sandbox.engine.cgroup import cgroup_version
+from podman_sandbox.engine.cgroup import cgroup_version, limits_ignored
 
 # Spec fields that are resource limits Podman enforces through cgroups.
 LIMIT_FIELDS = ("memory", "cpus", "pids_limit")
@@ -45,7 +45,7 @@ def rootless_cgroup_v1() -> bool:
     if connection.is_remote():  # the server's rootlessness and cgroups, not ours
         from podman_sandbox.engine import remote
         return remote.rootless_cgroup_v1()
-    return is_rootless() and cgroup_version() == 1
+    return limits_ignored(is_rootless(), cgroup_version())
 
 
 def limits_enforced() -> bool:

@@ -12,7 +12,7 @@ from podman_sandbox.errors import SandboxError
 from podman_sandbox.output import Output
 
 
-def _ours(runner: Runner, desired: Desired) -> act.Actual:
+def _ours(runner: Runner, desired: Desired) -> act.Observed:
     """The sandbox as it is, refused (never touched) when it is not this owner's;
     this owner's saved states of the old tag format are adopted first."""
     actual = act.observe(runner, desired)
@@ -25,7 +25,7 @@ def _ours(runner: Runner, desired: Desired) -> act.Actual:
     return actual
 
 
-def _say_discarded(runner: Runner, actual: act.Actual, desired: Desired, out: Output) -> None:
+def _say_discarded(runner: Runner, actual: act.Observed, desired: Desired, out: Output) -> None:
     name = desired.spec.name
     lost = act.uncommitted_changes(runner, name, actual, desired.spec)
     if lost:
@@ -33,7 +33,7 @@ def _say_discarded(runner: Runner, actual: act.Actual, desired: Desired, out: Ou
                    "run `podman-sandbox commit` first to keep such changes")
 
 
-def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
+def _nothing_new(runner: Runner, actual: act.Observed, name: str) -> str | None:
     """What nothing changed since (the committed state's tag, or the container's making)
     when the container holds nothing new to commit; None when it does, or when
     `podman diff` cannot tell (then committing is the safe choice)."""
@@ -44,7 +44,7 @@ def _nothing_new(runner: Runner, actual: act.Actual, name: str) -> str | None:
     return since or f"{name} was created"
 
 
-def _commit(runner: Runner, desired: Desired, actual: act.Actual, out: Output) -> str:
+def _commit(runner: Runner, desired: Desired, actual: act.Observed, out: Output) -> str:
     name = desired.spec.name
     out.step(f"committing {name}")
     return state.commit(runner, desired.spec, name, act.container_state_key(actual),

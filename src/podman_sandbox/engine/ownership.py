@@ -128,17 +128,13 @@ def require_not_a_lost_project(runner, folder: str) -> None:
     refused. Code in that project's sandbox can delete its own sandbox.yaml; your next
     `execute` there would run in your classic sandbox, with your config.json's env, mounts
     and saved state, instead of the project's. Its containers and images say it was one."""
-    from podman_sandbox.engine.render import render
+    from podman_sandbox.engine import answers
     from podman_sandbox.locate import SPEC_NAMES
 
     here = _real(folder).rstrip("/") + "/"
-    for kind, what in (("ps_managed", "podman ps"), ("images_managed", "podman images")):
-        result = runner.run(render(kind, label=LABEL_MANAGED), what=what, check=False)
-        try:
-            found = json.loads(result.stdout or "[]") or []
-        except json.JSONDecodeError:
-            continue
-        for item in found if isinstance(found, list) else ():
+    for kind, listing in (("ps_managed", answers.managed_containers),
+                          ("images_managed", answers.managed_images)):
+        for item in listing(runner, LABEL_MANAGED):
             source = ((item or {}).get("Labels") or {}).get(LABEL_SOURCE) or ""
             owner = os.path.dirname(_real(source)).rstrip("/") + "/"
             if os.path.basename(source) in SPEC_NAMES and here.startswith(owner) \

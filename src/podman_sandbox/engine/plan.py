@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podman_sandbox.engine import images, ownership
-from podman_sandbox.engine.actual import Actual, container_state_key
+from podman_sandbox.engine import images, insync, ownership
+from podman_sandbox.engine.actual import Actual, Observed, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
@@ -47,14 +47,13 @@ class Plan:
         return any(a.kind in IMAGE_ACTIONS for a in self.actions)
 
 
-def is_in_sync(desired: Desired, actual: Actual) -> bool:
-    """The fast check: running, ours (made by us, for this owner), same canonical state,
-    same base image."""
-    return (actual.state == "running" and actual.managed
-            and ownership.is_ours(actual.labels, desired.spec)
-            and actual.observed_hash == desired.hash
-            and actual.base_image_id is not None
-            and actual.built_from_base_id == actual.base_image_id)
+def is_in_sync(desired: Desired, actual: Observed) -> bool:
+    """The fast check (engine/insync.py): running, ours (made by us, for this owner),
+    same canonical state, same base image."""
+    return insync.in_sync(running=actual.state == "running", managed=actual.managed,
+                          ours=ownership.is_ours(actual.labels, desired.spec),
+                          same_state=actual.observed_hash == desired.hash,
+                          base_id=actual.base_image_id, built_from=actual.built_from_base_id)
 
 
 def _source_image(desired: Desired, actual: Actual, key: str, committed_now: bool) -> str:
@@ -70,6 +69,10 @@ def _source_image(desired: Desired, actual: Actual, key: str, committed_now: boo
 
 
 def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
+    """actual: a completed observation (actual.complete); an Observed alone does not
+    say what a change would discard, so it is refused."""
+    if not isinstance(actual, Actual):
+        raise TypeError("make_plan needs an Actual (actual.complete), not an Observed")
     spec = desired.spec
     if actual.state != "missing" and not actual.managed:
         raise SandboxError(

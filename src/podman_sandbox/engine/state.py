@@ -13,12 +13,11 @@ since it takes about a hundred start/commit cycles.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images, ownership
+from podman_sandbox.engine import answers, images, ownership
 from podman_sandbox.engine.labels import LABEL_SANDBOX
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
@@ -68,12 +67,9 @@ def adopt_legacy(runner: Runner, spec, legacy=None) -> int:
 
 
 def _inspect_image(runner: Runner, ref: str) -> dict | None:
-    result = runner.run(render("inspect", names=[ref]), what="podman inspect", check=False)
-    try:
-        data = json.loads(result.stdout or "[]")
-    except json.JSONDecodeError:
-        return None
-    return data[0] if data else None
+    """The image ref names; None when there is none (a failing Podman raises)."""
+    found = answers.inspect_one(runner, ref)
+    return found if answers.kind(found) == "image" else None
 
 
 def image_id(runner: Runner, ref: str) -> str | None:

@@ -9,15 +9,14 @@ is made from. Only our own tags, carrying this owner's labels, are touched.
 
 from __future__ import annotations
 
-import json
-
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import images, ownership
+from podman_sandbox.engine import answers, images, ownership
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
+from podman_sandbox.errors import PodmanError
 
 
-def replaced_tags(before: act.Actual, desired) -> list[str]:
+def replaced_tags(before: act.Observed, desired) -> list[str]:
     """The setup and built images the container in before was made from, when the
     desired state now uses other ones."""
     if before.state == "missing" or not before.managed or before.observed is None:
@@ -39,12 +38,11 @@ def remove_unused(runner: Runner, spec, tags, out=None) -> list[str]:
     tags removed."""
     removed = []
     for tag in tags:
-        result = runner.run(render("inspect", names=[tag]), what="podman inspect", check=False)
         try:
-            info = (json.loads(result.stdout or "[]") or [None])[0]
-        except json.JSONDecodeError:
-            info = None
-        if not info or "RootFS" not in info or not ownership.is_ours(info.get("Labels"), spec):
+            info = answers.inspect_one(runner, tag)
+        except PodmanError:
+            continue  # best effort, after the new sandbox runs: `gc` finds what is left
+        if answers.kind(info) != "image" or not ownership.is_ours(answers.labels_of(info), spec):
             continue
         gone = runner.run(render("rmi", image=tag), what=f"remove the replaced image {tag}",
                           check=False)
@@ -58,13 +56,7 @@ def remove_unused(runner: Runner, spec, tags, out=None) -> list[str]:
 def owner_images(runner: Runner, spec) -> list[dict]:
     """This owner's setup, built and saved-state images (for `status`)."""
     found = {}
-    result = runner.run(render("images_managed", label=act.LABEL_MANAGED), what="podman images",
-                        check=False)
-    try:
-        listed = json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        listed = []
-    for img in listed:
+    for img in answers.managed_images(runner, act.LABEL_MANAGED):
         tags = img.get("Names") or img.get("names") or ()
         ours = ownership.is_ours(img.get("Labels"), spec) and any(
             t.startswith((images.SETUP_REPO + ":", images.BUILD_REPO + ":",
