@@ -195,3 +195,38 @@ def test_a_remote_command_failing_otherwise_costs_no_call_to_the_engine(remote_p
     monkeypatch.setenv("EXEC_CODE", "3")
     assert execute.run("ctr", "exit 3", workdir="/workspace", init_pid=4242, podman=podman) == 3
     assert [line for line in calls.read_text().splitlines() if "inspect" in line] == []
+
+
+class _InfoRunner:
+    """Answers `podman info` with one fixed result."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str = ""):
+        self.result = SimpleNamespace(returncode=returncode, stdout=stdout, stderr=stderr)
+
+    def run(self, argv, **_kw):
+        assert argv[:2] == ["podman", "info"]
+        return self.result
+
+
+@pytest.mark.parametrize("returncode,stdout,stderr", [
+    (125, "", "Error: unable to connect to Podman socket: connection refused\n"),
+    (0, "not json", ""),
+    (0, "[]", ""),
+])
+def test_an_engine_whose_info_fails_is_an_error_not_a_rootful_guess(monkeypatch, returncode,
+                                                                   stdout, stderr):
+    from podman_sandbox.errors import PodmanError
+    monkeypatch.setattr(remote, "_info", None)
+    with pytest.raises(PodmanError) as err:
+        remote.engine_info(_InfoRunner(returncode, stdout, stderr))
+    assert "podman info failed on the engine" in str(err.value)
+    assert remote._info is None  # nothing cached: the next call asks again
+
+
+def test_an_engine_info_is_read(monkeypatch):
+    monkeypatch.setattr(remote, "_info", None)
+    answer = ('{"host": {"serviceIsRemote": true, "hostname": "box", "cgroupVersion": "v1",'
+              ' "security": {"rootless": true}}}')
+    info = remote.engine_info(_InfoRunner(0, answer))
+    assert info == {"remote": True, "rootless": True, "cgroup": "v1", "host": "box"}
+    assert remote.rootless_cgroup_v1()

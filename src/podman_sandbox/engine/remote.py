@@ -20,7 +20,7 @@ import os
 import posixpath
 
 from podman_sandbox.engine import connection
-from podman_sandbox.errors import RefusedError
+from podman_sandbox.errors import PodmanError, RefusedError
 
 WORKSPACE_ENV = "PODMAN_SANDBOX_REMOTE_WORKSPACE"
 _WHY = ("on a remote Podman engine a bind mount resolves on the server, where this "
@@ -68,9 +68,15 @@ def engine_info(runner) -> dict:
     if _info is None:
         result = runner.run(["podman", "info", "--format", "json"], what="podman info", check=False)
         try:
-            data = json.loads(result.stdout or "{}")
+            data = json.loads(result.stdout) if result.returncode == 0 else None
         except json.JSONDecodeError:
-            data = {}
+            data = None
+        if not isinstance(data, dict):
+            # Guessing here would call a rootless engine's ignored limits enforced.
+            reason = (result.stderr or "").strip().splitlines()[-1:] or ["no answer"]
+            raise PodmanError(f"podman info failed on the engine {connection.describe()}: "
+                              f"{reason[0]}", stderr=result.stderr or "",
+                              returncode=result.returncode)
         host = data.get("host") or {}
         _info = {"remote": bool(host.get("serviceIsRemote")),
                  "rootless": bool((host.get("security") or {}).get("rootless")),
