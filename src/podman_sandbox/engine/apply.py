@@ -244,8 +244,9 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                          watch=watch, watchsig=watchsig)
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
-        if not_enforced:
-            out.notice(host.not_enforced_message(desired.container))
+        message = host.not_enforced_message(desired.container)
+        if message:
+            out.notice(message)
         from podman_sandbox.engine import disk
         disk_note = disk.not_enforced(runner, desired.container)
         if disk_note:

@@ -76,7 +76,8 @@ class Report:
             details.append(f"podman said: {said}")
         if found:
             details.append(f"found: {found}")
-        details.append(f"fix: {k.fix(host)}")
+        if k.fix is not None:
+            details.append(f"fix: {k.fix(host)}")
         return self.add(k.level, k.problem, *details, key=k.key)
 
     @property

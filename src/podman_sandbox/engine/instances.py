@@ -63,6 +63,7 @@ def ensure(spec: Spec, layout: workspace.Layout, out) -> dict:
         return layout.meta
     from podman_sandbox.engine.lock import workspace_lock
 
+    assert spec.instance is not None, "only an instance's spec has a workspace layout"
     project = spec.instance.project
     with workspace_lock(instance.project_key(project.project_dir)):
         return workspace.create(layout, project.project_dir, project.source, out)

@@ -116,7 +116,7 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
 
     if rebuild or base_changed:
         reasons = [c.describe() for c in rebuild]
-        if base_changed and not any(c.field == "image" for c in rebuild):
+        if base_id is not None and base_changed and not any(c.field == "image" for c in rebuild):
             reasons.append(f"image {spec.image} now has another id ({base_id[:12]})")
         commit_now = spec.auto_commit and bool(actual.uncommitted)
         old_key = container_state_key(actual)

@@ -116,6 +116,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build":
         from podman_sandbox.engine.build import build_argv
+        assert desired.build is not None, "a build action comes only from a spec with build:"
         labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "build"}
         return [Command(build_argv(spec, desired.build, labels), f"build {p['image']}", stream=True)]
     if action.kind == "build-setup":
