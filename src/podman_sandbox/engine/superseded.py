@@ -1,10 +1,11 @@
 """Images a rebuild leaves behind: the setup result (or built base image) it replaced.
 
-After a converge that made the sandbox from a new setup or build image, the
-one the old container was made from is removed when nothing uses it: never
-with --force, so Podman itself keeps an image a container still runs on or
-another image (a saved state committed on top of it, another build's FROM)
-is made from. Only our own tags, carrying this owner's labels, are touched.
+When a converge makes the sandbox from a new setup or build image, its plan
+ends by removing the one the old container was made from (plan.with_housekeeping,
+the remove-replaced action): never with --force, so Podman itself keeps an image
+a container still runs on or another image (a saved state committed on top of
+it, another build's FROM) is made from. Only our own tags, carrying this owner's
+labels, are touched (engine/around.py looks at the labels).
 """
 
 from __future__ import annotations
@@ -32,27 +33,6 @@ def replaced_tags(before: act.Actual, desired) -> list[str]:
     if image.startswith(images.BUILD_REPO + ":") and image != desired.spec.image:
         old.append(image)
     return old
-
-
-def remove_unused(runner: Runner, spec, tags, out=None) -> list[str]:
-    """Remove each tag whose image is ours and unused (Podman refuses otherwise); the
-    tags removed."""
-    removed = []
-    for tag in tags:
-        result = runner.run(render("inspect", names=[tag]), what="podman inspect", check=False)
-        try:
-            info = (json.loads(result.stdout or "[]") or [None])[0]
-        except json.JSONDecodeError:
-            info = None
-        if not info or "RootFS" not in info or not ownership.is_ours(info.get("Labels"), spec):
-            continue
-        gone = runner.run(render("rmi", image=tag), what=f"remove the replaced image {tag}",
-                          check=False)
-        if gone.returncode == 0:
-            removed.append(tag)
-            if out is not None:
-                out.step(f"removed the image it replaced: {tag}")
-    return removed
 
 
 def owner_images(runner: Runner, spec) -> list[dict]:
