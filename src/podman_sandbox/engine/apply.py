@@ -151,7 +151,10 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
         for cmd in commands:
             if cmd.stream:
                 out.step(cmd.what)
-            runner.run(cmd.argv, what=cmd.what, stream=cmd.stream, check=cmd.check)
+            result = runner.run(cmd.argv, what=cmd.what, stream=cmd.stream, check=cmd.check)
+            if result.returncode != 0:  # a command whose failure is Podman's answer (check=False)
+                from podman_sandbox.engine.failures import podman_reason
+                out.step(f"{cmd.what}: not done, podman said: {podman_reason(result.stderr)}")
             if cmd.verify:
                 _verify_mounts(runner, *cmd.verify)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now

@@ -89,15 +89,24 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     Its mount sources are checked as they are now (mountcheck.check), every time."""
     from podman_sandbox.engine import mountcheck
 
-    c = desired.container
-    expected = mountcheck.check(desired.spec, c)
-    argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=c, volumes=volume_args(desired), image=image, start=start,
-                  cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
-                  userns=userns_args(c.get("user")),
-                  disk=c.get("disk") if disk else None)
+    expected = mountcheck.check(desired.spec, desired.container)
+    argv = _create_argv(desired, name, image, container_labels(desired, base_id), start=start, disk=disk)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
                    verify=(name, tuple(expected)) if start else None)
+
+
+def probe_argv(desired: Desired, name: str, image: str, script: str) -> list[str]:
+    """doctor's probe: the sandbox container of desired, with every option a sandbox
+    gets, run once (--rm) with `sh -c script` instead of sleeping; no labels."""
+    return _create_argv(desired, name, image, {}, start=True, disk=False, probe=script)
+
+
+def _create_argv(desired: Desired, name: str, image: str, labels: dict[str, str], *, start: bool,
+                 disk: bool, **probe: str) -> list[str]:
+    c = desired.container
+    return render("create", name=name, labels=labels, c=c, volumes=volume_args(desired), image=image,
+                  start=start, cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
+                  userns=userns_args(c.get("user")), disk=c.get("disk") if disk else None, **probe)
 
 
 def volume_args(desired: Desired) -> list[str]:
