@@ -30,8 +30,9 @@ def applied(fake, *args: str) -> list[list[str]]:
 
 
 def check_plan_is_program(fake, *apply_args: str) -> list[list[str]]:
+    before = len(fake.changes_made())
     shown = planned(fake)
-    assert fake.changes_made() == []  # plan changed nothing
+    assert len(fake.changes_made()) == before  # plan changed nothing
     ran = applied(fake, *apply_args)
     assert ran == shown
     again = invoke(fake, "plan", "--json")
@@ -142,3 +143,21 @@ def test_a_state_of_another_owner_is_not_replaced_away(project):
             img["Labels"] = {**img["Labels"], act.LABEL_PROJECT: "/somewhere/else"}
     ran = check_plan_is_program(fake)
     assert "rmi" not in subs(ran)
+
+
+def test_auto_commit_of_a_long_chain_commits_one_layer(project, monkeypatch):
+    """The replacement starts from the state auto_commit makes: that commit is squashed
+    when the chain it would make is long (the container's image and one layer more)."""
+    monkeypatch.setenv("PODMAN_SANDBOX_SQUASH_AT_LAYERS", "3")
+    respec(project, RECORDED_SPEC.replace("APP_ENV: test", "APP_ENV: prod") + "auto_commit: true\n")
+    fake = recorded_world(project)
+    fake.diff = load("diff_dirty.json")
+    runs_on = fake._image(fake.containers[RECORDED_NAME]["Image"])
+    runs_on["RootFS"] = {"Type": "layers", "Layers": ["sha256:a", "sha256:b"]}
+    ran = check_plan_is_program(fake)
+    assert subs(ran) == ["commit", "run", "rm", "rename"]
+    assert "--squash" in ran[0]
+    runs_on["RootFS"]["Layers"] = ["sha256:a"]  # one layer more is 2: below 3
+    respec(project, RECORDED_SPEC.replace("APP_ENV: test", "APP_ENV: qa") + "auto_commit: true\n")
+    fake.containers[RECORDED_NAME]["Image"] = runs_on["Id"]
+    assert "--squash" not in next(c for c in check_plan_is_program(fake) if c[1] == "commit")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.plan import Plan
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 
@@ -73,7 +74,7 @@ def leftovers(runner: Runner, desired: Desired) -> tuple[str, ...]:
     return tuple(left)
 
 
-def observe(runner: Runner, desired: Desired, actual: act.Actual, plan) -> Around:
+def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) -> Around:
     """The facts plan.with_housekeeping needs for plan (a core plan of make_plan)."""
     from podman_sandbox.engine import state, superseded
 

@@ -8,12 +8,16 @@ an action that throws away the user's uncommitted work lists what it drops.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.actual import Actual, container_state_key
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
+
+if TYPE_CHECKING:  # engine/around.py does the I/O; the planner only reads its result
+    from podman_sandbox.engine.around import Around
 
 PENDING = "after-pull"  # stands for a setup key that needs the pulled image's id
 IMAGE_ACTIONS = ("pull", "build", "build-setup")  # carried out first, then the plan is made again
@@ -164,7 +168,7 @@ REPLANNED = ("apply plans again after this (the setup key and the saved-state ta
              "until then")
 
 
-def with_housekeeping(plan: Plan, desired: Desired, actual: Actual, around) -> Plan:
+def with_housekeeping(plan: Plan, desired: Desired, actual: Actual, around: Around) -> Plan:
     """The whole program of a converge: plan (make_plan's) with what goes around it.
 
     Pure, as make_plan; around (engine/around.Around) holds what was observed. Adds:
