@@ -161,3 +161,22 @@ def test_auto_commit_of_a_long_chain_commits_one_layer(project, monkeypatch):
     respec(project, RECORDED_SPEC.replace("APP_ENV: test", "APP_ENV: qa") + "auto_commit: true\n")
     fake.containers[RECORDED_NAME]["Image"] = runs_on["Id"]
     assert "--squash" not in next(c for c in check_plan_is_program(fake) if c[1] == "commit")
+
+
+def test_adopting_old_format_states_is_planned_and_apply_plans_again(project):
+    """Adoption is shown (tag and untag) with the note that apply plans again after it:
+    the adopted state then becomes what the sandbox starts from."""
+    fake = recorded_world(project, "inspect_missing.json")
+    row = fake.add_image(load("images_state.json", str(project), legacy=True)[0])
+    old = row["Names"][0]
+    result = invoke(fake, "plan", "--json")
+    assert result.code == 0, result
+    adopt, create = result.json()["actions"]
+    assert adopt["kind"] == "adopt" and any("plans again" in n for n in adopt["notes"])
+    new = adopt["commands"][0][-1]
+    assert adopt["commands"] == [["podman", "tag", row["Id"], new], ["podman", "untag", row["Id"], old]]
+    assert create["commands"][0][-2] != new  # before adoption: from the setup image
+
+    ran = applied(fake)
+    assert ran[:2] == adopt["commands"]
+    assert subs(ran[2:]) == ["run"] and ran[2][-2] == new  # planned again: from the adopted state

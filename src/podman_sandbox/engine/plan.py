@@ -3,6 +3,9 @@
 Given the same inputs it returns the same Plan, so it is tested as a table.
 Every action says why it is there and which class of change it applies;
 an action that throws away the user's uncommitted work lists what it drops.
+make_plan decides the sandbox's own actions; with_housekeeping adds what goes
+around them (from engine/around.py's observations), so that the plan is every
+change apply makes, and `plan` shows it.
 """
 
 from __future__ import annotations
