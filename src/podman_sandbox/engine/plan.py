@@ -229,7 +229,8 @@ def with_housekeeping(plan: Plan, desired: Desired, actual: Actual, around: Arou
                      if t in around.images and around.images[t].ours]
     if replaced:
         actions.append(Action("remove-replaced", "the new sandbox no longer uses "
-                              + ", ".join(r if ":" in r else r[:12] for r in replaced), "cleanup",
+                              + ", ".join(r if ":" in r else r[:12] for r in replaced)
+                              + " (Podman keeps what something else still uses)", "cleanup",
                               {"images": replaced}))
     if any(a.params.get("key") == PENDING for a in plan.actions):
         at = next(i for i, a in enumerate(actions) if a.kind in IMAGE_ACTIONS)

@@ -4,8 +4,9 @@
 housekeeping too (leftovers, adopting old-format states, squashing, commits, the
 images a rebuild replaced: plan.with_housekeeping). What `plan` cannot show: the
 read-only queries apply makes to observe (inspect, images, diff), the checks around
-a create (mount sources before, started mounts after), and what a replan after a
-pull, a build or an adoption decides (plan says so in a note on those actions).
+a create (mount sources before, started mounts after), what a replan after a
+pull, a build or an adoption decides (plan says so in a note on those actions), and
+a replan when another sandbox of the project made the images meanwhile (apply.converge).
 """
 
 from __future__ import annotations
