@@ -13,7 +13,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds (mypy knows the name)
 if TYPE_CHECKING:
     from podman_sandbox.app import App
-    from podman_sandbox.engine.actual import Actual
+    from podman_sandbox.engine.actual import Observed
     from podman_sandbox.engine.desired import Desired
 
 
@@ -94,7 +94,7 @@ def status_dict(app: App) -> dict:
     }
 
 
-def differences(desired: Desired, found: Actual) -> list[dict]:
+def differences(desired: Desired, found: Observed) -> list[dict]:
     """{field, actual, wanted, class} for each field where the container is not what the
     spec asks (engine/diff.py, as plan sees it); `image_id` when the image of that name
     now has another id than the one the container was made from."""

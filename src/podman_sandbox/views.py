@@ -22,8 +22,8 @@ def plan_dict(app: App, plan: Plan, base_id: str | None) -> dict:
         "actions": [{"kind": a.kind, "class": a.change_class, "reason": a.reason,
                      "discards": list(a.discards),
                      "notes": list(a.notes),
-                     "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]
-                     if a.kind != "commit" else []}
+                     # Exactly what apply runs for it (steps.commands_for).
+                     "commands": [cmd.argv for cmd in commands_for(a, desired, base_id)]}
                     for a in plan.actions],
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(_unenforced(desired.container)),

@@ -168,7 +168,8 @@ def test_setup_is_cached_and_edit_reruns_from_base(sandbox):
     # Editing a step re-runs all of them from the base; /root/a from the old run is gone.
     sandbox.write_spec(spec(sandbox.image, setup=("echo two >> /workspace/runs.log", "echo b > /root/b")))
     data = json.loads(sandbox.ok("plan", "--json").stdout)
-    assert [a["kind"] for a in data["actions"]] == ["build-setup", "replace"]
+    # ... and the plan ends by removing the setup result the new sandbox no longer uses.
+    assert [a["kind"] for a in data["actions"]] == ["build-setup", "replace", "remove-replaced"]
     assert data["actions"][0]["class"] == "rebuild"
     sandbox.ok("apply")
     assert marker.read_text().splitlines() == ["one", "two"]

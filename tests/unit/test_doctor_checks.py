@@ -625,3 +625,26 @@ def test_podman5_on_cgroup_v1_warns_once_and_passes():
     assert code == 0, text
     assert text.count("warn  Podman 5 warns on every command that cgroup v1") == 1
     assert "export PODMAN_IGNORE_CGROUPSV1_WARNING=1" in text
+
+
+def test_the_probe_is_a_sandbox_from_the_create_template(tmp_path):
+    """doctor's probe has exactly the options create gives a sandbox of the same spec
+    (labels aside): run once with --rm and `sh -c` instead of sleeping."""
+    from podman_sandbox.engine import steps
+    from podman_sandbox.engine.desired import Desired
+    from podman_sandbox.schema.spec import build_spec
+
+    image = "localhost/probe/x:1"
+    probe = ["podman", *doctor.Doctor.__new__(doctor.Doctor)._probe_argv(image, str(tmp_path), "none")]
+    name = probe[probe.index("--name") + 1]
+    spec = build_spec({"image": image, "name": name, "memory": "64m", "pids_limit": doctor.PROBE_PIDS,
+                       "network": "none"}, project_dir=str(tmp_path), source="", mode="project")
+    create = steps.create_command(Desired.from_spec(spec), name, image, "", start=True).argv
+
+    def unlabelled(argv):
+        return [a for i, a in enumerate(argv) if a != "--label" and argv[i - 1] != "--label"]
+
+    assert probe[:3] == ["podman", "run", "--rm"] and create[:3] == ["podman", "run", "--detach"]
+    assert probe[3:-5] == unlabelled(create)[3:-4]
+    assert probe[-5:-1] == ["--entrypoint", "sh", image, "-c"] and doctor.PROBE_MARK in probe[-1]
+    assert "--cap-drop" in probe and "--network" in probe

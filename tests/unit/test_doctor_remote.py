@@ -77,7 +77,9 @@ def test_it_names_the_engine_and_reports_the_servers_answers():
     assert "disk limits" not in text  # this machine's mount options say nothing of the server's
     assert "a probe container runs on the engine with the sandbox's options" in text
     probe = next(argv for argv, _ in runner.calls if argv[1] == "run")
-    assert "--volume" not in probe and "/workspace" not in " ".join(probe)
+    # No mount: a bind would resolve on the server (the template's --workdir is no mount).
+    assert "--volume" not in probe and not any(":/workspace" in arg for arg in probe)
+    assert "echo probe > /workspace/probe" not in " ".join(probe)
     assert "--memory" in probe and "--init" in probe
 
 

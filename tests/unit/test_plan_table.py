@@ -70,6 +70,13 @@ def plan_for(fake: FakeRunner, want: Desired):
     return survey(fake, want).plan
 
 
+def the(plan, kind: str):
+    """The plan's one action of kind (housekeeping may follow it: plan.with_housekeeping)."""
+    found = [a for a in plan.actions if a.kind == kind]
+    assert len(found) == 1, kinds(plan)
+    return found[0]
+
+
 def kinds(plan) -> list[tuple[str, str]]:
     return [(a.kind, a.change_class) for a in plan.actions]
 
@@ -96,8 +103,9 @@ CASES = [
     ("network", "inspect_running.json", {}, {"network": "none"}, [("replace", "recreate")]),
     ("pids", "inspect_running.json", {}, {"pids_limit": 100}, [("replace", "recreate")]),
     ("setup", "inspect_running.json", {}, {"setup": ["echo other > /root/setup-done"]},
-     [("build-setup", "rebuild"), ("replace", "recreate")]),
-    ("setup-removed", "inspect_running.json", {}, {"setup": None}, [("replace", "recreate")]),
+     [("build-setup", "rebuild"), ("replace", "recreate"), ("remove-replaced", "cleanup")]),
+    ("setup-removed", "inspect_running.json", {}, {"setup": None},
+     [("replace", "recreate"), ("remove-replaced", "cleanup")]),  # the old setup image goes
     ("image-absent", "inspect_image_absent.json", {}, {},
      [("pull", "image"), ("build-setup", "rebuild")]),  # re-planned once pulled
     ("missing-and-image-absent", "inspect_image_absent.json", {}, {"name": "other-sandbox"},
@@ -172,9 +180,9 @@ def test_image_change_replaces_and_names_the_image():
     other["RepoTags"] = ["localhost/other/busybox:2"]
     fake.add_image(other)
     plan = plan_for(fake, desired(image="localhost/other/busybox:2"))
-    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate")]
+    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate"), ("remove-replaced", "cleanup")]
     assert "image" in [c.field for c in plan.changes]
-    assert "localhost/other/busybox:2" in plan.actions[-1].reason
+    assert "localhost/other/busybox:2" in the(plan, "replace").reason
 
 
 def test_base_image_with_a_new_id_replaces():
@@ -183,8 +191,8 @@ def test_base_image_with_a_new_id_replaces():
     fake.images[0]["Id"] = "e" * 64
     plan = plan_for(fake, desired())
     assert plan.changes == ()
-    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate")]
-    assert "now has another id (eeeeeeeeeeee)" in plan.actions[-1].reason
+    assert kinds(plan) == [("build-setup", "rebuild"), ("replace", "recreate"), ("remove-replaced", "cleanup")]
+    assert "now has another id (eeeeeeeeeeee)" in the(plan, "replace").reason
 
 
 def test_base_image_new_id_without_setup_replaces_only():
@@ -202,7 +210,12 @@ def test_base_image_new_id_without_setup_replaces_only():
 def test_auto_commit_commits_the_uncommitted_work_first():
     plan = plan_for(world(uncommitted=True), desired(auto_commit=True, env={"APP_ENV": "prod"}))
     commit, replace = plan.actions
-    assert commit.params == {"key": SETUP_KEY, "container": RECORDED_NAME}
+    assert {k: commit.params[k] for k in ("key", "container")} == {"key": SETUP_KEY,
+                                                                    "container": RECORDED_NAME}
+    # No saved state yet: nothing to keep as -prev, nothing to drop, the commit labelled
+    # with the base the container was made from.
+    assert commit.params["previous_exists"] is False and commit.params["drop"] is None
+    assert commit.params["base_id"] == BASE_ID
     assert "2 changed path(s)" in commit.reason
     assert replace.discards == ()
     # Same base and setup: the replacement starts from what was just committed.
@@ -271,7 +284,7 @@ NOT_USED = "was made on the old image/setup and is not used by the new sandbox"
 
 def test_setup_change_notes_that_the_committed_state_is_kept_but_not_used():
     plan = plan_for(world(committed=True), desired(setup=["echo other > /root/setup-done"]))
-    replace = plan.actions[-1]
+    replace = the(plan, "replace")
     old_state = images.state_tag(RECORDED_NAME, SETUP_KEY)
     new_key = images.setup_key(BASE_ID, ["echo other > /root/setup-done"], OWNER)
     assert replace.kind == "replace" and replace.params["image"] == images.setup_tag(new_key)
@@ -287,26 +300,27 @@ def test_image_change_notes_the_committed_state_too():
     other["Id"] = "f" * 64
     other["RepoTags"] = ["localhost/other/busybox:2"]
     fake.add_image(other)
-    replace = plan_for(fake, desired(image="localhost/other/busybox:2")).actions[-1]
+    replace = the(plan_for(fake, desired(image="localhost/other/busybox:2")), "replace")
     assert any(images.state_tag(RECORDED_NAME, SETUP_KEY) in n and NOT_USED in n for n in replace.notes)
 
 
 def test_same_base_and_setup_starts_from_the_state_and_has_no_such_note():
-    replace = plan_for(world(committed=True), desired(env={"APP_ENV": "prod"})).actions[-1]
+    replace = the(plan_for(world(committed=True), desired(env={"APP_ENV": "prod"})), "replace")
     assert replace.params["image"] == images.state_tag(RECORDED_NAME, SETUP_KEY)
     assert replace.notes == ()
 
 
 def test_no_committed_state_no_note():
-    replace = plan_for(world(), desired(setup=["echo other > /root/setup-done"])).actions[-1]
+    replace = the(plan_for(world(), desired(setup=["echo other > /root/setup-done"])), "replace")
     assert replace.notes == ()
 
 
 def test_auto_commit_before_a_setup_change_notes_where_the_work_goes():
     """auto_commit saves under the old key: that state is not used by the new container."""
     plan = plan_for(world(uncommitted=True), desired(auto_commit=True, setup=["echo other"]))
-    assert kinds(plan) == [("build-setup", "rebuild"), ("commit", "commit"), ("replace", "recreate")]
-    commit, replace = plan.actions[1:]
+    assert kinds(plan) == [("build-setup", "rebuild"), ("commit", "commit"), ("replace", "recreate"),
+                           ("remove-replaced", "cleanup")]
+    commit, replace = the(plan, "commit"), the(plan, "replace")
     assert commit.params["key"] == SETUP_KEY
     assert any(images.state_tag(RECORDED_NAME, SETUP_KEY) in n and NOT_USED in n for n in replace.notes)
 

@@ -17,6 +17,8 @@ def script(shell: str) -> str:
     from podman_sandbox.cli.main import cli
 
     cls = get_completion_class(shell)
+    if cls is None:  # SHELLS names only shells click completes
+        raise ValueError(f"click has no completion for {shell!r}")
     return cls(cli, {}, "podman-sandbox", COMPLETE_VAR).source()
 
 

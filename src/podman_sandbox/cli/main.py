@@ -54,14 +54,20 @@ def _check_instance(value: str | None) -> str | None:
     return value or None
 
 
+def _app(ctx: click.Context) -> App:
+    app = ctx.find_object(App)
+    assert app is not None, "the cli group's callback puts the App in the context"
+    return app
+
+
 def _set_instance(ctx: click.Context, _param, value):
     if value is not None:
-        ctx.find_object(App).instance = _check_instance(value)
+        _app(ctx).instance = _check_instance(value)
 
 
 def _set_workspace(ctx: click.Context, _param, value):
     if value is not None:
-        ctx.find_object(App).workspace = value
+        _app(ctx).workspace = value
 
 
 def instance_options() -> list[click.Option]:

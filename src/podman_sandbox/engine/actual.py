@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
+from typing import AbstractSet
 
 from podman_sandbox.engine import answers, cgroup, connection, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
@@ -228,7 +229,7 @@ def committed_tag(runner: Runner, container: str, actual: Observed) -> str | Non
 
 
 def changed_paths(runner: Runner, container: str, since: str | None,
-                  ignore: set[str] = frozenset()) -> list[str] | None:
+                  ignore: AbstractSet[str] = frozenset()) -> list[str] | None:
     """Paths changed in the container since the image since (None: since it was made);
     None when `podman diff` gives no answer, so a caller can tell "unknown" from "none"."""
     result = runner.run(render("diff", name=container, since=since), what="podman diff", check=False)
@@ -238,7 +239,7 @@ def changed_paths(runner: Runner, container: str, since: str | None,
         data = json.loads(result.stdout or "{}") or {}
     except json.JSONDecodeError:
         return None
-    paths = set()
+    paths: set[str] = set()
     for kind in ("changed", "added", "deleted"):
         paths.update(data.get(kind) or ())
     paths -= _PODMAN_PATHS

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import answers, host, images, mountcheck, ownership, record, state
+from podman_sandbox.engine import answers, host, images, mountcheck, ownership, record
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.lock import sandbox_lock, setup_lock
-from podman_sandbox.engine.plan import IMAGE_ACTIONS, PENDING, Action, Plan, is_in_sync, make_plan
+from podman_sandbox.engine.plan import (PENDING, PREPARE_ACTIONS, Action, Plan, is_in_sync,
+                                        make_plan, with_housekeeping)
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
@@ -37,7 +38,8 @@ class Outcome:
 
 
 def survey(runner: Runner, desired: Desired) -> Survey:
-    """Actual state and the plan to reach desired. One podman call when in sync."""
+    """Actual state and the whole plan to reach desired (housekeeping included: what
+    `plan` prints is what converge runs). One podman call when in sync."""
     seen = act.observe(runner, desired)
     ownership.require_own_base(desired.spec, seen.base_labels)
     if is_in_sync(desired, seen):
@@ -55,6 +57,9 @@ def survey(runner: Runner, desired: Desired) -> Survey:
         why = build.reason(desired.spec, desired.build, (actual.observed or {}).get("image"))
         plan = replace(plan, actions=tuple(replace(a, reason=why) if a.kind == "build" else a
                                            for a in plan.actions))
+    if not plan.in_sync:
+        from podman_sandbox.engine import around
+        plan = with_housekeeping(plan, desired, actual, around.observe(runner, desired, actual, plan))
     return Survey(actual, plan)
 
 
@@ -97,20 +102,6 @@ def preflight(plan: Plan, desired: Desired, actual: act.Observed) -> None:
                              "script from the project folder)")
 
 
-def _remove_leftovers(runner: Runner, desired: Desired) -> None:
-    """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    one podman inspect for both; only containers podman-sandbox made for this owner
-    are removed (another project's half-built sandbox is refused, not removed)."""
-    name = desired.spec.name
-    names = [setup_container_name(name), next_name(name)]
-    for left, info in zip(names, answers.inspect(runner, names)):
-        container = answers.container(info)
-        if container is not None and container.managed:
-            ownership.require("container", left, container.labels, desired.spec)
-            runner.run(render("remove", name=left), what=f"remove the leftover {left}",
-                       check=False)
-
-
 def _verify_mounts(runner: Runner, container: str, expected) -> None:
     """The container just started: its mounts must be what mountcheck.check approved
     (a path swapped between the check and Podman's mount is caught here; the
@@ -142,36 +133,29 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
 
 
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Observed, out: Output) -> None:
+    """Run the commands of one planned action (steps.commands_for, as `plan` shows them)."""
     name = desired.spec.name
-    base_id = actual.base_image_id
-    if action.kind == "commit":
-        out.step(f"committing {name} ({action.reason})")
-        state.commit(runner, desired.spec, name, action.params["key"], actual.built_from_base_id or "")
-        return
     if action.discards:
         out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
                    "run `podman-sandbox commit` first to keep such changes")
     for note in action.notes:
         out.notice(note)
-    squashed = None
-    if action.kind in ("create", "replace") and \
-            action.params.get("image") == images.state_tag(name, action.params.get("key", "")):
-        # A long layer chain (one layer per start/commit cycle) would stop Podman
-        # from running it at all: squash it first (rare, see state.compact).
-        squashed = state.compact(runner, desired, action.params["image"], base_id or "", out)
-    commands = commands_for(action, desired, base_id)
+    commands = commands_for(action, desired, actual.base_image_id)
     cleanup = None
-    # Leftovers of a killed run were removed before any action (converge).
-    if action.kind == "build-setup":
+    if action.kind in ("build-setup", "squash"):
         cleanup = setup_container_name(name)
     elif action.kind in ("create", "replace"):
         cleanup = next_name(name) if action.kind == "replace" else name
-    out.step(f"{action.kind}: {action.reason}")
+    out.step(f"committing {name} ({action.reason})" if action.kind == "commit"
+             else f"{action.kind}: {action.reason}")
     try:
         for cmd in commands:
             if cmd.stream:
                 out.step(cmd.what)
-            runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
+            result = runner.run(cmd.argv, what=cmd.what, stream=cmd.stream, check=cmd.check)
+            if result.returncode != 0:  # a command whose failure is Podman's answer (check=False)
+                from podman_sandbox.engine.failures import podman_reason
+                out.step(f"{cmd.what}: not done, podman said: {podman_reason(result.stderr)}")
             if cmd.verify:
                 _verify_mounts(runner, *cmd.verify)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
@@ -181,27 +165,27 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Obs
         if cleanup:
             runner.run(render("remove", name=cleanup), what="clean up", check=False)
         raise
-    if squashed:
-        # The image the squash replaced was still used by the old container: gone now.
-        state.remove_if_untagged(runner, squashed)
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
              imperative: bool = False, record_key: str | None = None) -> Outcome:
-    """Bring the sandbox to desired and leave it running."""
+    """Bring the sandbox to desired and leave it running: the actions of survey's plan,
+    in order. Planned again (survey) only where the plan says so: after adopting
+    old-format states, after a pull or build (the setup key needs the image's id), and
+    when another sandbox of the project made the images meanwhile."""
     with sandbox_lock(desired.spec.name):
         found = survey(runner, desired)
-        before = found.actual
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done
             refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            if isinstance(found.actual, act.Actual) and found.actual.legacy_states:
-                # Saved states of the old tag format that are provably ours: adopt, replan.
-                state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
+            if any(a.kind == "adopt" for a in found.plan.actions):
+                for action in found.plan.actions:
+                    if action.kind == "adopt":
+                        run_action(runner, action, desired, found.actual, out)
+                        carried.append(action)
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 # One build for a project and all its instances: under the project's setup
                 # lock, and only what is still missing once it is held.
@@ -210,7 +194,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                         found = survey(runner, desired)  # another sandbox of the project did it
                     for action in found.plan.actions:
                         # A setup key waiting for the pulled or built image's id: after the replan.
-                        if action.kind in IMAGE_ACTIONS and action.params.get("key") != PENDING:
+                        if action.kind in PREPARE_ACTIONS and action.params.get("key") != PENDING:
                             run_action(runner, action, desired, found.actual, out)
                             carried.append(action)
                 # The setup key and state tag depend on the pulled image's id: plan again.
@@ -220,11 +204,6 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 run_action(runner, action, desired, found.actual, out)
                 carried.append(action)
             found = Survey(act.observe(runner, desired), found.plan)
-            if any(a.kind in ("create", "replace") for a in carried) and found.actual.state == "running":
-                # The new sandbox runs: what the old one was made from may go.
-                from podman_sandbox.engine import superseded
-                superseded.remove_unused(runner, desired.spec,
-                                         superseded.replaced_tags(before, desired), out)
         if record_key and found.actual.state == "running" and found.actual.pid:
             watch, watchsig = desired.watched()
             record.write(record_key, container=desired.spec.name,
@@ -239,8 +218,9 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                          watch=watch, watchsig=watchsig)
         # Never let a limit this host ignores look applied (rootless Podman, cgroup v1).
         not_enforced = host.unenforced_limits(desired.container)
-        if not_enforced:
-            out.notice(host.not_enforced_message(desired.container))
+        message = host.not_enforced_message(desired.container)
+        if message:
+            out.notice(message)
         from podman_sandbox.engine import disk
         disk_note = disk.not_enforced(runner, desired.container)
         if disk_note:

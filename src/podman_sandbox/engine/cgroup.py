@@ -110,11 +110,13 @@ def cpu_limit(pid: int) -> float | None:
         quota, _, period = (read_value(os.path.join(dirs[""], "cpu.max")) or "").partition(" ")
     else:
         return None
+    if quota is None:
+        return None
     try:
         if quota in ("max", "-1") or int(quota) <= 0:
             return 0.0
-        return round(int(quota) / int(period), 3)
-    except (TypeError, ValueError):
+        return round(int(quota) / int(period), 3) if period is not None else None
+    except ValueError:
         return None
 
 

@@ -11,9 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from podman_sandbox.engine.mountcheck import desired_source
 from podman_sandbox.schema.spec import WORKSPACE, Spec
+
+if TYPE_CHECKING:  # imported when there are inputs or a build, not for every Desired
+    from podman_sandbox.engine.build import Context
+    from podman_sandbox.engine.inputdigest import Digest
 
 # Field -> how a change to it is applied (see engine/diff.py).
 LIVE_FIELDS = ("memory", "cpus")
@@ -42,7 +47,7 @@ def volume_options(mount: dict, project_dir: str, selinux_label: str = "project"
 def canonical(spec: Spec) -> dict:
     from podman_sandbox.engine.remote import workspace_source
 
-    mounts = [{"source": workspace_source(spec.project_dir), "target": WORKSPACE, "read_only": False}]
+    mounts: list[dict[str, Any]] = [{"source": workspace_source(spec.project_dir), "target": WORKSPACE, "read_only": False}]
     # Extra mounts by their real path: what Podman is given (engine/mountcheck.py), so a
     # symlink retargeted since the last create is drift. /workspace keeps the path the
     # user works in (code in the sandbox cannot move the project folder itself).
@@ -105,8 +110,8 @@ class Desired:
     spec: Spec
     container: dict
     hash: str
-    inputs: object = None  # inputdigest.Digest of the setup's inputs, or None
-    build: object = None  # build.Context of `build:`, or None
+    inputs: Digest | None = None  # of the setup's inputs
+    build: Context | None = None  # of `build:`
 
     @property
     def inputs_digest(self) -> str | None:

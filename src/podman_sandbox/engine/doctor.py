@@ -4,9 +4,10 @@ It checks, in order: that podman is installed (and its version), that
 `podman info` answers (and what it says: rootless or not, cgroup version,
 runtime, storage driver), the host facts rootless Podman depends on
 (subordinate uid/gid ranges, newuidmap, XDG_RUNTIME_DIR, /dev/net/tun, cgroup
-v1), and finally runs a tiny probe container with the options every sandbox
-gets (--init, no-new-privileges, a pids and a memory limit, a read-write bind
-mount at /workspace) on Podman's default network.
+v1), and finally runs a tiny probe container rendered by the sandbox's own
+create template (steps.probe_argv: --init, no-new-privileges, the dropped
+capabilities, a pids and a memory limit, a read-write bind mount at /workspace),
+run once with --rm on Podman's default network.
 
 Podman's error text is matched against the host failures we know, and how
 to fix each (engine/failures.py). Two of them are fixed by a containers.conf
@@ -85,7 +86,8 @@ class Report:
             details.append(f"podman said: {said}")
         if found:
             details.append(f"found: {found}")
-        details.append(f"fix: {k.fix(host)}")
+        if k.fix is not None:
+            details.append(f"fix: {k.fix(host)}")
         return self.add(k.level, k.problem, *details, key=k.key)
 
     @property
@@ -386,19 +388,26 @@ class Doctor:
         return tag, True
 
     def _probe_argv(self, image: str, workspace: str | None, network: str | None) -> list[str]:
-        """workspace: a folder of this machine to mount read-write (None: no mount)."""
+        """The podman arguments of a sandbox from the sandbox's own create template
+        (steps.probe_argv): the options every sandbox gets. workspace: a folder of this
+        machine mounted at /workspace (None: no mount, for a remote engine)."""
+        from podman_sandbox.engine.desired import Desired
+        from podman_sandbox.engine.steps import probe_argv
+        from podman_sandbox.schema.spec import build_spec
+
         script = (f"echo {PROBE_MARK}; "
                   "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
                   "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown")
-        argv = ["run", "--rm", "--init", "--security-opt", "no-new-privileges",
-                "--pids-limit", str(PROBE_PIDS),
-                "--memory", f"{PROBE_MEMORY}b", "--memory-swap", f"{PROBE_MEMORY}b"]
         if workspace is not None:
             script += "; echo probe > /workspace/probe"
-            argv += ["--volume", f"{workspace}:/workspace:rw,z", "--workdir", "/workspace"]
+        doc: dict = {"image": image, "name": f"podman-sandbox-doctor-probe-{os.getpid()}",
+                     "memory": f"{PROBE_MEMORY // (1024 * 1024)}m", "pids_limit": PROBE_PIDS}
         if network:
-            argv += ["--network", network]
-        return argv + ["--entrypoint", "sh", image, "-c", script]
+            doc["network"] = network
+        project = workspace if workspace is not None else tempfile.gettempdir()  # never mounted
+        desired = Desired.from_spec(build_spec(doc, project_dir=project, source="", mode="project"))
+        return probe_argv(desired, desired.spec.name, image, script,
+                          mount_workspace=workspace is not None)[1:]  # after "podman"
 
     def _run_probe(self, image: str, network: str | None = None, env: dict | None = None):
         """(ran, wrote to /workspace: None when it had none, Podman's result)."""

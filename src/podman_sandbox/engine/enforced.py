@@ -8,10 +8,10 @@ the running container now, and whether that is what the spec asks for.
 from __future__ import annotations
 
 from podman_sandbox.engine import cgroup, connection, host
-from podman_sandbox.engine.actual import Actual
+from podman_sandbox.engine.actual import Observed
 
 
-def effective_memory(actual: Actual) -> int | None:
+def effective_memory(actual: Observed) -> int | None:
     """The memory limit the kernel enforces on the running container, from its cgroup
     (Podman 4's inspect goes stale after a live update); None: not running, no limit,
     unreadable, or a host where Podman sets no limits."""
@@ -22,7 +22,7 @@ def effective_memory(actual: Actual) -> int | None:
     return cgroup.memory_limit(actual.pid)[1]
 
 
-def memory_in_force(requested: int | None, actual: Actual, effective: int | None) -> bool:
+def memory_in_force(requested: int | None, actual: Observed, effective: int | None) -> bool:
     """The requested limit (None: none) is the one the kernel enforces. Not running, only
     "no limit" is in force; where Podman sets no limits, only "no limit" ever is."""
     if host.rootless_cgroup_v1():

@@ -48,7 +48,7 @@ PODMAN_GONE_CODES = (137, 255)
 # removed under it (Podman 4.3 over unix:// and tcp://).
 REMOTE_GONE_CODES = (125, 137, 255)
 GONE_WAIT_SECONDS = 1.0
-_SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+_SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 def exec_argv(container: str, command: str, *, workdir: str, tag: str,
@@ -101,7 +101,7 @@ class _Exec:
         if self.remote:
             # Each look costs a call to the engine: only for Podman's own codes (wait).
             return wait and self._gone_on_engine()
-        if self.init_start is None:
+        if self.init_pid is None or self.init_start is None:
             return False
         deadline = time.monotonic() + (GONE_WAIT_SECONDS if wait else 0)
         while start_time(self.init_pid) == self.init_start:
@@ -164,32 +164,36 @@ def _stop_command(child: int | None, ex: _Exec, first_signal: int,
     """
     from podman_sandbox.engine import stopping
 
+    def client() -> int:
+        assert child is not None, "no status given, so there is a podman client to reap"
+        return child
+
     scope, found, left = _end_all(ex, first_signal)
     start = time.monotonic()
-    while ex.remote and status is None:  # the sandbox did the stopping: reap the client
-        pid, wait_status = os.waitpid(child, os.WNOHANG)
-        if pid:
-            return wait_status, left
-        if time.monotonic() - start >= LATE_START_SECONDS:
-            os.kill(child, signal.SIGKILL)
-            return os.waitpid(child, 0)[1], left
-        time.sleep(0.02)
-    if ex.remote:
+    if ex.remote:  # the sandbox did the stopping: reap the client
+        while status is None:
+            pid, wait_status = os.waitpid(client(), os.WNOHANG)
+            if pid:
+                return wait_status, left
+            if time.monotonic() - start >= LATE_START_SECONDS:
+                os.kill(client(), signal.SIGKILL)
+                return os.waitpid(client(), 0)[1], left
+            time.sleep(0.02)
         return status, left
     while True:
         if status is None:
             try:
-                pid, wait_status = os.waitpid(child, os.WNOHANG)
+                pid, wait_status = os.waitpid(client(), os.WNOHANG)
             except ChildProcessError:
-                pid, wait_status = child, 0
+                pid, wait_status = client(), 0
             if pid:
                 status = wait_status
         now = time.monotonic()
         if status is not None and (found or now - start >= LATE_START_SECONDS):
             break
         if status is None and now - start >= LATE_START_SECONDS:
-            os.kill(child, signal.SIGKILL)  # stop waiting: the client at least goes
-            status = os.waitpid(child, 0)[1]
+            os.kill(client(), signal.SIGKILL)  # stop waiting: the client at least goes
+            status = os.waitpid(client(), 0)[1]
             break
         found = stopping.kill_now(scope)[0] or found
         time.sleep(0.02)
@@ -279,7 +283,7 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
             # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
             first = signal.SIGTERM if stopped[0] == signal.SIGALRM else stopped[0]
             status, left = _stop_command(child, ex, first, status)
-        elif os.WIFSIGNALED(status) and not ex.sandbox_gone():
+        elif status is not None and os.WIFSIGNALED(status) and not ex.sandbox_gone():
             # Someone killed the podman client itself; without it the command would
             # run on, unseen: end it too.
             left = _end_all(ex, signal.SIGTERM)[2]
@@ -311,6 +315,7 @@ def _verdict(ex: _Exec, status: int | None, stopped_by: int | None, left: set[in
         if left:
             return _not_stopped(left, f"interrupted by signal {stopped_by}")
         return Verdict(_SIGNAL_EXIT.get(stopped_by, 128 + stopped_by), False, False, False, False, None)
+    assert status is not None, "not stopped by us, so the client's status is known"
     code = _exit_code(status)
     if left:
         return _not_stopped(left, "the podman client was killed")
@@ -375,7 +380,7 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
         if fd >= 0:
             os.close(fd)
     names = {out_r: "stdout", err_r: "stderr"}
-    pending = memoryview(input) if input else None
+    pending = memoryview(input or b"")
     if in_w >= 0:
         os.set_blocking(in_w, False)
     deadline = time.monotonic() + timeout if timeout else None
@@ -410,7 +415,7 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
                     except BlockingIOError:
                         continue
                     except OSError:  # the command closed its stdin: the rest is not wanted
-                        pending = None
+                        pending = memoryview(b"")
                     if not pending:
                         close_stdin()
                 elif fd in names:
@@ -442,7 +447,7 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
         raise
     if stopped_by is not None:
         status, left = _stop_command(child, ex, signal.SIGTERM, status)
-    elif os.WIFSIGNALED(status) and not ex.sandbox_gone():
+    elif status is not None and os.WIFSIGNALED(status) and not ex.sandbox_gone():
         left = _end_all(ex, signal.SIGTERM)[2]  # the client was killed: end what it ran
     close_stdin()
     try:

@@ -100,7 +100,7 @@ def _setup_key_of(labels: dict) -> str | None:
 def _is_classic(labels: dict) -> bool:
     """The classic sandbox: governed by the user's config.json, not by a project's file."""
     project, source = labels.get(act.LABEL_PROJECT), labels.get(act.LABEL_SOURCE)
-    return bool(source) and os.path.dirname(source) != project
+    return bool(source and os.path.dirname(source) != project)
 
 
 def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:

@@ -92,7 +92,8 @@ def digest(root: str, includes, *, cache_name: str, **select) -> Digest:
     inputs.InputError for an input that escapes or cannot be read."""
     entries, ignore_st = inputs.select(root, includes, **select)
     cache = _load(cache_name)
-    known = cache.get("files") if isinstance(cache.get("files"), dict) else {}
+    files_cached = cache.get("files")
+    known = files_cached if isinstance(files_cached, dict) else {}
     fresh_after = (time.time() - RACY_SECONDS) * 1e9
     files, cached = {}, {}
     for entry in entries:

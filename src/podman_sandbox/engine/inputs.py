@@ -27,10 +27,10 @@ from collections import namedtuple
 from podman_sandbox import patterns
 
 try:  # as engine/record.py: hashlib's import loads OpenSSL
-    from _sha2 import sha256  # Python >= 3.12
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12; builtin, no stub
 except ImportError:  # pragma: no cover - depends on the Python version
     try:
-        from _sha256 import sha256  # Python <= 3.11
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11; builtin, no stub
     except ImportError:
         from hashlib import sha256
 

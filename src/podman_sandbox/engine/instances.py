@@ -63,6 +63,7 @@ def ensure(spec: Spec, layout: workspace.Layout, out) -> dict:
         return layout.meta
     from podman_sandbox.engine.lock import workspace_lock
 
+    assert spec.instance is not None, "only an instance's spec has a workspace layout"
     project = spec.instance.project
     with workspace_lock(instance.project_key(project.project_dir)):
         return workspace.create(layout, project.project_dir, project.source, out)
@@ -73,7 +74,6 @@ def discard(runner, desired, layout: workspace.Layout, out, *, force: bool) -> b
     or copy) and folder. False: there was nothing. Work not taken is refused unless force."""
     from podman_sandbox.engine import actual as act
     from podman_sandbox.engine import ownership, state
-    from podman_sandbox.engine.apply import _remove_leftovers
     from podman_sandbox.engine.lock import sandbox_lock
     from podman_sandbox.engine.render import render
     from podman_sandbox.errors import RefusedError, SandboxError
@@ -102,7 +102,9 @@ def discard(runner, desired, layout: workspace.Layout, out, *, force: bool) -> b
                 out.notice(f"discarding {act.describe_uncommitted(changed, name)}")
             out.step(f"removing {name}")
             runner.run(render("remove", name=name), what=f"remove {name}")
-        _remove_leftovers(runner, desired)
+        from podman_sandbox.engine.around import leftovers
+        for left in leftovers(runner, desired):  # of a run that was killed
+            runner.run(render("remove", name=left), what=f"remove the leftover {left}", check=False)
         states = state.reset(runner, spec)
         for img in states:
             out.step(f"removed the saved state {img.tag}")

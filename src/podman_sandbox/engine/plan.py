@@ -3,11 +3,15 @@
 Given the same inputs it returns the same Plan, so it is tested as a table.
 Every action says why it is there and which class of change it applies;
 an action that throws away the user's uncommitted work lists what it drops.
+make_plan decides the sandbox's own actions; with_housekeeping adds what goes
+around them (from engine/around.py's observations), so that the plan is every
+change apply makes, and `plan` shows it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from podman_sandbox.engine import images, insync, ownership
 from podman_sandbox.engine.actual import Actual, Observed, container_state_key
@@ -15,15 +19,20 @@ from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import Change
 from podman_sandbox.errors import SandboxError
 
+if TYPE_CHECKING:  # engine/around.py does the I/O; the planner only reads its result
+    from podman_sandbox.engine.around import Around
+
 PENDING = "after-pull"  # stands for a setup key that needs the pulled image's id
 IMAGE_ACTIONS = ("pull", "build", "build-setup")  # carried out first, then the plan is made again
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # pull | build | build-setup | commit | create | replace | start | update
+    # pull | build | build-setup | commit | create | replace | start | update, and the
+    # housekeeping of with_housekeeping: adopt | remove-leftover | squash | remove-replaced
+    kind: str
     reason: str
-    change_class: str  # image | rebuild | commit | create | recreate | start | live
+    change_class: str  # image | rebuild | commit | create | recreate | start | live | cleanup
     params: dict = field(default_factory=dict, compare=False)
     discards: tuple[str, ...] = ()  # uncommitted paths this action throws away
     notes: tuple[str, ...] = ()  # what the user should know about it (shown by plan and apply)
@@ -119,7 +128,7 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
 
     if rebuild or base_changed:
         reasons = [c.describe() for c in rebuild]
-        if base_changed and not any(c.field == "image" for c in rebuild):
+        if base_id is not None and base_changed and not any(c.field == "image" for c in rebuild):
             reasons.append(f"image {spec.image} now has another id ({base_id[:12]})")
         commit_now = spec.auto_commit and bool(actual.uncommitted)
         old_key = container_state_key(actual)
@@ -156,3 +165,82 @@ def make_plan(desired: Desired, actual: Actual, changes: list[Change]) -> Plan:
                               {"memory": desired.container["memory"],
                                "cpus": desired.container["cpus"]}))
     return Plan(tuple(actions), tuple(changes))
+
+
+# Run before the rest, in the setup lock when images are made (apply.converge).
+PREPARE_ACTIONS = ("adopt", "remove-leftover", *IMAGE_ACTIONS)
+REPLANNED = ("apply plans again after this (the setup key and the saved-state tag depend "
+             "on the pulled or built image's id): the tags shown after it are placeholders "
+             "until then")
+
+
+def with_housekeeping(plan: Plan, desired: Desired, actual: Actual, around: Around) -> Plan:
+    """The whole program of a converge: plan (make_plan's) with what goes around it.
+
+    Pure, as make_plan; around (engine/around.Around) holds what was observed. Adds:
+    adopting old-format saved states and removing leftovers of a killed run (first);
+    what a commit keeps and drops; squashing a saved state whose layer chain is long
+    before a container is made from it (overlay runs at most 128 layers), or the commit
+    itself squashed when it makes that state; and, last, removing the images a rebuild
+    or a squash replaced (Podman refuses while something uses them).
+    """
+    if plan.in_sync:
+        return plan
+    spec = desired.spec
+    first: list[Action] = []
+    for image, old, new in actual.legacy_states:
+        first.append(Action("adopt", f"saved state {old} has the old tag format: tag it {new}",
+                            "cleanup", {"image": image, "old": old, "new": new},
+                            notes=("apply plans again after adopting: what the sandbox "
+                                   "starts from may change",)))
+    for name in around.leftovers:
+        first.append(Action("remove-leftover", f"{name} is left from a run that was killed",
+                            "cleanup", {"name": name}))
+    actions: list[Action] = []
+    replaced: list[str] = []
+    committed: dict[str, int] = {}  # state tag -> its layers, once this plan's commit made it
+    for action in plan.actions:
+        p = action.params
+        if action.kind == "commit":
+            tag = images.state_tag(spec.name, p["key"])
+            current = around.images.get(tag)
+            previous = around.images.get(images.previous_state_tag(spec.name, p["key"]))
+            layers = around.container_layers + 1 if around.container_layers is not None else None
+            squash = layers is not None and layers >= around.squash_at and _made_from(plan, tag)
+            committed[tag] = 1 if squash else (layers or 0)
+            notes = action.notes + ((f"committed as one layer: its chain would be {layers} layers",)
+                                    if squash else ())
+            action = Action(action.kind, action.reason, action.change_class,
+                            {**p, "base_id": actual.built_from_base_id or "",
+                             "previous_exists": current is not None,
+                             "drop": previous.id if previous and previous.id != (current and current.id)
+                             else None, "squash": squash},
+                            action.discards, notes)
+        elif action.kind in ("create", "replace") and p.get("key") != PENDING \
+                and p["image"] == images.state_tag(spec.name, p["key"]) and p["image"] not in committed:
+            facts = around.images.get(p["image"])
+            if facts is not None and facts.layers >= around.squash_at:
+                actions.append(Action(
+                    "squash", f"squashing the saved state {p['image']} ({facts.layers} layers) into "
+                    "one: overlay runs at most 128", "image", {"tag": p["image"]}))
+                if not [t for t in facts.tags if t != p["image"]]:
+                    replaced.append(facts.id)  # untagged by the squash
+        actions.append(action)
+    if any(a.kind in ("create", "replace") for a in plan.actions):
+        from podman_sandbox.engine.superseded import replaced_tags
+        replaced += [t for t in replaced_tags(actual, desired)
+                     if t in around.images and around.images[t].ours]
+    if replaced:
+        actions.append(Action("remove-replaced", "the new sandbox no longer uses "
+                              + ", ".join(r if ":" in r else r[:12] for r in replaced)
+                              + " (Podman keeps what something else still uses)", "cleanup",
+                              {"images": replaced}))
+    if any(a.params.get("key") == PENDING for a in plan.actions):
+        at = next(i for i, a in enumerate(actions) if a.kind in IMAGE_ACTIONS)
+        actions[at] = Action(actions[at].kind, actions[at].reason, actions[at].change_class,
+                             actions[at].params, actions[at].discards, actions[at].notes + (REPLANNED,))
+    return Plan(tuple(first + actions), plan.changes)
+
+
+def _made_from(plan: Plan, tag: str) -> bool:
+    return any(a.kind in ("create", "replace") and a.params.get("image") == tag for a in plan.actions)

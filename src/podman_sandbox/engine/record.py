@@ -49,10 +49,10 @@ from podman_sandbox.engine.cgroup import cgroup_dirs, read_value
 from podman_sandbox.specfile import read_spec_file
 
 try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
-    from _sha2 import sha256  # Python >= 3.12
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12; builtin, no stub
 except ImportError:  # pragma: no cover - depends on the Python version
     try:
-        from _sha256 import sha256  # Python <= 3.11
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11; builtin, no stub
     except ImportError:
         from hashlib import sha256
 

@@ -36,9 +36,8 @@ def workspace_path() -> str | None:
 
 def workspace_source(project_dir: str) -> str:
     """What Podman mounts at /workspace: the project here, the named folder on a remote engine."""
-    if connection.is_remote() and workspace_path():
-        return workspace_path()
-    return project_dir
+    remote = workspace_path() if connection.is_remote() else None
+    return remote or project_dir
 
 
 def check_spec(spec) -> None:

@@ -49,9 +49,9 @@ class Runner:
         try:
             if stream:
                 sys.stderr.flush()
-                proc = subprocess.run(full, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-                                      stdin=subprocess.DEVNULL, env=env)
-                result = Result(argv, proc.returncode, "", "")
+                streamed = subprocess.run(full, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
+                                          stdin=subprocess.DEVNULL, env=env)
+                result = Result(argv, streamed.returncode, "", "")
             else:
                 proc = subprocess.run(full, capture_output=True, text=True, input=input,
                                       stdin=None if input is not None else subprocess.DEVNULL, env=env)

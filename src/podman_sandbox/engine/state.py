@@ -7,8 +7,9 @@ commit is interrupted, the current tag still names the last good state.
 Every commit of a container made from a state adds one layer on top of it,
 and Podman's overlay storage cannot run an image of more than 128 layers
 ("max depth exceeded"). So before a container is made from a state whose
-chain is long, the state is squashed into one layer (compact()): rarely,
-since it takes about a hundred start/commit cycles.
+chain is long, the state is squashed into one layer (a squash action of the
+plan, or a squashed commit: plan.with_housekeeping): rarely, since it takes
+about a hundred start/commit cycles.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from dataclasses import dataclass
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import answers, images, ownership
-from podman_sandbox.engine.labels import LABEL_SANDBOX
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
-from podman_sandbox.engine.steps import (commit_commands, create_command, owner_labels,
-                                         setup_container_name)
+from podman_sandbox.engine.steps import commit_commands
 
 # Squash a state image of this many layers or more before a container is made from it
 # (overlay runs at most 128). PODMAN_SANDBOX_SQUASH_AT_LAYERS overrides it (tests).
@@ -84,40 +83,6 @@ def squash_threshold() -> int:
         return SQUASH_AT_LAYERS
 
 
-def compact(runner: Runner, desired, tag: str, base_id: str, out) -> str | None:
-    """Squash the state image tag into one layer if its layer chain is long.
-
-    Made through a container of the sandbox's own shape (created, never started),
-    so the image's settings stay those of a commit. The tag moves only when the
-    squashed commit has finished. Returns the replaced image's id (to remove once
-    nothing uses it), or None when nothing was done.
-    """
-    found = _inspect_image(runner, tag)
-    layers = len(((found or {}).get("RootFS") or {}).get("Layers") or ())
-    if not found or layers < squash_threshold():
-        return None
-    name = desired.spec.name
-    tmp = setup_container_name(name)  # removed by the next apply if this one is killed
-    out.step(f"squashing the saved state {tag} ({layers} layers) into one")
-    runner.run(create_command(desired, tmp, tag, base_id, start=False).argv, what=f"create {tmp}")
-    try:
-        runner.run(render("commit", container=tmp, tag=tag, squash=True,
-                          labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                  LABEL_SANDBOX: name, **owner_labels(desired.spec)}),
-                   what=f"squash {tag}")
-    finally:
-        runner.run(render("remove", name=tmp), what=f"remove {tmp}", check=False)
-    remove_if_untagged(runner, found["Id"])
-    return found["Id"]
-
-
-def remove_if_untagged(runner: Runner, image: str) -> None:
-    """Remove an image no tag names any more (another tag, e.g. -prev, keeps it)."""
-    found = _inspect_image(runner, image)
-    if found and not (found.get("RepoTags") or ()):
-        runner.run(render("rmi", image=image), what="remove an old state", check=False)
-
-
 def commit(runner: Runner, spec, container: str, key: str, base_id: str) -> str:
     """Save container as the state for (spec.name, key); returns the tag.
 
@@ -128,11 +93,11 @@ def commit(runner: Runner, spec, container: str, key: str, base_id: str) -> str:
     prev_tag = images.previous_state_tag(name, key)
     current_id = image_id(runner, tag)
     old_prev_id = image_id(runner, prev_tag)
-    for cmd in commit_commands(spec, container, key, base_id, previous_exists=current_id is not None):
-        runner.run(cmd.argv, what=cmd.what)
-    # The generation before the previous one is now untagged: drop it unless in use.
-    if old_prev_id and old_prev_id != current_id:
-        runner.run(render("rmi", image=old_prev_id), what="remove an old state", check=False)
+    # The generation before the previous one is untagged by the commit: drop it unless in use.
+    drop = old_prev_id if old_prev_id and old_prev_id != current_id else None
+    for cmd in commit_commands(spec, container, key, base_id, previous_exists=current_id is not None,
+                               drop=drop):
+        runner.run(cmd.argv, what=cmd.what, check=cmd.check)
     return tag
 
 

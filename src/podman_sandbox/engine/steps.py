@@ -1,9 +1,12 @@
 """Each planned action as the exact podman commands that carry it out.
 
-`plan` prints these and `apply` runs these same lists for each planned action. Not
-listed by `plan`: what apply decides as it goes (squashing a long saved-state chain,
-removing leftovers of a killed run, adopting old-format states, removing an image a
-rebuild replaced) and the checks around a create (mount sources, started mounts).
+`plan` prints these and `apply` runs these same lists, action by action, for the
+housekeeping too (leftovers, adopting old-format states, squashing, commits, the
+images a rebuild replaced: plan.with_housekeeping). What `plan` cannot show: the
+read-only queries apply makes to observe (inspect, images, diff), the checks around
+a create (mount sources before, started mounts after), what a replan after a
+pull, a build or an adoption decides (plan says so in a note on those actions), and
+a replan when another sandbox of the project made the images meanwhile (apply.converge).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Command:
     commits: bool = False  # once this ran, what came before must not be undone
     # Started a container: (its name, what its mounts must be), checked once it runs.
     verify: tuple | None = None
+    check: bool = True  # False: a failure is Podman's answer, not ours (an image still in use)
 
 
 def next_name(name: str) -> str:
@@ -86,15 +90,30 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
     Its mount sources are checked as they are now (mountcheck.check), every time."""
     from podman_sandbox.engine import mountcheck
 
-    c = desired.container
-    expected = mountcheck.check(desired.spec, c)
-    argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=c, volumes=volume_args(desired), image=image, start=start,
-                  cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
-                  userns=userns_args(c.get("user")),
-                  disk=c.get("disk") if disk else None)
+    expected = mountcheck.check(desired.spec, desired.container)
+    argv = _create_argv(desired, name, image, container_labels(desired, base_id), start=start, disk=disk)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
                    verify=(name, tuple(expected)) if start else None)
+
+
+def probe_argv(desired: Desired, name: str, image: str, script: str, *,
+               mount_workspace: bool = True) -> list[str]:
+    """doctor's probe: the sandbox container of desired, with every option a sandbox
+    gets, run once (--rm) with `sh -c script` instead of sleeping; no labels.
+    mount_workspace False: no volumes (on a remote engine a bind resolves on the server)."""
+    volumes = volume_args(desired) if mount_workspace else []
+    return _create_argv(desired, name, image, {}, start=True, disk=False, volumes=volumes,
+                        probe=script)
+
+
+def _create_argv(desired: Desired, name: str, image: str, labels: dict[str, str], *, start: bool,
+                 disk: bool, volumes: list[str] | None = None, **probe: str) -> list[str]:
+    c = desired.container
+    if volumes is None:
+        volumes = volume_args(desired)
+    return render("create", name=name, labels=labels, c=c, volumes=volumes, image=image,
+                  start=start, cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
+                  userns=userns_args(c.get("user")), disk=c.get("disk") if disk else None, **probe)
 
 
 def volume_args(desired: Desired) -> list[str]:
@@ -116,6 +135,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         return [Command(render("pull", image=p["image"]), f"pull {p['image']}")]
     if action.kind == "build":
         from podman_sandbox.engine.build import build_argv
+        assert desired.build is not None, "a build action comes only from a spec with build:"
         labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "build"}
         return [Command(build_argv(spec, desired.build, labels), f"build {p['image']}", stream=True)]
     if action.kind == "build-setup":
@@ -139,7 +159,27 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
         cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
         return cmds
     if action.kind == "commit":
-        return commit_commands(spec, p["container"], p["key"], base)
+        return commit_commands(spec, p["container"], p["key"], p.get("base_id", base),
+                               previous_exists=p.get("previous_exists", True),
+                               drop=p.get("drop"), squash=p.get("squash", False))
+    if action.kind == "adopt":
+        return [Command(render("tag", image=p["image"], tag=p["new"]), f"adopt the saved state {p['old']}"),
+                Command(render("untag", image=p["image"], tag=p["old"]), f"adopt the saved state {p['old']}",
+                        check=False)]
+    if action.kind == "remove-leftover":
+        return [Command(render("remove", name=p["name"]), f"remove the leftover {p['name']}", check=False)]
+    if action.kind == "squash":
+        # Through a container of the sandbox's own shape (created, never started), so the
+        # image's settings stay those of a commit; the tag moves when the commit is done.
+        tmp = setup_container_name(name)
+        return [create_command(desired, tmp, p["tag"], base, start=False),
+                Command(render("commit", container=tmp, tag=p["tag"], squash=True,
+                               labels=state_labels(spec, base)), f"squash {p['tag']}"),
+                Command(render("remove", name=tmp), f"remove {tmp}")]
+    if action.kind == "remove-replaced":
+        # Never --force: Podman keeps an image a container or another image still uses.
+        return [Command(render("rmi", image=ref), f"remove the replaced image {ref}", check=False)
+                for ref in p["images"]]
     if action.kind == "create":
         return [create_command(desired, name, p["image"], base, disk=p.get("disk", False))]
     if action.kind == "replace":
@@ -157,17 +197,27 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     raise ValueError(f"unknown action {action.kind}")
 
 
+def state_labels(spec, base_id: str) -> dict[str, str]:
+    """The labels of a saved state image (a commit, a squash)."""
+    return {act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id, LABEL_SANDBOX: spec.name,
+            **owner_labels(spec)}
+
+
 def commit_commands(spec, container: str, key: str, base_id: str,
-                    previous_exists: bool = True) -> list[Command]:
-    """Keep the last generation as <tag>-prev, then save the container as the state."""
+                    previous_exists: bool = True, drop: str | None = None,
+                    squash: bool = False) -> list[Command]:
+    """Keep the last generation as <tag>-prev, then save the container as the state.
+    drop: the id of the generation before the previous one, untagged by then (removed
+    unless in use); squash: the state as one layer (its chain would be too long)."""
     name = spec.name
     tag = images.state_tag(name, key)
     cmds = []
     if previous_exists:
         cmds.append(Command(render("tag", image=tag, tag=images.previous_state_tag(name, key)),
                             "keep the previous state"))
-    cmds.append(Command(render("commit", container=container, tag=tag,
-                               labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id,
-                                       LABEL_SANDBOX: name, **owner_labels(spec)}),
+    cmds.append(Command(render("commit", container=container, tag=tag, squash=squash,
+                               labels=state_labels(spec, base_id)),
                         f"commit {container} as {tag}"))
+    if drop:
+        cmds.append(Command(render("rmi", image=drop), "remove an old state", check=False))
     return cmds

@@ -140,7 +140,7 @@ class Scope:
         return self.ns is not None and self.since is not None
 
     def _candidates(self) -> set[int]:
-        pids = cgroup.member_pids(self.init_pid) if self.exact else None
+        pids = cgroup.member_pids(self.init_pid) if self.exact and self.init_pid else None
         if pids is None:  # no cgroup to read: every process on the host
             pids = {int(e) for e in os.listdir("/proc") if e.isdigit()}
         pids.discard(os.getpid())

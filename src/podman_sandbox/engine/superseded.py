@@ -1,19 +1,18 @@
 """Images a rebuild leaves behind: the setup result (or built base image) it replaced.
 
-After a converge that made the sandbox from a new setup or build image, the
-one the old container was made from is removed when nothing uses it: never
-with --force, so Podman itself keeps an image a container still runs on or
-another image (a saved state committed on top of it, another build's FROM)
-is made from. Only our own tags, carrying this owner's labels, are touched.
+When a converge makes the sandbox from a new setup or build image, its plan
+ends by removing the one the old container was made from (plan.with_housekeeping,
+the remove-replaced action): never with --force, so Podman itself keeps an image
+a container still runs on or another image (a saved state committed on top of
+it, another build's FROM) is made from. Only our own tags, carrying this owner's
+labels, are touched (engine/around.py looks at the labels).
 """
 
 from __future__ import annotations
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import answers, images, ownership
-from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
-from podman_sandbox.errors import PodmanError
 
 
 def replaced_tags(before: act.Observed, desired) -> list[str]:
@@ -31,26 +30,6 @@ def replaced_tags(before: act.Observed, desired) -> list[str]:
     if image.startswith(images.BUILD_REPO + ":") and image != desired.spec.image:
         old.append(image)
     return old
-
-
-def remove_unused(runner: Runner, spec, tags, out=None) -> list[str]:
-    """Remove each tag whose image is ours and unused (Podman refuses otherwise); the
-    tags removed."""
-    removed = []
-    for tag in tags:
-        try:
-            info = answers.inspect_one(runner, tag)
-        except PodmanError:
-            continue  # best effort, after the new sandbox runs: `gc` finds what is left
-        if answers.kind(info) != "image" or not ownership.is_ours(answers.labels_of(info), spec):
-            continue
-        gone = runner.run(render("rmi", image=tag), what=f"remove the replaced image {tag}",
-                          check=False)
-        if gone.returncode == 0:
-            removed.append(tag)
-            if out is not None:
-                out.step(f"removed the image it replaced: {tag}")
-    return removed
 
 
 def owner_images(runner: Runner, spec) -> list[dict]:

@@ -67,7 +67,8 @@ def git_argv(*args: str, cwd: str | None = None, git_dir: str | None = None,
     return argv + list(args)
 
 
-def git(*args: str, check: bool = True, env: dict | None = None, **where) -> subprocess.CompletedProcess:
+def git(*args: str, check: bool = True, env: dict | None = None,
+        **where: str | None) -> subprocess.CompletedProcess:
     argv = git_argv(*args, **where)
     try:
         result = subprocess.run(argv, capture_output=True, text=True, env={**safe_env(), **(env or {})},
@@ -127,12 +128,12 @@ def resolve(project_dir: str, name: str, requested: str | None, field: str | Non
     repo = repository(project_dir) if mode in (None, "worktree") else None
     if mode is None:
         mode = "worktree" if repo else "copy"
-    if mode == "worktree" and repo is None:
-        raise SandboxError(f"{project_dir} is not in a git repository: no worktree possible",
-                           hint="use --workspace copy (a private copy) or bind")
     if mode == "bind":
         mount = project_dir
     elif mode == "worktree":
+        if repo is None:
+            raise SandboxError(f"{project_dir} is not in a git repository: no worktree possible",
+                               hint="use --workspace copy (a private copy) or bind")
         mount = os.path.join(folder, "workspace", repo[1]) if repo[1] else os.path.join(folder, "workspace")
     else:
         mount = os.path.join(folder, "workspace")
@@ -152,7 +153,11 @@ def create(layout: Layout, project_dir: str, spec_path: str, out) -> dict:
     if os.path.lexists(root):
         _remove_tree(root)  # a half-made workspace of a killed run
     if layout.mode == "worktree":
-        top, _ = repository(project_dir)
+        repo = repository(project_dir)
+        if repo is None:  # resolve() saw one; it went away since
+            raise SandboxError(f"{project_dir} is no longer in a git repository: no worktree possible",
+                               hint="use --workspace copy (a private copy) or bind")
+        top = repo[0]
         head = git("rev-parse", "--verify", "-q", "HEAD^{commit}", cwd=top, check=False).stdout.strip()
         if not head:
             raise SandboxError(f"the repository {top} has no commit yet: a worktree starts from HEAD",
@@ -168,11 +173,11 @@ def create(layout: Layout, project_dir: str, spec_path: str, out) -> dict:
         git_dir = os.path.join(layout.folder, "baseline.git")
         if os.path.lexists(git_dir):
             _remove_tree(git_dir)
-        where = {"git_dir": git_dir, "work_tree": root}
-        git("init", "-q", **where)
-        git("add", "-A", **where)
-        git(*BOT, "commit", "-q", "--allow-empty", "--no-verify", "-m", "the copy as it started", **where)
-        base = git("rev-parse", "HEAD", **where).stdout.strip()
+        git("init", "-q", git_dir=git_dir, work_tree=root)
+        git("add", "-A", git_dir=git_dir, work_tree=root)
+        git(*BOT, "commit", "-q", "--allow-empty", "--no-verify", "-m", "the copy as it started",
+            git_dir=git_dir, work_tree=root)
+        base = git("rev-parse", "HEAD", git_dir=git_dir, work_tree=root).stdout.strip()
         meta.update(git_dir=git_dir, work_tree=root, base=base)
     private.write_private(os.path.join(layout.folder, META), json.dumps(meta, indent=2).encode())
     return meta
@@ -274,20 +279,22 @@ def merge(meta: dict) -> subprocess.CompletedProcess:
 
 def remove(meta: dict | None, folder: str, out) -> None:
     """The worktree (and its branch) or copy, then the instance's folder."""
-    worktree = meta and meta.get("mode") == "worktree" and os.path.isdir(meta.get("repo", ""))
+    worktree = (meta if meta and meta.get("mode") == "worktree" and os.path.isdir(meta.get("repo", ""))
+                else None)
     if worktree:
         # Fails when the sandbox replaced the worktree's .git: the folder goes anyway, and
         # prune then forgets the worktree, so that its branch can be deleted.
-        git("worktree", "remove", "--force", "--force", meta["work_tree"], cwd=meta["repo"], check=False)
+        git("worktree", "remove", "--force", "--force", worktree["work_tree"], cwd=worktree["repo"],
+            check=False)
     if os.path.lexists(folder):
         _remove_tree(folder)
     if worktree:
-        git("worktree", "prune", cwd=meta["repo"], check=False)
-        gone = git("branch", "-D", meta["branch"], cwd=meta["repo"], check=False)
+        git("worktree", "prune", cwd=worktree["repo"], check=False)
+        gone = git("branch", "-D", worktree["branch"], cwd=worktree["repo"], check=False)
         if gone.returncode == 0:
-            out.step(f"deleted the branch {meta['branch']}")
+            out.step(f"deleted the branch {worktree['branch']}")
         else:
-            out.notice(f"could not delete the branch {meta['branch']}: "
+            out.notice(f"could not delete the branch {worktree['branch']}: "
                        f"{(gone.stderr.strip().splitlines() or ['?'])[-1]}")
 
 

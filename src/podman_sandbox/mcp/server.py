@@ -78,7 +78,7 @@ def _sdk() -> tuple[Any, type[Exception]]:
         return MCPServer, ToolError
     except ImportError:
         from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined]  # mcp 1 only
-        from mcp.server.fastmcp.exceptions import ToolError as V1ToolError
+        from mcp.server.fastmcp.exceptions import ToolError as V1ToolError  # type: ignore[import-not-found]  # mcp 1 only
         return FastMCP, V1ToolError
 
 

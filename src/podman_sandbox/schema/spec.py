@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from podman_sandbox.schema.sizes import page_aligned, parse_size
 
@@ -190,7 +191,7 @@ def _kube(fields: dict) -> Kube:
 def _build(value, project_dir: str) -> Build | None:
     if value is None:
         return None
-    fields = {"containerfile": value} if isinstance(value, str) else value
+    fields: dict[str, Any] = {"containerfile": value} if isinstance(value, str) else value
     context = os.path.normpath(os.path.join(project_dir, fields.get("context") or "."))
     containerfile = fields.get("containerfile")
     if containerfile:

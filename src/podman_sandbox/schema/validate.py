@@ -118,8 +118,8 @@ def _expected(schema: dict) -> str:
     names = []
     for name in types:
         if name == "array":
-            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-            inner = items.get("type")
+            items = schema.get("items")
+            inner = items.get("type") if isinstance(items, dict) else None
             if inner == "string":
                 names.append("a list of strings")
             elif inner == "object":
@@ -455,8 +455,8 @@ def _check_image(doc: dict, out: _Collector) -> None:
             out.add((field,), f"{_show(value)} starts with '-', which podman would read as an option")
         elif has_control(value):
             out.add((field,), "contains a control character; write it on one line, in plain text")
-        elif field == "image" and _TRANSPORT.match(value):
-            out.add((field,), f"{_show(value)} names a {_TRANSPORT.match(value).group(1)}: source, not an "
+        elif field == "image" and (transport := _TRANSPORT.match(value)):
+            out.add((field,), f"{_show(value)} names a {transport.group(1)}: source, not an "
                               "image: write a registry or local image name (load an archive yourself "
                               "with `podman load`)")
 
@@ -582,15 +582,15 @@ def _check_mounts(doc: dict, out: _Collector, base_dir: str) -> None:
 def _check_arg_sizes(doc: dict, out: _Collector) -> None:
     """Values Podman gets as command-line arguments must fit in one (schema/argsize.py)."""
     limit = argsize.MAX_ARG_STRLEN
-    env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
-    for key, value in env.items():
+    env = doc.get("env")
+    for key, value in (env.items() if isinstance(env, dict) else ()):
         if isinstance(key, str) and isinstance(value, str) and not out.has_problem_at_or_above(("env", key)):
             size = argsize.arg_bytes(f"{key}={value}")
             if size > limit:
                 out.add(("env", key), f"is {size} bytes; Podman gets {key}=VALUE as one argument, "
                                       f"and Linux allows at most {limit} bytes in one")
-    setup = doc.get("setup") if isinstance(doc.get("setup"), list) else []
-    for index, step in enumerate(setup):
+    setup = doc.get("setup")
+    for index, step in enumerate(setup if isinstance(setup, list) else ()):
         if isinstance(step, str) and argsize.arg_bytes(step) > limit:
             out.add(("setup", index), f"is {argsize.arg_bytes(step)} bytes; each step is one argument "
                                       f"of `sh -c`, and Linux allows at most {limit} bytes in one")

@@ -1,0 +1,85 @@
+"""What the plan needs besides the sandbox container: leftovers of a killed run, the
+saved-state images a commit or a create touches, the images a rebuild replaces.
+
+Looked at once the core plan (engine/plan.make_plan) is known and not empty, so
+that the housekeeping of a converge (plan.with_housekeeping) is decided with the
+rest of the plan, before anything runs, and `plan` shows it. A few `podman
+inspect` calls; none when in sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from podman_sandbox.engine import actual as act
+from podman_sandbox.engine import answers, images, ownership
+from podman_sandbox.engine.desired import Desired
+from podman_sandbox.engine.plan import Plan
+from podman_sandbox.engine.runner import Runner
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    id: str
+    tags: tuple[str, ...]
+    layers: int
+    ours: bool  # carries this owner's labels (ownership.is_ours)
+
+
+@dataclass(frozen=True)
+class Around:
+    leftovers: tuple[str, ...] = ()  # NAME-setup / NAME-next of a killed run, this owner's
+    images: dict[str, ImageFacts] = field(default_factory=dict)  # by the tag or id looked up
+    container_layers: int | None = None  # of the image the sandbox container runs on
+    squash_at: int = 100  # state.squash_threshold() when observed
+
+
+def _facts(info: dict | None, spec) -> ImageFacts | None:
+    if answers.kind(info) != "image":  # absent, or a container (or pod) of that name
+        return None
+    assert info is not None
+    return ImageFacts(info.get("Id", ""), tuple(info.get("RepoTags") or ()),
+                      len((info.get("RootFS") or {}).get("Layers") or ()),
+                      ownership.is_ours(answers.labels_of(info), spec))
+
+
+def leftovers(runner: Runner, desired: Desired) -> tuple[str, ...]:
+    """NAME-setup and NAME-next that podman-sandbox made for this owner, in one inspect;
+    another owner's half-built sandbox is refused (ownership.require), never removed."""
+    from podman_sandbox.engine.steps import next_name, setup_container_name
+
+    name = desired.spec.name
+    names = [setup_container_name(name), next_name(name)]
+    left = []
+    for asked, info in zip(names, answers.inspect(runner, names)):
+        found = answers.container(info)
+        if found is not None and found.managed:
+            ownership.require("container", asked, found.labels, desired.spec)
+            left.append(asked)
+    return tuple(left)
+
+
+def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) -> Around:
+    """The facts plan.with_housekeeping needs for plan (a core plan of make_plan)."""
+    from podman_sandbox.engine import state, superseded
+
+    spec = desired.spec
+    refs: list[str] = []
+    container_layers = None
+    for action in plan.actions:
+        key = action.params.get("key", "")
+        if action.kind == "commit":
+            refs += [images.state_tag(spec.name, key), images.previous_state_tag(spec.name, key)]
+            info = answers.inspect_one(runner, actual.container_id or spec.name)
+            image = (info or {}).get("Image") if answers.kind(info) == "container" else None
+            facts = _facts(answers.inspect_one(runner, image), spec) if image else None
+            container_layers = facts.layers if facts else None
+        elif action.kind in ("create", "replace"):
+            refs.append(action.params["image"])
+            refs += superseded.replaced_tags(actual, desired)
+    found = {}
+    for ref in dict.fromkeys(refs):
+        facts = _facts(answers.inspect_one(runner, ref), spec)
+        if facts:
+            found[ref] = facts
+    return Around(leftovers(runner, desired), found, container_layers, state.squash_threshold())
