@@ -564,3 +564,12 @@ def test_podman5_on_cgroup_v1_warns_once_and_passes():
     assert code == 0, text
     assert text.count("warn  Podman 5 warns on every command that cgroup v1") == 1
     assert "export PODMAN_IGNORE_CGROUPSV1_WARNING=1" in text
+
+
+def test_the_tun_fix_says_setup_steps_keep_the_default_network():
+    # Setup steps always get Podman's default network (README: Setup, inputs and builds),
+    # so `network: none` alone cannot get a project with setup steps past a missing tun.
+    tun = next(k for k in failures.CATALOGUE if k.key == "tun")
+    for text in (tun.hint, tun.fix(failures.Host(rootless=True))):
+        assert "chmod 0666 /dev/net/tun" in text and "network: none" in text
+        assert "setup steps do not follow" in text
