@@ -65,7 +65,7 @@ class PodmanMissingError(SandboxError):
 
 
 class MissingExtraError(SandboxError):
-    """An optional part (pip install 'podman-sandbox[EXTRA]') is not installed."""
+    """An optional extra (mcp) is not installed; the hint says how (extras.install_hint)."""
 
     exit_code = EXIT_PODMAN_MISSING
 

@@ -648,3 +648,12 @@ def test_the_probe_is_a_sandbox_from_the_create_template(tmp_path):
     assert probe[3:-5] == unlabelled(create)[3:-4]
     assert probe[-5:-1] == ["--entrypoint", "sh", image, "-c"] and doctor.PROBE_MARK in probe[-1]
     assert "--cap-drop" in probe and "--network" in probe
+
+
+def test_the_tun_fix_says_setup_steps_keep_the_default_network():
+    # Setup steps always get Podman's default network (README: Setup, inputs and builds),
+    # so `network: none` alone cannot get a project with setup steps past a missing tun.
+    tun = next(k for k in failures.CATALOGUE if k.key == "tun")
+    for text in (tun.hint, tun.fix(failures.Host(rootless=True))):
+        assert "chmod 0666 /dev/net/tun" in text and "network: none" in text
+        assert "setup steps do not follow" in text

@@ -15,7 +15,7 @@ def kube_options(command):
     """--target, --context, --namespace, --accept-weaker: one definition for the four commands."""
     @click.option("--target", type=click.Choice(["podman", "kube"]), default="podman",
                   show_default=True, help="kube: the sandbox as a Pod on the Kubernetes cluster "
-                  "of --context (needs `pip install 'podman-sandbox[kube]'`).")
+                  "of --context (needs the kube extra: pipx inject podman-sandbox kubernetes).")
     @click.option("--context", metavar="NAME", help="With --target kube: the kubeconfig context "
                   "(default: kubectl's current one).")
     @click.option("--namespace", metavar="NAME", help="With --target kube: the namespace "

@@ -22,8 +22,8 @@ def command(app: App, project: str | None, max_output: int | None) -> int:
     Tools: run a command (timeout, stdin), read, write and list files under
     /workspace, status, commit, reset. The agent can never approve grants
     (mounts, capabilities, network: host): a spec with unapproved ones is a
-    tool error until you run `podman-sandbox allow`. Needs the MCP SDK:
-    pip install 'podman-sandbox[mcp]'.
+    tool error until you run `podman-sandbox allow`. Needs the MCP SDK, the
+    mcp extra (where pipx installed it: pipx inject podman-sandbox mcp).
 
     \b
     Example (Claude Code):
@@ -32,9 +32,11 @@ def command(app: App, project: str | None, max_output: int | None) -> int:
     try:
         import mcp  # noqa: F401 - only to say how to install it when it is missing
     except ImportError:
+        from podman_sandbox.extras import install_hint
+
         raise MissingExtraError(
             "the MCP server needs the MCP Python SDK, which is not installed",
-            hint="pip install 'podman-sandbox[mcp]'") from None
+            hint=install_hint("mcp")) from None
     from podman_sandbox.api import Sandbox
     from podman_sandbox.mcp import server
 

@@ -168,10 +168,12 @@ CATALOGUE: tuple[Known, ...] = (
           "so the default network (bridge) cannot work",
           lambda h: ("as root: modprobe tun && chmod 0666 /dev/net/tun (its usual mode); "
                      "or give the sandbox `network: none` or `network: host` in sandbox.yaml "
-                     "(podman-sandbox configure --network none)"),
+                     "(podman-sandbox configure --network none), which setup steps do not "
+                     "follow: they always get the default network"),
           hint="rootless networking (slirp4netns, pasta) needs /dev/net/tun readable and writable by you: "
-               "set `network: none` or `network: host` (`podman-sandbox configure --network none`), "
-               "or have an administrator run `chmod 0666 /dev/net/tun` (its usual mode)"),
+               "have an administrator run `chmod 0666 /dev/net/tun` (its usual mode), or set "
+               "`network: none` or `network: host` (`podman-sandbox configure --network none`), "
+               "which setup steps do not follow: they always get the default network"),
     Known("slirp4netns", r"slirp4netns", FAIL,
           "rootless networking (slirp4netns) failed, so the default network (bridge) cannot work",
           lambda h: ("install slirp4netns (apt-get install slirp4netns), or use `network: none` "

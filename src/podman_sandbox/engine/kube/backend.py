@@ -44,8 +44,10 @@ def _client():
     try:
         import kubernetes  # noqa: F401
     except ImportError:
+        from podman_sandbox.extras import install_hint
+
         raise SandboxError("--target kube needs the Kubernetes client",
-                           hint="pip install 'podman-sandbox[kube]'") from None
+                           hint=install_hint("kube")) from None
     from kubernetes import client, config
     return client, config
 
