@@ -355,19 +355,26 @@ def test_stop_deletes_and_waits_and_status_reads_the_pod(cluster):
     assert kube.observe(NAME) is None
 
 
-def test_execute_target_kube_through_the_cli_and_a_kubeconfig(cluster, tmp_path, monkeypatch, capfd):
-    """kubectl's own configuration picks the cluster and the namespace."""
-    api, kube = cluster
+def _kubeconfig_project(kube, tmp_path, monkeypatch):
+    """A kubeconfig whose context points at the recorded cluster, in KUBECONFIG, and an
+    empty project folder (kubectl's own configuration picks cluster and namespace)."""
     port = urlparse(kube.api.api_client.configuration.host).port
     (tmp_path / "kubeconfig").write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "lab",
         "clusters": [{"name": "lab", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
         "users": [{"name": "me", "user": {"token": "t0ken"}}],
         "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me", "namespace": NS}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     project = tmp_path / "proj"
     project.mkdir()
+    return project
+
+
+def test_execute_target_kube_through_the_cli_and_a_kubeconfig(cluster, tmp_path, monkeypatch, capfd):
+    """kubectl's own configuration picks the cluster and the namespace."""
+    api, kube = cluster
+    project = _kubeconfig_project(kube, tmp_path, monkeypatch)
     (project / "sandbox.yaml").write_text("image: localhost/x:1\n")
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / var))
     monkeypatch.chdir(project)
@@ -620,16 +627,8 @@ def test_a_failed_fill_removes_the_pod_and_a_new_claim_so_the_next_apply_starts_
 
 def test_pull_through_the_cli_and_a_kubeconfig(cluster, tmp_path, monkeypatch, capfd):
     api, kube = cluster
-    port = urlparse(kube.api.api_client.configuration.host).port
-    (tmp_path / "kubeconfig").write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
-        "clusters": [{"name": "lab", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "me", "user": {"token": "t0ken"}}],
-        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me", "namespace": NS}}]}))
-    project = tmp_path / "proj"
-    project.mkdir()
+    project = _kubeconfig_project(kube, tmp_path, monkeypatch)
     (project / "sandbox.yaml").write_text(f"image: localhost/x:1\nname: {NAME}\n")
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / var))
     monkeypatch.chdir(project)
