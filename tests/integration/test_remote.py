@@ -26,7 +26,7 @@ from podman_sandbox.engine.labels import LABEL_PROJECT
 REMOTE_IMAGE = "localhost/podman-sandbox-test/remote-busybox:1"
 
 
-def _wait_for(condition, what: str, deadline: float = 30.0):
+def _wait_for(condition, what: str, deadline: float = 120.0):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if condition():
