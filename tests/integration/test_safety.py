@@ -74,6 +74,30 @@ def session_processes(sid: int) -> list[int]:
     return found
 
 
+def catches(pid: int, *signums: int) -> bool:
+    """Has pid set handlers for all of signums (SigCgt in /proc/PID/status)?"""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            mask = next(int(line.split()[1], 16) for line in fh if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return all(mask >> (s - 1) & 1 for s in signums)
+
+
+def exec_clients(sid: int) -> list[int]:
+    """The session's `podman exec` clients (what execute spawns to run the command)."""
+    found = []
+    for pid in session_processes(sid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == b"podman" and b"exec" in argv:
+            found.append(pid)
+    return found
+
+
 def popen(sandbox, *args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "podman_sandbox", *args], cwd=sandbox.project,
                             env=sandbox.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -87,7 +111,7 @@ def test_timeout_stops_the_command_with_124(sandbox):
     sandbox.ok("apply")
     name = sandbox_name(sandbox)
     start = time.monotonic()
-    result = sandbox.run("execute", "--timeout", "2", "sleep 40; touch /workspace/ran-out")
+    result = sandbox.run("execute", "--timeout", "2", "sleep 40 && touch /workspace/ran-out")
     assert result.returncode == 124, result
     assert time.monotonic() - start >= 2  # not before its time (a loaded machine only adds)
     assert "timed out after 2s" in result.stderr
@@ -101,16 +125,16 @@ def test_timeout_stops_everything_the_command_started(sandbox):
     sandbox.write_spec(spec(sandbox.image))
     sandbox.ok("apply")
     name = sandbox_name(sandbox)
-    # Each process leaves a mark if it reaches its end: a stop that waited for them
-    # (instead of ending them) would show, however long a loaded machine takes.
+    # Each sleep leaves a mark if it ends by itself (&&: not when a signal ends it): a stop
+    # that waited for them instead of ending them would show, however slow the machine.
     result = sandbox.run("execute", "--timeout", "1",
-                         "sh -c '(sleep 40; touch /workspace/a) & (sleep 41; touch /workspace/b) & "
-                         "sleep 42'; touch /workspace/c")
+                         "sh -c '(sleep 40 && touch /workspace/a) & (sleep 41 && touch /workspace/b) & "
+                         "sleep 42' && touch /workspace/c")
     assert result.returncode == 124, result
     assert processes(name) == []
     # A command that ignores SIGTERM is killed after the grace period.
     result = sandbox.run("execute", "--timeout", "1",
-                         "trap '' TERM; (sleep 40; touch /workspace/d) & sleep 41; touch /workspace/e")
+                         "trap '' TERM; (sleep 40 && touch /workspace/d) & sleep 41 && touch /workspace/e")
     assert result.returncode == 124
     assert processes(name) == []
     assert [m for m in "abcde" if (sandbox.project / m).exists()] == []
@@ -133,7 +157,7 @@ def test_signal_ends_the_command_inside_and_keeps_the_sandbox(sandbox, signum, c
     sandbox.ok("apply")
     name = sandbox_name(sandbox)
     cid = sandbox.inspect(name)["Id"]
-    proc = popen(sandbox, "execute", "sleep 40; touch /workspace/ran-out", start_new_session=True)
+    proc = popen(sandbox, "execute", "sleep 40 && touch /workspace/ran-out", start_new_session=True)
     assert wait_for(lambda: any("sleep 40" in p for p in processes(name))), "the command never started"
     if to == "group":
         os.killpg(proc.pid, signum)
@@ -150,24 +174,33 @@ def test_signal_ends_the_command_inside_and_keeps_the_sandbox(sandbox, signum, c
 
 def test_signal_before_the_command_has_started(sandbox):
     """Ctrl-C right after the command was typed: whatever had begun is gone, nothing is
-    left running in the sandbox, and the exit code says how it ended."""
+    left running in the sandbox, and the exit code says how it ended. The signal lands
+    at each step of the way in (the CLI's handlers set, its podman exec client running,
+    the exec session made in the container), told by /proc, not by a clock."""
     sandbox.write_spec(spec(sandbox.image))
     sandbox.ok("apply")
     name = sandbox_name(sandbox)
     cid = sandbox.inspect(name)["Id"]
-    for n, delay in enumerate((0.1, 0.2, 0.3, 0.4)):
-        proc = popen(sandbox, "execute", f"sleep {3600 + n}", start_new_session=True)
-        time.sleep(delay)  # not a wait for anything: when the signal lands is what varies
-        os.killpg(proc.pid, signal.SIGINT if n % 2 else signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == (130 if n % 2 else 143), (delay, err)
-        assert "Traceback" not in err
-        # A command that escaped is running or on its way in: once no podman client of
-        # that run and no exec session of the container is left, it would show. (An
-        # escaped `sleep 3600` keeps its session: this wait then runs out and fails.)
-        assert wait_for(lambda: not session_processes(proc.pid) and not exec_sessions(cid)), \
-            (delay, processes(name))
-        assert processes(name) == [], delay
+    steps = {"the CLI runs": lambda proc: catches(proc.pid, signal.SIGINT, signal.SIGTERM),
+             "podman exec runs": lambda proc: exec_clients(proc.pid),
+             "exec session made": lambda proc: exec_sessions(cid)}
+    n = 0
+    for step, reached in steps.items():
+        for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+            n += 1
+            proc = popen(sandbox, "execute", f"sleep {3600 + n}", start_new_session=True)
+            if not wait_for(lambda: reached(proc) or proc.poll() is not None) or proc.poll() is not None:
+                pytest.fail(f"{step}: never got there: {proc.communicate()}")
+            os.killpg(proc.pid, signum)
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == code, (step, err)
+            assert "Traceback" not in err
+            # A command that escaped is running or on its way in: once no podman client
+            # of that run and no exec session of the container is left, it would show.
+            # (An escaped `sleep 3600` keeps its session: this wait runs out and fails.)
+            assert wait_for(lambda: not session_processes(proc.pid) and not exec_sessions(cid)), \
+                (step, processes(name))
+            assert processes(name) == [], step
     assert sandbox.inspect(name)["State"]["Running"]
 
 
