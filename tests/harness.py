@@ -152,9 +152,10 @@ def memory_limit_in_container(sandbox: Sandbox, cwd: Path | None = None) -> int:
     return int(out) if out != "max" else -1
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 120.0, interval: float = 0.05):
     """Poll predicate until it is true or timeout seconds pass; its last value. A condition,
-    not a fixed sleep: a loaded machine only makes it wait longer."""
+    not a fixed sleep: a loaded machine only makes it wait longer (the timeout is for a
+    condition that never comes, so it is generous; only a failing test waits it out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -8,12 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 
-from harness import podman
+from harness import podman, wait_for
 from podman_sandbox import Sandbox
 from podman_sandbox.errors import EXIT_REFUSED, SandboxError, WorkspacePathError
 from podman_sandbox.trust import ConsentError
@@ -152,10 +151,8 @@ def rest_api(api, monkeypatch):
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert service.poll() is None and time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.05)
+        assert wait_for(lambda: sock.exists() or service.poll() is not None) and sock.exists(), \
+            "the service did not start"
         shim = root / "shim"
         shim.mkdir()
         log = root / "podman-calls.log"

@@ -8,11 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-import time
+import threading
 import uuid
 from pathlib import Path
 
-from harness import podman
+from harness import podman, wait_for
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "json-output.md"
 
@@ -41,20 +41,20 @@ def test_execute_output_passes_through_byte_for_byte(sandbox):
 
 
 def test_setup_output_streams_while_the_step_runs(sandbox):
-    sandbox.write_spec(spec(sandbox.image, "setup:",
-                            '  - "echo first-line; sleep 2; echo second-line"'))
+    # The step waits for a file only this test writes, once it has read the first line:
+    # output held back until the step ends would never arrive before that (no clock needed).
+    step = f"echo first-line; while [ ! -e /workspace/go ]; do sleep 0.1; done; echo second-line # {sandbox.root.name}"
+    sandbox.write_spec(spec(sandbox.image, "setup:", f"  - {json.dumps(step)}"))
     proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "apply"], cwd=sandbox.project,
                             env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen: dict[str, float] = {}
-    start = time.monotonic()
-    for raw in proc.stderr:
-        line = raw.decode().strip()
-        if line in ("first-line", "second-line"):
-            seen[line] = time.monotonic() - start
-    assert proc.wait(timeout=60) == 0
-    assert set(seen) == {"first-line", "second-line"}
-    # The first line reached us while the step was still sleeping, not at its end.
-    assert seen["second-line"] - seen["first-line"] >= 1.5, seen
+    lines = reader(proc.stderr)
+    try:
+        assert wait_for(lambda: "first-line" in lines), f"the first line never came: {lines}"
+        assert "second-line" not in lines  # the step is still waiting
+    finally:
+        (sandbox.project / "go").touch()
+    assert proc.wait(timeout=120) == 0
+    assert wait_for(lambda: "second-line" in lines), lines
 
 
 def test_quiet_silences_progress_and_verbose_shows_podman_commands(sandbox):
@@ -89,12 +89,31 @@ def test_logs_show_the_sandbox_output_and_follow_it(sandbox):
                                "--tail", "0"], cwd=sandbox.project, env=sandbox.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(0.5)
+        lines = reader(follow.stdout)
+
+        def attached() -> bool:  # a line written now reaches the follower
+            sandbox.ok("execute", "echo ping-line > /proc/1/fd/1")
+            return wait_for(lambda: "ping-line" in lines, timeout=1)
+
+        assert wait_for(attached, interval=0), f"logs --follow never showed a new line: {lines}"
         sandbox.ok("execute", "echo followed-line > /proc/1/fd/1")
-        assert follow.stdout.readline() == b"followed-line\n"
+        assert wait_for(lambda: "followed-line" in lines), lines
+        assert set(lines) == {"ping-line", "followed-line"}, lines  # --tail 0: nothing older
     finally:
         follow.terminate()
-        follow.wait(timeout=10)
+        follow.wait(timeout=60)
+
+
+def reader(stream) -> list[str]:
+    """The lines of stream (stripped), as they come, read by a thread of their own."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for raw in stream:
+            lines.append(raw.decode(errors="replace").strip())
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def test_logs_of_no_sandbox_fail_clearly(sandbox):

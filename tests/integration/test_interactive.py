@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+from harness import podman, wait_for
 
 from podman_sandbox.locate import find_spec_file
 
@@ -45,7 +46,7 @@ class Tmux:
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self.tmux("capture-pane", "-p", "-J", "-t", "t").splitlines()]
 
-    def wait_for(self, predicate, what: str, timeout: float = 30) -> list[str]:
+    def wait_for(self, predicate, what: str, timeout: float = 120) -> list[str]:
         deadline = time.monotonic() + timeout
         while True:
             lines = self.lines()
@@ -84,11 +85,14 @@ def test_execute_interactive_runs_a_shell_in_a_terminal(classic_box, tmux):
     lines = tmux.wait_for(lambda ls: "T2TY" in ls, "the shell's answer")
     assert "42" in lines
     # Ctrl-C reaches the command in the sandbox and leaves the shell (and the session) alive.
-    tmux.tmux("send-keys", "-t", "t", "sleep 30; echo NOT-INTERRUPTED", "Enter")
-    time.sleep(0.5)
+    # (A Ctrl-C that did not reach it: the sleep outlasts the wait below, which fails.)
+    tmux.tmux("send-keys", "-t", "t", "sleep 3600; echo NOT-INTERRUPTED", "Enter")
+    [box] = classic_box.containers()
+    assert wait_for(lambda: "sleep 3600" in podman("top", box["Id"], "args", check=False).stdout), \
+        "the sleep never started in the sandbox"
     tmux.tmux("send-keys", "-t", "t", "C-c")
     tmux.tmux("send-keys", "-t", "t", "echo BACK-$((1+1))", "Enter")
-    lines = tmux.wait_for(lambda ls: "BACK-2" in ls, "the shell after Ctrl-C", timeout=10)
+    lines = tmux.wait_for(lambda ls: "BACK-2" in ls, "the shell after Ctrl-C")
     assert "NOT-INTERRUPTED" not in lines and not any(line.startswith("EXITED=") for line in lines)
     tmux.tmux("send-keys", "-t", "t", "exit 7", "Enter")
     tmux.wait_for(lambda ls: "EXITED=7" in ls, "the exit code")

@@ -17,10 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from harness import wait_for
 
 REFUSED = 123
 
@@ -50,16 +50,15 @@ def shared(other_user):
 def test_workspace_in_another_users_folder_is_refused(sandbox, other_user, outside, shared):
     project = shared / "project"
     project.mkdir()  # root's project in it (root may write anywhere)
-    # The setup step says when the sandbox is being made, then waits for the swap.
+    # The setup step says when the sandbox is being made, then waits for the swap (at most
+    # 10 minutes, so a test that died leaves nothing waiting for ever).
     (project / "sandbox.yaml").write_text(
         f"image: {sandbox.image}\nsetup:\n  - 'touch /workspace/.go; "
-        "i=0; while [ ! -e /workspace/.done ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done'\n")
+        "i=0; while [ ! -e /workspace/.done ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i+1)); done'\n")
     proc = subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute", "cat /workspace/marker"],
                             cwd=project, env=dict(sandbox.env, PWD=str(project)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (project / ".go").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: (project / ".go").exists() or proc.poll() is not None)
     if proc.poll() is None and (project / ".go").exists():  # the other user swaps the folder
         other_user.run("mv", str(project), str(shared / "moved"))
         other_user.run("ln", "-s", str(outside), str(project))

@@ -130,6 +130,12 @@ def tree(monkeypatch):
 
 
 
+def ticks_after(ticks: int) -> int | None:
+    """now_ticks() once it is later than ticks, else None (poll it with wait_for)."""
+    now = now_ticks()
+    return now if now > ticks else None
+
+
 def now_ticks() -> int:
     """A start time every process made from here on is at least (clock ticks since boot)."""
     probe = subprocess.Popen(["sleep", "0"])
@@ -140,9 +146,11 @@ def now_ticks() -> int:
 
 def test_attribution_by_tag_ancestry_and_start_time(tree):
     before = tree.spawn("exec sleep 301")  # in the sandbox before our command
-    wait_for(lambda: tree.alive("sleep 301"))
-    time.sleep(0.05)  # start times count in clock ticks: be a tick later
-    since = now_ticks()
+    assert wait_for(lambda: tree.alive("sleep 301"))
+    # Start times count in clock ticks: "since" must be a tick later than that process.
+    began = procstat.start_time(before.pid)
+    since = wait_for(lambda: ticks_after(began))
+    assert since, "the clock never moved on"
     tree.spawn("sleep 302 & exec env -u PODMAN_SANDBOX_EXEC sleep 303", tag=TAG)
     tree.spawn("env -u PODMAN_SANDBOX_EXEC sleep 304 & exec sleep 305", tag=OTHER)
     tree.spawn("exec sleep 306")  # untagged, no tagged ancestor, started after ours began
