@@ -87,6 +87,8 @@ def test_doctor_without_podman(sandbox):
     sandbox.env["PATH"] = str(sandbox.root)
     result = sandbox.run("doctor")
     assert result.returncode == 122
-    assert result.stdout.splitlines()[0].startswith("FAIL  podman is not installed")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "ok    engine checked: local Podman"  # which engine, then its first check
+    assert lines[1].startswith("FAIL  podman is not installed")
     assert "apt-get install podman" in result.stdout
     assert "Traceback" not in result.stderr
