@@ -23,6 +23,10 @@ Scenarios:
               after a reboot or `podman stop`)  vs  `podman start CTR` + `podman exec CTR true`
   removed     `execute true` after `podman-sandbox stop`, which removes the
               container (information, no target)  vs  `podman run -d` + `podman exec`
+  first       the first `execute true` in a fresh project folder (nothing made yet,
+              no setup steps; a new folder and sandbox name every round)  vs
+              `podman run -d` + `podman exec` of a new container; and the Podman
+              calls that first execute makes (a logging `podman` shim, a separate run)
   configure   `configure --memory` on a running sandbox: applied live? (same
               container, same init process, an uncommitted file kept, the
               cgroup's limit) and its time  vs  `podman update --memory`
@@ -77,7 +81,8 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 runtime = "runc"
 """
 LABEL_PROJECT = "io.podman-sandbox.project"
-SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "configure", "list", "api")
+SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "first", "configure", "list",
+             "api")
 MIB = 1024 * 1024
 
 
@@ -325,6 +330,45 @@ def bench_removed(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
     t_ours, t_raw = alternate(rounds, warmup, ours, raw)
     rep.pair("removed", "podman-sandbox execute true (after stop)", t_ours,
              "podman run -d IMG sleep + podman exec CTR true", t_raw, None)
+
+
+def bench_first(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
+    """Both sides make a new container every round; removing it is outside the timing."""
+    counter = iter(range(1_000_000))
+
+    def ours() -> Sample:
+        i = next(counter)
+        name = f"{PREFIX}-first-{i}"
+        proj = b.project(f"first-{i}", b.sandbox_spec(name))
+        t = b.timed([b.tool, "execute", "true"], cwd=proj)
+        b.podman_cmd("rm", "--force", "--time", "0", name)
+        return t
+
+    def raw() -> Sample:
+        i = next(counter)
+        name = f"{PREFIX}-first-raw-{i}"
+        proj = b.root / "projects" / f"first-raw-{i}"
+        proj.mkdir(parents=True)
+        t = (b.timed([b.podman, "run", "-d", "--name", name, "--label",
+                      f"{LABEL_PROJECT}={b.root}/raw", "--init", "-v", f"{proj}:/workspace",
+                      IMAGE, "sleep", "infinity"])
+             + b.timed([b.podman, "exec", name, "true"]))
+        b.podman_cmd("rm", "--force", "--time", "0", name)
+        return t
+
+    t_ours, t_raw = alternate(rounds, warmup, ours, raw)
+    rep.pair("first", "first execute true in a fresh project", t_ours,
+             "podman run -d IMG sleep + podman exec CTR true", t_raw, 1.5)
+    env, log = _podman_shim(b)
+    log.write_text("")
+    name = f"{PREFIX}-first-count"
+    proj = b.project("first-count", b.sandbox_spec(name))
+    b.run([b.tool, "execute", "true"], cwd=proj, env=env)
+    calls = [ln.split(" --")[0] if ln.startswith("run ") else ln
+             for ln in log.read_text().splitlines() if ln.strip()]
+    print(f"  podman calls of a first execute ({len(calls)}): "
+          + "; ".join(f"podman {c[:60]}" for c in calls))
+    b.podman_cmd("rm", "--force", "--time", "0", name, check=False)
 
 
 def _host_memory_limit(pid: int) -> int | None:

@@ -36,9 +36,15 @@ class Outcome:
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
+def leftover_names(name: str) -> tuple[str, str]:
+    """NAME-setup and NAME-next: what a killed run may have left (see _remove_leftovers)."""
+    return setup_container_name(name), next_name(name)
+
+
 def survey(runner: Runner, desired: Desired) -> Survey:
-    """Actual state and the plan to reach desired. One podman call when in sync."""
-    actual = act.observe(runner, desired)
+    """Actual state and the plan to reach desired. One podman call when in sync, which
+    also looks for leftovers of a killed run (so a converge needs no call of its own)."""
+    actual = act.observe(runner, desired, also=leftover_names(desired.spec.name))
     ownership.require_own_base(desired.spec, actual.base_labels)
     if is_in_sync(desired, actual):
         return Survey(actual, Plan(()))
@@ -97,17 +103,18 @@ def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
                              "script from the project folder)")
 
 
-def _remove_leftovers(runner: Runner, desired: Desired) -> None:
+def _remove_leftovers(runner: Runner, desired: Desired, found: list | None = None) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    one podman inspect for both; only containers podman-sandbox made for this owner
-    are removed (another project's half-built sandbox is refused, not removed)."""
-    name = desired.spec.name
-    names = [setup_container_name(name), next_name(name)]
-    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
-    try:
-        found = json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        return
+    found: what the survey's inspect saw of them (Actual.also); else one podman inspect
+    for both. Only containers podman-sandbox made for this owner are removed (another
+    project's half-built sandbox is refused, not removed)."""
+    names = list(leftover_names(desired.spec.name))
+    if found is None:
+        result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+        try:
+            found = json.loads(result.stdout or "[]") or []
+        except json.JSONDecodeError:
+            return
     for info in found:
         labels = (info.get("Config") or {}).get("Labels") or {}
         if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
@@ -116,15 +123,18 @@ def _remove_leftovers(runner: Runner, desired: Desired) -> None:
                        check=False)
 
 
-def _verify_mounts(runner: Runner, container: str, expected) -> None:
+def _verify_mounts(runner: Runner, container: str, expected, image: str) -> list | None:
     """The container just started: its mounts must be what mountcheck.check approved
     (a path swapped between the check and Podman's mount is caught here; the
-    caller then removes the container before anything runs in it)."""
+    caller then removes the container before anything runs in it). The inspect of
+    the container and image, which is observe's own when the container is the
+    sandbox (act.from_inspect); None on a remote engine (nothing inspected)."""
     from podman_sandbox.engine import connection, mountcheck
 
     if connection.is_remote():
-        return  # its /proc is on the server; the sources were the server's to resolve
-    info = act._inspect(runner, [container])
+        return None  # its /proc is on the server; the sources were the server's to resolve
+    found = act._inspect(runner, [container, image])
+    info = [i for i in found if "State" in i and i.get("Name") == container]
     pid = ((info[0].get("State") or {}).get("Pid") if info else None) or None
     problems = mountcheck.verify(pid, list(expected))
     if problems:
@@ -132,6 +142,7 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
                            f"checked, so it is removed: {problems[0]}",
                            hint="a mount source changed while the sandbox was being made; "
                                 "check the folders your mounts name, then run the command again")
+    return found
 
 
 def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
@@ -146,7 +157,10 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
     return False
 
 
-def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual, out: Output) -> None:
+def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual,
+               out: Output) -> list | None:
+    """Carry out one action. For a create, the inspect of the new sandbox and its image
+    made to verify its mounts, as observe would make it next (else None)."""
     name = desired.spec.name
     base_id = actual.base_image_id
     if action.kind == "commit":
@@ -172,13 +186,15 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     elif action.kind in ("create", "replace"):
         cleanup = next_name(name) if action.kind == "replace" else name
     out.step(f"{action.kind}: {action.reason}")
+    seen = None
     try:
         for cmd in commands:
             if cmd.stream:
                 out.step(cmd.what)
             runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
+            seen = None  # only an inspect made after the last command tells the state
             if cmd.verify:
-                _verify_mounts(runner, *cmd.verify)
+                seen = _verify_mounts(runner, *cmd.verify, desired.spec.image)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -189,6 +205,7 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
     if squashed:
         # The image the squash replaced was still used by the old container: gone now.
         state.remove_if_untagged(runner, squashed)
+    return seen if action.kind == "create" else None
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
@@ -206,7 +223,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired)
+            _remove_leftovers(runner, desired, found.actual.also)
             if found.plan.needs_images:
                 # One build for a project and all its instances: under the project's setup
                 # lock, and only what is still missing once it is held.
@@ -221,10 +238,14 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 # The setup key and state tag depend on the pulled image's id: plan again.
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            seen = None
             for action in found.plan.actions:
-                run_action(runner, action, desired, found.actual, out)
+                seen = run_action(runner, action, desired, found.actual, out)
                 carried.append(action)
-            found = Survey(act.observe(runner, desired), found.plan)
+            # A create that came last has just inspected the new sandbox: no second look.
+            after = act.from_inspect(seen, desired, runner) if seen is not None \
+                else act.observe(runner, desired)
+            found = Survey(after, found.plan)
             if any(a.kind in ("create", "replace") for a in carried) and found.actual.state == "running":
                 # The new sandbox runs: what the old one was made from may go.
                 from podman_sandbox.engine import superseded
