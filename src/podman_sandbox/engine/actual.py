@@ -19,7 +19,7 @@ from podman_sandbox.engine import cgroup, connection, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
-from podman_sandbox.engine.render import render
+from podman_sandbox.engine.render import images_argv, render
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.errors import PodmanError
 
@@ -196,7 +196,7 @@ def _fill_container(actual: Actual, info: dict, runner: Runner | None = None) ->
 
 
 def list_images(runner: Runner, reference: str) -> list[dict]:
-    result = runner.run(render("images", reference=reference), what="podman images", check=False)
+    result = runner.run(images_argv(reference), what="podman images", check=False)
     try:
         return json.loads(result.stdout or "[]") or []
     except json.JSONDecodeError:

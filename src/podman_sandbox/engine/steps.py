@@ -18,7 +18,7 @@ from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.labels import LABEL_INSTANCE, LABEL_ROLE, LABEL_SANDBOX
 from podman_sandbox.engine.plan import Action
 from podman_sandbox.engine.remote import workspace_source
-from podman_sandbox.engine.render import render
+from podman_sandbox.engine.render import create_argv, render
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,11 @@ def create_command(desired: Desired, name: str, image: str, base_id: str, *,
 
     c = desired.container
     expected = mountcheck.check(desired.spec, c)
-    argv = render("create", name=name, labels=container_labels(desired, base_id),
-                  c=c, volumes=volume_args(desired), image=image, start=start,
-                  cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
-                  userns=userns_args(c.get("user")),
-                  disk=c.get("disk") if disk else None)
+    argv = create_argv(name=name, labels=container_labels(desired, base_id),
+                       c=c, volumes=volume_args(desired), image=image, start=start,
+                       cap_drops=capabilities.drops(c["cap_drop"], c["cap_add"]),
+                       userns=userns_args(c.get("user")),
+                       disk=c.get("disk") if disk else None)
     return Command(argv, f"{'create and start' if start else 'create'} {name}",
                    verify=(name, tuple(expected)) if start else None)
 
