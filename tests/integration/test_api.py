@@ -123,6 +123,37 @@ def test_lifecycle_is_the_clis(api):
     assert info.value.exit_code == 1
 
 
+def test_an_instance_is_a_sandbox_of_its_own(api):
+    """Sandbox(..., instance="a") is the CLI's --instance a: its own container
+    (<name>--a), its own copy of the files, its command log; the project's untouched."""
+    (api.cli.project / "shared.txt").write_text("from the project\n")
+    a = Sandbox(api.cli.project, instance="a")
+    assert a.instance == "a" and Sandbox(api.cli.project).instance is None
+    result = a.run("cat shared.txt; echo mine > mine.txt")
+    assert (result.exit_code, result.stdout) == (0, b"from the project\n")
+    assert podman("inspect", f"{api.name}--a", check=False).returncode == 0
+    assert podman("container", "exists", api.name, check=False).returncode == 1  # not made
+    assert not (api.cli.project / "mine.txt").exists()  # the instance's copy, not the project
+    assert a.project_dir != str(api.cli.project)
+    assert a.read_file("mine.txt") == b"mine\n"
+    a.write_file("w.txt", "written\n")
+    assert a.run("cat w.txt").stdout == b"written\n"
+    # The CLI finds the same instance and the commands the API ran in its log.
+    assert api.cli.ok("execute", "--instance", "a", "cat mine.txt").stdout == "mine\n"
+    log = api.cli.ok("log", "--instance", "a", "--json").stdout
+    assert "echo mine > mine.txt" in log and "cat w.txt" in log
+    assert a.status()["name"] == f"{api.name}--a"
+    assert api.run("test -e mine.txt").exit_code == 1  # the plain sandbox: the project's files
+    assert a.stop() is True
+    assert podman("container", "exists", f"{api.name}--a", check=False).returncode == 1
+    assert podman("container", "exists", api.name, check=False).returncode == 0
+    with pytest.raises(SandboxError) as bad:
+        Sandbox(api.cli.project, instance="Not A Name")
+    assert bad.value.exit_code == 2
+    with pytest.raises(SandboxError):
+        Sandbox(api.cli.project, workspace="copy")  # workspace= needs an instance
+
+
 def test_unapproved_grants_are_refused_and_never_approved(api, tmp_path):
     """The spec lives in /workspace: code inside can add a mount. The API never asks and
     never approves on its own; nothing is created."""
