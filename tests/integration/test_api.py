@@ -263,3 +263,70 @@ def test_cli_execute_goes_through_rest_with_executes_guarantees(rest_api):
     assert proc.wait(timeout=60) == 143
     assert "sleep 304" not in _processes(rest_api)
     assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served
+
+
+def _read_until(fd: int, want: bytes, seen: bytearray, timeout: float = 60, start: int = 0) -> bytes:
+    """Read the pty's master side into seen until want shows up after seen[start:] (a
+    condition, not a sleep)."""
+    import select
+    deadline = time.monotonic() + timeout
+    while want not in seen[start:]:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{want!r} never came; the terminal showed {bytes(seen)!r}"
+        if select.select([fd], [], [], min(left, 1))[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the slave side closed: nothing more will come
+                break
+    return bytes(seen)
+
+
+def test_cli_execute_at_a_terminal_goes_through_rest(rest_api):
+    """`execute -i` at a real pseudo-terminal, over the REST API: the command sees a
+    terminal of our size (and the new one after a resize), keys reach it, its exit code
+    comes back, and our terminal's mode is what it was, after the end and a timeout."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    cli = rest_api.cli
+    env = dict(cli.env, PODMAN_SANDBOX_REST_SOCKET=os.environ["PODMAN_SANDBOX_REST_SOCKET"],
+               PATH=os.environ["PATH"])
+    env.pop("PODMAN_SANDBOX_REST", None)
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        mode = termios.tcgetattr(slave)
+        before = len(rest_api.calls())
+
+        def execute(*args: str) -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute", "-i", *args],
+                                    cwd=cli.project, env=env, stdin=slave, stdout=slave,
+                                    stderr=slave, start_new_session=True)
+
+        proc = execute('test -t 0 && test -t 1 && echo IS-A-TTY; stty size; '
+                       'while read l; do [ "$l" = end ] && exit 7; stty size; done')
+        seen = bytearray()
+        _read_until(master, b"33 101", seen)
+        assert b"IS-A-TTY" in seen
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)  # what the kernel sends a terminal's foreground
+        deadline = time.monotonic() + 30
+        while b"40 120" not in seen:  # each line asks for the size again, until it is new
+            assert time.monotonic() < deadline, bytes(seen)
+            mark = len(seen)
+            os.write(master, b"\r")
+            _read_until(master, b"\n", seen, start=mark)
+        os.write(master, b"end\r")
+        assert proc.wait(timeout=60) == 7
+        assert termios.tcgetattr(slave) == mode  # raw mode undone
+
+        timed = execute("--timeout", "1", "sleep 305")
+        assert timed.wait(timeout=60) == 124
+        assert termios.tcgetattr(slave) == mode
+        assert "sleep 305" not in _processes(rest_api)
+        assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served
+    finally:
+        os.close(master)
+        os.close(slave)
