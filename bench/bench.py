@@ -31,6 +31,8 @@ Scenarios:
               container, same init process, an uncommitted file kept, the
               cgroup's limit) and its time  vs  `podman update --memory`
   list        `status` and `list` with N sandboxes (default 50) made by `apply`
+  runc        the floor under Podman (information): `runc exec CTR_ID true` on a
+              running sandbox (runc's state root of this host)  vs  `podman exec CTR true`
   api         the Python API's `Sandbox.run("true")` from one long-lived process,
               through `podman exec`, then through Podman's REST API with a
               `podman system service` the bench starts (and stops by PID)
@@ -82,7 +84,7 @@ runtime = "runc"
 """
 LABEL_PROJECT = "io.podman-sandbox.project"
 SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "first", "configure", "list",
-             "api")
+             "api", "runc")
 MIB = 1024 * 1024
 
 
@@ -579,6 +581,24 @@ def bench_api(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
     finally:
         service.terminate()
         service.wait()
+
+
+def bench_runc(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
+    """What is left under Podman: runc's own exec of the sandbox's container (runc is
+    this host's runtime; as root its state is in /run/runc)."""
+    runc = shutil.which("runc", path=b.env.get("PATH"))
+    state = "/run/runc" if os.geteuid() == 0 else os.path.join(os.environ.get("XDG_RUNTIME_DIR", ""), "runc")
+    name = f"{PREFIX}-runc"
+    proj = b.project("runc", b.sandbox_spec(name))
+    b.ours("apply", cwd=proj)
+    cid = json.loads(b.podman_cmd("inspect", name).stdout)[0]["Id"]
+    if runc is None or not os.path.isdir(os.path.join(state, cid)):
+        print(f"  runc's state of {name} is not in {state} (another runtime?): skipped")
+        return
+    ours, raw = alternate(rounds, warmup,
+                          lambda: b.timed([runc, "--root", state, "exec", cid, "true"], cwd=proj),
+                          lambda: b.timed([b.podman, "exec", name, "true"], cwd=proj))
+    rep.pair("runc", "runc exec CTR_ID true", ours, "podman exec CTR true", raw, None)
 
 
 def prepare_env(root: Path) -> dict:
