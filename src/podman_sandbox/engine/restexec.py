@@ -9,7 +9,10 @@ keep one connection and per command ask it to create an exec session
 (POST /containers/{id}/exec), start it on a connection of its own that the
 server upgrades to a raw stream (POST /exec/{id}/start: stdout and stderr
 multiplexed in frames of an 8-byte header, stdin written back and closed
-with a half-close), then read its exit code (GET /exec/{id}/json).
+with a half-close), then read its exit code (GET /exec/{id}/json). For
+`execute -i` at a terminal the session has a terminal (Tty: one raw stream,
+its size given at the start and POST /exec/{id}/resize on SIGWINCH) and ours is
+in raw mode until the command ends (run).
 
 Every guarantee of engine/execute.py holds, through the same code: the exec
 carries the same PODMAN_SANDBOX_EXEC tag; a timeout, an early close or a
