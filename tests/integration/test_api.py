@@ -322,6 +322,14 @@ def test_cli_execute_at_a_terminal_goes_through_rest(rest_api):
         assert proc.wait(timeout=60) == 7
         assert termios.tcgetattr(slave) == mode  # raw mode undone
 
+        # Ctrl-C is a key like any other: the terminal inside makes it SIGINT for the command.
+        keyed = execute("echo READY; sleep 306; echo NOT-INTERRUPTED")
+        seen = bytearray()
+        _read_until(master, b"READY", seen)
+        os.write(master, b"\x03")
+        assert keyed.wait(timeout=60) == 130  # not 306 s later: the sleep was interrupted
+        assert termios.tcgetattr(slave) == mode
+
         timed = execute("--timeout", "1", "sleep 305")
         assert timed.wait(timeout=60) == 124
         assert termios.tcgetattr(slave) == mode
