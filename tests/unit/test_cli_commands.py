@@ -39,10 +39,8 @@ def test_apply_from_nothing_then_again_changes_nothing(project):
     second = invoke(fake, "apply")
     assert second.code == 0, second
     assert "in sync: nothing changed" in second.stderr
-    # One inspect: the sandbox, its image and the leftovers a killed run may have left.
     assert fake.calls[calls:] == [["podman", "inspect", RECORDED_NAME,
-                                   "localhost/podman-sandbox-fixture/busybox:1",
-                                   f"{RECORDED_NAME}-setup", f"{RECORDED_NAME}-next"]]
+                                   "localhost/podman-sandbox-fixture/busybox:1"]]
 
 
 def test_foreign_container_is_refused_and_untouched(project):

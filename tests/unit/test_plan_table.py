@@ -125,8 +125,7 @@ def test_in_sync_costs_one_inspect_and_changes_nothing():
     fake = world()
     plan = plan_for(fake, desired())
     assert plan.in_sync and plan.changes == ()
-    assert fake.calls == [["podman", "inspect", RECORDED_NAME, RECORDED_IMAGE,
-                           f"{RECORDED_NAME}-setup", f"{RECORDED_NAME}-next"]]
+    assert fake.calls == [["podman", "inspect", RECORDED_NAME, RECORDED_IMAGE]]
 
 
 def test_live_memory_update_names_the_change_and_the_command():

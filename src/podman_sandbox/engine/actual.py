@@ -54,7 +54,6 @@ class Actual:
     legacy_states: list[tuple[str, str, str]] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # changed paths in the container
     disk_unenforced: str | None = None  # disk: asked for, and why Podman cannot enforce it here
-    also: list = field(default_factory=list)  # inspect entries of observe's `also` containers
 
     @property
     def observed_hash(self) -> str | None:
@@ -146,23 +145,19 @@ def observe_container(info: dict, *, rootless_v1: bool,
     return observed, enforced
 
 
-def observe(runner: Runner, desired: Desired, *, also: tuple[str, ...] = ()) -> Actual:
-    """The cheap part: one podman inspect for the container and the base image.
-    also: more container names to look up in the same call (a converge's leftovers of
-    a killed run); those found are in Actual.also."""
+def observe(runner: Runner, desired: Desired) -> Actual:
+    """The cheap part: one podman inspect for the container and the base image."""
     spec = desired.spec
-    return from_inspect(_inspect(runner, [spec.name, spec.image, *also]), desired, runner, also)
+    return from_inspect(_inspect(runner, [spec.name, spec.image]), desired, runner)
 
 
-def from_inspect(found: list[dict], desired: Desired, runner: Runner | None = None,
-                 also: tuple[str, ...] = ()) -> Actual:
-    """observe's answer from the output of `podman inspect NAME IMAGE [ALSO...]`."""
+def from_inspect(found: list[dict], desired: Desired, runner: Runner | None = None) -> Actual:
+    """observe's answer from the output of `podman inspect NAME IMAGE` (also the one a
+    create makes to check the new sandbox's mounts: engine/apply.py)."""
     spec = desired.spec
     actual = Actual(owner_key=ownership.spec_owner_hash(spec))
     for info in found:
-        if "State" in info and info.get("Name") in also and info.get("Name") != spec.name:
-            actual.also.append(info)
-        elif "State" in info and info.get("Name") == spec.name:
+        if "State" in info and info.get("Name") == spec.name:
             _fill_container(actual, info, runner)
         elif "RootFS" in info or "RepoTags" in info:
             actual.base_image_id = info.get("Id")

@@ -36,15 +36,9 @@ class Outcome:
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
-def leftover_names(name: str) -> tuple[str, str]:
-    """NAME-setup and NAME-next: what a killed run may have left (see _remove_leftovers)."""
-    return setup_container_name(name), next_name(name)
-
-
 def survey(runner: Runner, desired: Desired) -> Survey:
-    """Actual state and the plan to reach desired. One podman call when in sync, which
-    also looks for leftovers of a killed run (so a converge needs no call of its own)."""
-    actual = act.observe(runner, desired, also=leftover_names(desired.spec.name))
+    """Actual state and the plan to reach desired. One podman call when in sync."""
+    actual = act.observe(runner, desired)
     ownership.require_own_base(desired.spec, actual.base_labels)
     if is_in_sync(desired, actual):
         return Survey(actual, Plan(()))
@@ -103,18 +97,20 @@ def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
                              "script from the project folder)")
 
 
-def _remove_leftovers(runner: Runner, desired: Desired, found: list | None = None) -> None:
+def _remove_leftovers(runner: Runner, desired: Desired) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    found: what the survey's inspect saw of them (Actual.also); else one podman inspect
-    for both. Only containers podman-sandbox made for this owner are removed (another
-    project's half-built sandbox is refused, not removed)."""
-    names = list(leftover_names(desired.spec.name))
-    if found is None:
-        result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
-        try:
-            found = json.loads(result.stdout or "[]") or []
-        except json.JSONDecodeError:
-            return
+    one podman inspect for both; only containers podman-sandbox made for this owner
+    are removed (another project's half-built sandbox is refused, not removed).
+    Its own call, not names added to the survey's inspect: with no such container,
+    Podman would answer with a local image of that short name, which could then pass
+    for the spec's image."""
+    name = desired.spec.name
+    names = [setup_container_name(name), next_name(name)]
+    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+    try:
+        found = json.loads(result.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return
     for info in found:
         labels = (info.get("Config") or {}).get("Labels") or {}
         if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
@@ -223,7 +219,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired, found.actual.also)
+            _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 # One build for a project and all its instances: under the project's setup
                 # lock, and only what is still missing once it is held.
