@@ -97,20 +97,24 @@ def preflight(plan: Plan, desired: Desired, actual: act.Actual) -> None:
                              "script from the project folder)")
 
 
-def _remove_leftovers(runner: Runner, desired: Desired) -> None:
+def leftover_names(name: str) -> list[str]:
+    return [setup_container_name(name), next_name(name)]
+
+
+def _remove_leftovers(runner: Runner, desired: Desired, found: list | None = None) -> None:
     """NAME-setup and NAME-next of a run that was killed, whatever this plan needs:
-    one podman inspect for both; only containers podman-sandbox made for this owner
-    are removed (another project's half-built sandbox is refused, not removed).
-    Its own call, not names added to the survey's inspect: with no such container,
-    Podman would answer with a local image of that short name, which could then pass
-    for the spec's image."""
-    name = desired.spec.name
-    names = [setup_container_name(name), next_name(name)]
-    result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
-    try:
-        found = json.loads(result.stdout or "[]") or []
-    except json.JSONDecodeError:
-        return
+    one podman inspect for both (found: what a create's inspect saw of them); only
+    containers podman-sandbox made for this owner are removed (another project's
+    half-built sandbox is refused, not removed).
+    Not names added to the survey's inspect: with no such container, Podman answers
+    with a local image of that short name, which could pass for the spec's image."""
+    names = leftover_names(desired.spec.name)
+    if found is None:
+        result = runner.run(render("inspect", names=names), what="podman inspect", check=False)
+        try:
+            found = json.loads(result.stdout or "[]") or []
+        except json.JSONDecodeError:
+            return
     for info in found:
         labels = (info.get("Config") or {}).get("Labels") or {}
         if info.get("Name") in names and labels.get(act.LABEL_MANAGED) == "true":
@@ -119,17 +123,19 @@ def _remove_leftovers(runner: Runner, desired: Desired) -> None:
                        check=False)
 
 
-def _verify_mounts(runner: Runner, container: str, expected, image: str) -> list | None:
+def _verify_mounts(runner: Runner, container: str, expected, image: str,
+                   before: list[str] = ()) -> list | None:
     """The container just started: its mounts must be what mountcheck.check approved
     (a path swapped between the check and Podman's mount is caught here; the
     caller then removes the container before anything runs in it). The inspect of
-    the container and image, which is observe's own when the container is the
-    sandbox (act.from_inspect); None on a remote engine (nothing inspected)."""
+    `before` (names), the container and the image, in that order (Podman answers in
+    the order asked; the container, which exists, separates the two: see
+    _after_container); None on a remote engine (nothing inspected)."""
     from podman_sandbox.engine import connection, mountcheck
 
     if connection.is_remote():
         return None  # its /proc is on the server; the sources were the server's to resolve
-    found = act._inspect(runner, [container, image])
+    found = act._inspect(runner, [*before, container, image])
     info = [i for i in found if "State" in i and i.get("Name") == container]
     pid = ((info[0].get("State") or {}).get("Pid") if info else None) or None
     problems = mountcheck.verify(pid, list(expected))
@@ -139,6 +145,15 @@ def _verify_mounts(runner: Runner, container: str, expected, image: str) -> list
                            hint="a mount source changed while the sandbox was being made; "
                                 "check the folders your mounts name, then run the command again")
     return found
+
+
+def _after_container(found: list, container: str) -> tuple[list, list]:
+    """(the entries before the container's, the container's and those after): what
+    _verify_mounts asked about before it, and observe's own answer (act.from_inspect)."""
+    for i, info in enumerate(found):
+        if "State" in info and info.get("Name") == container:
+            return found[:i], found[i:]
+    return found, []
 
 
 def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
@@ -154,9 +169,9 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
 
 
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Actual,
-               out: Output) -> list | None:
-    """Carry out one action. For a create, the inspect of the new sandbox and its image
-    made to verify its mounts, as observe would make it next (else None)."""
+               out: Output, also: list[str] = ()) -> list | None:
+    """Carry out one action. For a create, the inspect of the also names, the new
+    sandbox and its image made to verify its mounts (else None)."""
     name = desired.spec.name
     base_id = actual.base_image_id
     if action.kind == "commit":
@@ -190,7 +205,8 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
             runner.run(cmd.argv, what=cmd.what, stream=cmd.stream)
             seen = None  # only an inspect made after the last command tells the state
             if cmd.verify:
-                seen = _verify_mounts(runner, *cmd.verify, desired.spec.image)
+                seen = _verify_mounts(runner, *cmd.verify, desired.spec.image,
+                                      also if action.kind == "create" else ())
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -202,6 +218,11 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Act
         # The image the squash replaced was still used by the old container: gone now.
         state.remove_if_untagged(runner, squashed)
     return seen if action.kind == "create" else None
+
+
+def _remote() -> bool:
+    from podman_sandbox.engine import connection
+    return connection.is_remote()
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
@@ -219,7 +240,12 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 state.adopt_legacy(runner, desired.spec, found.actual.legacy_states)
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
-            _remove_leftovers(runner, desired)
+            # A plan that only creates the sandbox needs neither NAME-setup nor NAME-next
+            # out of the way: their leftovers are looked up in the create's own inspect
+            # and removed after it (one Podman call fewer on a first execute).
+            deferred = [a.kind for a in found.plan.actions] == ["create"] and not _remote()
+            if not deferred:
+                _remove_leftovers(runner, desired)
             if found.plan.needs_images:
                 # One build for a project and all its instances: under the project's setup
                 # lock, and only what is still missing once it is held.
@@ -235,11 +261,15 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
             seen = None
+            also = leftover_names(desired.spec.name) if deferred else []
             for action in found.plan.actions:
-                seen = run_action(runner, action, desired, found.actual, out)
+                seen = run_action(runner, action, desired, found.actual, out, also)
                 carried.append(action)
+            leftovers, seen = _after_container(seen, desired.spec.name) if seen else (None, None)
+            if deferred:
+                _remove_leftovers(runner, desired, leftovers)
             # A create that came last has just inspected the new sandbox: no second look.
-            after = act.from_inspect(seen, desired, runner) if seen is not None \
+            after = act.from_inspect(seen, desired, runner) if seen \
                 else act.observe(runner, desired)
             found = Survey(after, found.plan)
             if any(a.kind in ("create", "replace") for a in carried) and found.actual.state == "running":
