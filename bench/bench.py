@@ -23,10 +23,16 @@ Scenarios:
               after a reboot or `podman stop`)  vs  `podman start CTR` + `podman exec CTR true`
   removed     `execute true` after `podman-sandbox stop`, which removes the
               container (information, no target)  vs  `podman run -d` + `podman exec`
+  first       the first `execute true` in a fresh project folder (nothing made yet,
+              no setup steps; a new folder and sandbox name every round)  vs
+              `podman run -d` + `podman exec` of a new container; and the Podman
+              calls that first execute makes (a logging `podman` shim, a separate run)
   configure   `configure --memory` on a running sandbox: applied live? (same
               container, same init process, an uncommitted file kept, the
               cgroup's limit) and its time  vs  `podman update --memory`
   list        `status` and `list` with N sandboxes (default 50) made by `apply`
+  runc        the floor under Podman (information): `runc exec CTR_ID true` on a
+              running sandbox (runc's state root of this host)  vs  `podman exec CTR true`
   api         the Python API's `Sandbox.run("true")` from one long-lived process,
               through `podman exec`, then through Podman's REST API with a
               `podman system service` the bench starts (and stops by PID)
@@ -77,7 +83,8 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 runtime = "runc"
 """
 LABEL_PROJECT = "io.podman-sandbox.project"
-SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "configure", "list", "api")
+SCENARIOS = ("execute", "inputs", "apply", "stopped", "removed", "first", "configure", "list",
+             "api", "runc")
 MIB = 1024 * 1024
 
 
@@ -327,6 +334,45 @@ def bench_removed(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
              "podman run -d IMG sleep + podman exec CTR true", t_raw, None)
 
 
+def bench_first(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
+    """Both sides make a new container every round; removing it is outside the timing."""
+    counter = iter(range(1_000_000))
+
+    def ours() -> Sample:
+        i = next(counter)
+        name = f"{PREFIX}-first-{i}"
+        proj = b.project(f"first-{i}", b.sandbox_spec(name))
+        t = b.timed([b.tool, "execute", "true"], cwd=proj)
+        b.podman_cmd("rm", "--force", "--time", "0", name)
+        return t
+
+    def raw() -> Sample:
+        i = next(counter)
+        name = f"{PREFIX}-first-raw-{i}"
+        proj = b.root / "projects" / f"first-raw-{i}"
+        proj.mkdir(parents=True)
+        t = (b.timed([b.podman, "run", "-d", "--name", name, "--label",
+                      f"{LABEL_PROJECT}={b.root}/raw", "--init", "-v", f"{proj}:/workspace",
+                      IMAGE, "sleep", "infinity"])
+             + b.timed([b.podman, "exec", name, "true"]))
+        b.podman_cmd("rm", "--force", "--time", "0", name)
+        return t
+
+    t_ours, t_raw = alternate(rounds, warmup, ours, raw)
+    rep.pair("first", "first execute true in a fresh project", t_ours,
+             "podman run -d IMG sleep + podman exec CTR true", t_raw, 1.5)
+    env, log = _podman_shim(b)
+    log.write_text("")
+    name = f"{PREFIX}-first-count"
+    proj = b.project("first-count", b.sandbox_spec(name))
+    b.run([b.tool, "execute", "true"], cwd=proj, env=env)
+    calls = [ln.split(" --")[0] if ln.startswith("run ") else ln
+             for ln in log.read_text().splitlines() if ln.strip()]
+    print(f"  podman calls of a first execute ({len(calls)}): "
+          + "; ".join(f"podman {c[:60]}" for c in calls))
+    b.podman_cmd("rm", "--force", "--time", "0", name, check=False)
+
+
 def _host_memory_limit(pid: int) -> int | None:
     """The limit the kernel enforces for pid's cgroup (v1 or v2), read on the host."""
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
@@ -535,6 +581,24 @@ def bench_api(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
     finally:
         service.terminate()
         service.wait()
+
+
+def bench_runc(b: Bench, rep: Report, rounds: int, warmup: int) -> None:
+    """What is left under Podman: runc's own exec of the sandbox's container (runc is
+    this host's runtime; as root its state is in /run/runc)."""
+    runc = shutil.which("runc", path=b.env.get("PATH"))
+    state = "/run/runc" if os.geteuid() == 0 else os.path.join(os.environ.get("XDG_RUNTIME_DIR", ""), "runc")
+    name = f"{PREFIX}-runc"
+    proj = b.project("runc", b.sandbox_spec(name))
+    b.ours("apply", cwd=proj)
+    cid = json.loads(b.podman_cmd("inspect", name).stdout)[0]["Id"]
+    if runc is None or not os.path.isdir(os.path.join(state, cid)):
+        print(f"  runc's state of {name} is not in {state} (another runtime?): skipped")
+        return
+    ours, raw = alternate(rounds, warmup,
+                          lambda: b.timed([runc, "--root", state, "exec", cid, "true"], cwd=proj),
+                          lambda: b.timed([b.podman, "exec", name, "true"], cwd=proj))
+    rep.pair("runc", "runc exec CTR_ID true", ours, "podman exec CTR true", raw, None)
 
 
 def prepare_env(root: Path) -> dict:

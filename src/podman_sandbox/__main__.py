@@ -1,7 +1,9 @@
 """Entry point: `podman-sandbox` and `python -m podman_sandbox`.
 
 `execute` and `apply` on an in-sync sandbox are served by fastpath.py with the
-standard library alone; everything else goes to the click CLI.
+standard library alone. A plain `execute` it cannot serve (nothing made yet, a
+change to converge) runs the same App.run_in_sandbox as the click command, without
+loading click; everything else goes to the click CLI.
 """
 
 from __future__ import annotations
@@ -36,12 +38,31 @@ def main() -> None:
                 pass
         os._exit(code)
     try:
-        from podman_sandbox.cli.main import run
+        from podman_sandbox.fastpath import plain_execute
 
-        code = run(argv)
+        plain = plain_execute(argv)
+        if plain is not None:
+            from podman_sandbox.guard import guarded
+
+            code = guarded(lambda: _execute(plain))
+        else:
+            from podman_sandbox.cli.main import run
+
+            code = run(argv)
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def _execute(opts: dict) -> int:
+    """cli/execute.py's command for a plain form: the App the click group would make
+    (-f, else PODMAN_SANDBOX_FILE as click's envvar reads it; the instance)."""
+    from podman_sandbox.app import App
+
+    app = App(spec_file=opts["file"] or os.environ.get("PODMAN_SANDBOX_FILE") or None,
+              instance=opts["instance"] or None)
+    return app.run_in_sandbox(opts["command"], interactive=opts["interactive"],
+                              timeout=opts["timeout"])
 
 
 if __name__ == "__main__":

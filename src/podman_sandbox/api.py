@@ -143,10 +143,21 @@ class Sandbox:
     installed in it; call stop() for that.
     """
 
-    # The place for issue 15's parallel instances: an `instance` argument here, handed
-    # to App with the rest (see _app).
-    def __init__(self, project: str | os.PathLike[str] | None = None, *, quiet: bool = True,
-                 verbose: bool = False):
+    def __init__(self, project: str | os.PathLike[str] | None = None, *,
+                 instance: str | None = None, workspace: str | None = None,
+                 quiet: bool = True, verbose: bool = False):
+        """instance: the project's instance of that name (as the CLI's --instance): a
+        container, saved states and workspace of its own; workspace: what a new instance
+        mounts (bind, worktree or copy, as --workspace)."""
+        from podman_sandbox import instance as inst
+
+        if instance is not None and not (isinstance(instance, str) and inst.valid_name(instance)):
+            raise UsageError(f"instance {instance!r}: {inst.NAME_RULE}")
+        if workspace is not None and instance is None:
+            raise UsageError("workspace= chooses what an instance mounts: add instance=NAME "
+                             "(the plain sandbox always mounts the project folder)")
+        self._instance = instance or ""
+        self._workspace = workspace
         path = os.path.abspath(os.fspath(project)) if project is not None else None
         self._spec_file: str | None = None
         self._cwd: str | None = path
@@ -166,7 +177,8 @@ class Sandbox:
         from podman_sandbox.app import App
 
         return App(spec_file=self._spec_file, cwd=self._cwd, quiet=self._quiet,
-                   verbose=self._verbose, prompt=False)
+                   verbose=self._verbose, prompt=False, instance=self._instance or None,
+                   workspace=self._workspace)
 
     def _target(self) -> Target:
         from podman_sandbox.locate import locate
@@ -174,9 +186,23 @@ class Sandbox:
         return locate(self._spec_file, self._cwd)
 
     @property
+    def instance(self) -> str | None:
+        """The instance this Sandbox drives (None: the project's plain sandbox)."""
+        return self._instance or None
+
+    @property
     def project_dir(self) -> str:
-        """The host folder mounted at /workspace."""
-        return str(self._target().project_dir)
+        """The host folder mounted at /workspace: the project folder, or an instance's
+        own worktree or copy (made here, after the consent check, if it is not yet)."""
+        if not self._instance:
+            return str(self._target().project_dir)
+        app = self._app()
+        if app.layout.meta is None:
+            from podman_sandbox.engine.instances import ensure
+
+            app.check_consent()  # as a converge does before it makes the workspace
+            ensure(app.spec, app.layout, app.out)
+        return str(app.spec.project_dir)
 
     def _serving(self) -> tuple[str, int | None, int | None, str, str]:
         """(container, init pid, memory limit, podman, default workdir) of a running
@@ -188,7 +214,8 @@ class Sandbox:
         target = self._target()
         podman = fastpath.which("podman")
         if podman is not None:
-            rec = record.lookup(record.record_key(target.spec_path, target.project_dir))
+            rec = record.lookup(record.record_key(target.spec_path, target.project_dir,
+                                                  self._instance))
             rec = fastpath.live_record(rec, podman) if rec is not None else None
             if rec is not None:
                 return rec["id"], rec["pid"], rec.get("memory"), podman, target.workdir
@@ -217,7 +244,7 @@ class Sandbox:
         stdin = bytes(data) if data else None
         rest = self._rest_connection()
 
-        def chunks() -> Generator[tuple[str, bytes], None, Any]:
+        def run_it() -> Generator[tuple[str, bytes], None, Any]:
             if rest is not None:  # Podman's REST API: no `podman exec` process per command
                 from podman_sandbox.engine import restexec
 
@@ -231,6 +258,20 @@ class Sandbox:
             return (yield from execute.capture(
                 container, command, workdir=workdir, input=stdin, env=extra, timeout=seconds,
                 init_pid=pid, memory_limit=memory, podman=podman))
+
+        def chunks() -> Generator[tuple[str, bytes], None, Any]:
+            if not self._instance:
+                return (yield from run_it())
+            import time
+
+            from podman_sandbox import instance as inst
+
+            started = time.time()
+            verdict = yield from run_it()
+            # The instance's command log (`log --instance`), as the CLI's execute writes it.
+            inst.append_log(inst.folder(self._target().project_dir, self._instance), started,
+                            verdict.code, command)
+            return verdict
 
         execution = Execution(chunks())
         return execution

@@ -214,6 +214,19 @@ def serve(argv: list[str]) -> int | None:
     return None
 
 
+def plain_execute(argv: list[str]) -> dict | None:
+    """The options of a plain `execute` form (see _parse) with "instance" added (as click
+    reads --instance and PODMAN_SANDBOX_INSTANCE; "" for none); None for anything else.
+    __main__ runs such a command without click when the fast path cannot serve it."""
+    taken = _take_instance(argv)
+    if taken is None:
+        return None
+    opts = _parse(taken[1])
+    if opts is not None:
+        opts["instance"] = taken[0]
+    return opts
+
+
 def try_execute(argv: list[str], instance: str = "") -> int | None:
     """instance: an instance's record only (engine/record.py keys it), its log written."""
     opts = _parse(argv)

@@ -122,6 +122,37 @@ def test_lifecycle_is_the_clis(api):
     assert info.value.exit_code == 1
 
 
+def test_an_instance_is_a_sandbox_of_its_own(api):
+    """Sandbox(..., instance="a") is the CLI's --instance a: its own container
+    (<name>--a), its own copy of the files, its command log; the project's untouched."""
+    (api.cli.project / "shared.txt").write_text("from the project\n")
+    a = Sandbox(api.cli.project, instance="a")
+    assert a.instance == "a" and Sandbox(api.cli.project).instance is None
+    result = a.run("cat shared.txt; echo mine > mine.txt")
+    assert (result.exit_code, result.stdout) == (0, b"from the project\n")
+    assert podman("inspect", f"{api.name}--a", check=False).returncode == 0
+    assert podman("container", "exists", api.name, check=False).returncode == 1  # not made
+    assert not (api.cli.project / "mine.txt").exists()  # the instance's copy, not the project
+    assert a.project_dir != str(api.cli.project)
+    assert a.read_file("mine.txt") == b"mine\n"
+    a.write_file("w.txt", "written\n")
+    assert a.run("cat w.txt").stdout == b"written\n"
+    # The CLI finds the same instance and the commands the API ran in its log.
+    assert api.cli.ok("execute", "--instance", "a", "cat mine.txt").stdout == "mine\n"
+    log = api.cli.ok("log", "--instance", "a", "--json").stdout
+    assert "echo mine > mine.txt" in log and "cat w.txt" in log
+    assert a.status()["name"] == f"{api.name}--a"
+    assert api.run("test -e mine.txt").exit_code == 1  # the plain sandbox: the project's files
+    assert a.stop() is True
+    assert podman("container", "exists", f"{api.name}--a", check=False).returncode == 1
+    assert podman("container", "exists", api.name, check=False).returncode == 0
+    with pytest.raises(SandboxError) as bad:
+        Sandbox(api.cli.project, instance="Not A Name")
+    assert bad.value.exit_code == 2
+    with pytest.raises(SandboxError):
+        Sandbox(api.cli.project, workspace="copy")  # workspace= needs an instance
+
+
 def test_unapproved_grants_are_refused_and_never_approved(api, tmp_path):
     """The spec lives in /workspace: code inside can add a mount. The API never asks and
     never approves on its own; nothing is created."""
@@ -229,3 +260,78 @@ def test_cli_execute_goes_through_rest_with_executes_guarantees(rest_api):
     assert proc.wait(timeout=60) == 143
     assert "sleep 304" not in _processes(rest_api)
     assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served
+
+
+def _read_until(fd: int, want: bytes, seen: bytearray, timeout: float = 60, start: int = 0) -> bytes:
+    """Read the pty's master side into seen until want shows up after seen[start:] (a
+    condition, not a sleep)."""
+    import select
+    deadline = time.monotonic() + timeout
+    while want not in seen[start:]:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{want!r} never came; the terminal showed {bytes(seen)!r}"
+        if select.select([fd], [], [], min(left, 1))[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the slave side closed: nothing more will come
+                break
+    return bytes(seen)
+
+
+def test_cli_execute_at_a_terminal_goes_through_rest(rest_api):
+    """`execute -i` at a real pseudo-terminal, over the REST API: the command sees a
+    terminal of our size (and the new one after a resize), keys reach it, its exit code
+    comes back, and our terminal's mode is what it was, after the end and a timeout."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    cli = rest_api.cli
+    env = dict(cli.env, PODMAN_SANDBOX_REST_SOCKET=os.environ["PODMAN_SANDBOX_REST_SOCKET"],
+               PATH=os.environ["PATH"])
+    env.pop("PODMAN_SANDBOX_REST", None)
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        mode = termios.tcgetattr(slave)
+        before = len(rest_api.calls())
+
+        def execute(*args: str) -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, "-m", "podman_sandbox", "execute", "-i", *args],
+                                    cwd=cli.project, env=env, stdin=slave, stdout=slave,
+                                    stderr=slave, start_new_session=True)
+
+        proc = execute('test -t 0 && test -t 1 && echo IS-A-TTY; stty size; '
+                       'while read l; do [ "$l" = end ] && exit 7; stty size; done')
+        seen = bytearray()
+        _read_until(master, b"33 101", seen)
+        assert b"IS-A-TTY" in seen
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)  # what the kernel sends a terminal's foreground
+        deadline = time.monotonic() + 30
+        while b"40 120" not in seen:  # each line asks for the size again, until it is new
+            assert time.monotonic() < deadline, bytes(seen)
+            mark = len(seen)
+            os.write(master, b"\r")
+            _read_until(master, b"\n", seen, start=mark)
+        os.write(master, b"end\r")
+        assert proc.wait(timeout=60) == 7
+        assert termios.tcgetattr(slave) == mode  # raw mode undone
+
+        # Ctrl-C is a key like any other: the terminal inside makes it SIGINT for the command.
+        keyed = execute("echo READY; sleep 306; echo NOT-INTERRUPTED")
+        seen = bytearray()
+        _read_until(master, b"READY", seen)
+        os.write(master, b"\x03")
+        assert keyed.wait(timeout=60) == 130  # not 306 s later: the sleep was interrupted
+        assert termios.tcgetattr(slave) == mode
+
+        timed = execute("--timeout", "1", "sleep 305")
+        assert timed.wait(timeout=60) == 124
+        assert termios.tcgetattr(slave) == mode
+        assert "sleep 305" not in _processes(rest_api)
+        assert "exec" not in rest_api.calls()[before:]  # no podman exec: the REST API served
+    finally:
+        os.close(master)
+        os.close(slave)

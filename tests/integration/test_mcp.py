@@ -36,15 +36,17 @@ def _text(result) -> str:
     return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
-def session(sandbox, calls):
-    """Start `podman-sandbox mcp --project DIR` and run the async calls(session) on it."""
+def session(sandbox, calls, extra: tuple[str, ...] = (), env_extra: dict | None = None):
+    """Start `podman-sandbox mcp --project DIR [EXTRA...]` and run the async calls(session)
+    on it."""
     env = {k: v for k, v in sandbox.env.items() if k.startswith(("XDG_", "CONTAINERS_", "PYTHON"))
            or k in ("PATH", "HOME")}
     if os.environ.get("CONTAINERS_CONF"):
         env["CONTAINERS_CONF"] = os.environ["CONTAINERS_CONF"]
+    env.update(env_extra or {})
     params = StdioServerParameters(command=sys.executable, env=env, cwd=str(sandbox.root),
                                    args=["-m", "podman_sandbox", "mcp", "--project",
-                                         str(sandbox.project), "--max-output", "1000"])
+                                         str(sandbox.project), "--max-output", "1000", *extra])
 
     async def main():
         async with stdio_client(params) as (read, write):
@@ -151,3 +153,33 @@ def test_without_the_sdk_it_says_how_to_install_it(project):
     # The hint installs the extra into this very interpreter: the package is not on PyPI.
     assert f"hint: {sys.executable} -m pip install 'mcp>=" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_instance_serves_every_tool(project):
+    """`mcp --instance NAME` (and PODMAN_SANDBOX_INSTANCE) drive that instance: its own
+    container and its own copy of the files; the project's sandbox and folder untouched."""
+    (project.project / "shared.txt").write_text("from the project\n")
+
+    async def first(client):
+        return {"run": _data(await client.call_tool(
+                    "run", {"command": "cat shared.txt; echo mine > mine.txt"})),
+                "write": _data(await client.call_tool("write_file", {"path": "w.txt",
+                                                                     "content": "written\n"})),
+                "status": _data(await client.call_tool("status", {}))}
+
+    async def again(client):
+        return {"read": _data(await client.call_tool("read_file", {"path": "mine.txt"})),
+                "inside": _data(await client.call_tool("run", {"command": "cat w.txt"}))}
+
+    found = session(project, first, extra=("--instance", "a"))
+    assert found["run"]["exit_code"] == 0 and found["run"]["stdout"] == "from the project\n"
+    assert found["status"]["instance"]["name"] == "a"
+    assert found["status"]["name"] == f"{project.name}--a"
+    assert podman("inspect", f"{project.name}--a", check=False).returncode == 0
+    assert podman("container", "exists", project.name, check=False).returncode == 1
+    assert not (project.project / "mine.txt").exists() and not (project.project / "w.txt").exists()
+    later = session(project, again, env_extra={"PODMAN_SANDBOX_INSTANCE": "a"})
+    assert later["read"]["content"] == "mine\n"
+    assert later["inside"]["stdout"] == "written\n"
+    log = project.ok("log", "--instance", "a", "--json").stdout
+    assert "echo mine > mine.txt" in log and "cat w.txt" in log

@@ -326,6 +326,30 @@ def test_leftover_next_container_is_cleaned_by_the_next_apply(sandbox):
     assert sandbox.ok("execute", "echo $CHANGED").stdout == "yes\n"
 
 
+def test_leftovers_are_cleaned_by_a_first_create_and_a_same_named_image_is_ignored(sandbox):
+    """A plan that only creates the sandbox finds a killed run's NAME-setup and NAME-next
+    in the create's own inspect and removes them after it; a local image whose short
+    name is NAME-next (Podman's answer for a missing container of that name) is neither
+    taken for the spec's image nor removed."""
+    name = f"pstest-left-{os.urandom(4).hex()}"
+    sandbox.write_spec(spec(sandbox.image, f"name: {name}\n"))
+    for leftover in (f"{name}-setup", f"{name}-next"):
+        podman("create", "--name", leftover, "--label", "io.podman-sandbox.managed=true",
+               "--label", f"io.podman-sandbox.project={sandbox.project}", sandbox.image, "true")
+    stray = f"localhost/{name}-next:latest"
+    podman("tag", sandbox.image, stray)
+    try:
+        assert sandbox.ok("execute", "echo made").stdout == "made\n"
+        assert names(sandbox) == [name]  # both leftovers gone
+        sandbox.ok("stop")  # removes the container: the next execute creates it again,
+        # and Podman now answers for NAME-next with the image
+        assert sandbox.ok("execute", "echo again").stdout == "again\n"
+        assert sandbox.inspect(name)["ImageName"] == sandbox.image
+        assert podman("image", "exists", stray, check=False).returncode == 0
+    finally:
+        podman("untag", sandbox.image, stray, check=False)
+
+
 def test_interrupted_commit_keeps_the_previous_state(sandbox):
     sandbox.write_spec(spec(sandbox.image))
     sandbox.ok("execute", "echo v1 > /root/state")

@@ -560,3 +560,66 @@ def test_the_api_costs_what_the_execute_hot_path_costs(world, monkeypatch):
     _assert_lean(result["new"], EXECUTE_MODULES | API_MODULES)
     (call,) = world.podman_calls()
     assert call[0] == "exec" and "c0ffee" in call and call[-1] == "exit 7"
+
+
+# A plain execute the fast path cannot serve: App.run_in_sandbox (stubbed to report what it
+# was given) reached without click, or through click with PLAIN_PROBE_CLICK set.
+PLAIN_PROBE = """\
+import json, os, sys
+from podman_sandbox import app
+seen = {}
+def run_in_sandbox(self, command, *, interactive, timeout=None):
+    seen.update(command=command, interactive=interactive, timeout=timeout,
+                instance=self.instance, spec_file=self.spec_file)
+    return 5
+app.App.run_in_sandbox = run_in_sandbox
+argv = sys.argv[1:]
+if os.environ.get("PLAIN_PROBE_CLICK"):
+    from podman_sandbox.cli.main import run
+    code = run(argv)
+else:
+    sys.argv = ["podman-sandbox", *argv]
+    from podman_sandbox.__main__ import main
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "seen": seen, "click": "click" in sys.modules,
+                  "jinja2": "jinja2" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    ["execute", "echo hi"],
+    ["--instance", "a", "execute", "-i", "--timeout", "3", "--", "--x"],
+    ["-f", "sandbox.yaml", "execute", "--instance=b", "--timeout=1.5", "ls"],
+])
+def test_a_plain_execute_the_fast_path_cannot_serve_skips_click(world, argv):
+    """No record: the full path, but without click's import; App gets what click gives it."""
+    def probe(**env):
+        proc = subprocess.run([sys.executable, "-c", PLAIN_PROBE, *argv], cwd=world.project,
+                              env=dict(os.environ, PYTHONPATH=str(SRC), **env),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    direct, through_click = probe(), probe(PLAIN_PROBE_CLICK="1")
+    assert direct["code"] == 5 and not direct["click"] and not direct["jinja2"]
+    assert through_click["click"]  # the probe does compare with the click path
+    assert direct["seen"] == through_click["seen"]
+    assert direct["seen"]["command"] == argv[-1]
+
+
+def test_the_file_variable_reaches_the_plain_execute_as_it_reaches_click(world, monkeypatch):
+    monkeypatch.setenv("PODMAN_SANDBOX_FILE", str(world.project / "sandbox.yaml"))
+    monkeypatch.setenv("PODMAN_SANDBOX_INSTANCE", "c")
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    found = []
+    for extra in ({}, {"PLAIN_PROBE_CLICK": "1"}):
+        proc = subprocess.run([sys.executable, "-c", PLAIN_PROBE, "execute", "true"],
+                              cwd=world.project, env={**env, **extra}, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        found.append(json.loads(proc.stdout.strip().splitlines()[-1])["seen"])
+    assert found[0] == found[1]
+    assert found[0]["instance"] == "c" and found[0]["spec_file"].endswith("sandbox.yaml")

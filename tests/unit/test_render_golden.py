@@ -13,7 +13,7 @@ import jinja2
 import pytest
 
 from podman_sandbox.engine import render as render_module
-from podman_sandbox.engine.render import render
+from podman_sandbox.engine.render import create_argv, images_argv, render
 
 TEMPLATES = Path(render_module.__file__).parent / "templates"
 
@@ -173,3 +173,32 @@ def test_optional_parts_are_left_out():
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]
     assert render("logs", name="n", follow=False, tail=None, since=None, timestamps=False) == [
         "podman", "logs", "n"]
+
+
+def _create_variants(h: str) -> list[dict]:
+    """create contexts: the golden one, every optional part left out, and the rest on."""
+    golden_ctx = golden(h)["create"][0]
+    bare = container(h) | {"memory": None, "cpus": None, "network": "bridge", "read_only": False,
+                           "cap_add": [], "user": None, "pids_limit": 0, "env": {}}
+    return [golden_ctx,
+            golden_ctx | {"start": False, "disk": "1073741824"},
+            golden_ctx | {"c": container(h) | {"selinux_label": "disable"}, "disk": h},
+            golden_ctx | {"c": bare, "userns": [], "cap_drops": [], "labels": {}, "volumes": []},
+            golden_ctx | {"c": container(h) | {"cpus": 2, "memory": 6 * 1024**3}, "userns": [h, h]}]
+
+
+@pytest.mark.parametrize("h", HOSTILE + ["", "x"], ids=IDS + ["empty", "x"])
+def test_the_jinja_free_twins_are_what_the_templates_render(h):
+    """engine/render.py's create_argv and images_argv serve a first execute without Jinja:
+    they must give exactly the argv of create.j2 and images.j2."""
+    for context in _create_variants(h):
+        assert create_argv(**context) == render("create", **context), context
+    assert images_argv(h) == render("images", reference=h)
+
+
+def test_the_twins_refuse_none_as_the_templates_do():
+    context = golden("x")["create"][0] | {"image": None}
+    with pytest.raises(ValueError, match="None reached a podman template"):
+        render("create", **context)
+    with pytest.raises(ValueError, match="None reached a podman template"):
+        create_argv(**context)

@@ -291,6 +291,16 @@ def test_schema_is_the_packaged_file():
     assert "image" in schema["properties"]
 
 
+def test_schema_is_a_valid_draft_2020_12_schema():
+    # Checked here once, not at every first load of a spec (validate._get_validator).
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    Draft202012Validator.check_schema(validate.load_schema())
+    with pytest.raises(SchemaError):  # the check does catch a broken schema
+        Draft202012Validator.check_schema({**validate.load_schema(), "type": "mapping"})
+
+
 @pytest.mark.parametrize(
     "doc, fragment",
     [

@@ -9,8 +9,7 @@ import click
 
 from podman_sandbox import __version__
 from podman_sandbox.app import App
-from podman_sandbox.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SandboxError
-from podman_sandbox.output import Output, printable
+from podman_sandbox.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -146,32 +145,19 @@ def cli(ctx: click.Context, spec_file: str | None, verbose: bool, quiet: bool,
 
 def run(argv: list[str], obj: dict | None = None) -> int:
     """Run the CLI; return the exit code. Never lets a traceback reach the user."""
-    try:
-        result = cli.main(args=argv, prog_name="podman-sandbox", standalone_mode=False, obj=obj)
-        return result if isinstance(result, int) else 0
-    except SandboxError as exc:
-        out = Output()
-        lines = exc.lines()
-        out.error(lines[0])
-        for line in lines[1:]:
-            sys.stderr.write("  " + printable(line, "\t") + "\n")  # one line each
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        sys.stderr.write("\nAborted.\n")
-        return EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code if exc.exit_code else EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("\n")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # a bug: one line, the traceback on request
-        if os.environ.get("PODMAN_SANDBOX_DEBUG"):
-            raise
-        Output().error(f"internal error: {type(exc).__name__}: {exc} "
-                       "(set PODMAN_SANDBOX_DEBUG=1 to see the traceback)")
-        return EXIT_INTERNAL
+    from podman_sandbox.guard import guarded
+
+    def call() -> int:
+        try:
+            result = cli.main(args=argv, prog_name="podman-sandbox", standalone_mode=False, obj=obj)
+            return result if isinstance(result, int) else 0
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.Abort:
+            sys.stderr.write("\nAborted.\n")
+            return EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code if exc.exit_code else EXIT_USAGE
+
+    return guarded(call)

@@ -20,7 +20,8 @@ def command(app: App, project: str | None, max_output: int | None) -> int:
     """Serve the sandbox's tools to an agent over MCP (stdio).
 
     Tools: run a command (timeout, stdin), read, write and list files under
-    /workspace, status, commit, reset. The agent can never approve grants
+    /workspace, status, commit, reset. With --instance NAME they act on that
+    instance of the project (its own container, states and copy of the files). The agent can never approve grants
     (mounts, capabilities, network: host): a spec with unapproved ones is a
     tool error until you run `podman-sandbox allow`. Needs the MCP SDK, the
     mcp extra (where pipx installed it: pipx inject podman-sandbox mcp).
@@ -28,6 +29,7 @@ def command(app: App, project: str | None, max_output: int | None) -> int:
     \b
     Example (Claude Code):
       claude mcp add sandbox -- podman-sandbox mcp --project ~/src/app
+      claude mcp add try-a -- podman-sandbox mcp --project ~/src/app --instance a
     """
     try:
         import mcp  # noqa: F401 - only to say how to install it when it is missing
@@ -40,8 +42,9 @@ def command(app: App, project: str | None, max_output: int | None) -> int:
     from podman_sandbox.api import Sandbox
     from podman_sandbox.mcp import server
 
-    # The place for issue 15's --instance: handed to Sandbox with the project.
+    # --instance NAME (or PODMAN_SANDBOX_INSTANCE, before or after `mcp`): every tool acts
+    # on that instance, exactly as the CLI's commands with --instance.
     sandbox = Sandbox(project if project is not None else app.spec_file, quiet=True,
-                      verbose=app.out.verbose)
+                      verbose=app.out.verbose, instance=app.instance, workspace=app.workspace)
     server.serve(sandbox, max_output=max_output or server.DEFAULT_MAX_OUTPUT)
     return 0

@@ -141,7 +141,14 @@ def observe_container(info: dict, *, rootless_v1: bool,
 def observe(runner: Runner, desired: Desired) -> Observed:
     """The cheap part: one podman inspect for the container and the base image."""
     spec = desired.spec
-    container, image = answers.sandbox(runner, spec.name, spec.image)
+    return from_answers(*answers.sandbox(runner, spec.name, spec.image), desired, runner)
+
+
+def from_answers(container: answers.Container | None, image: dict | None, desired: Desired,
+                 runner: Runner) -> Observed:
+    """observe's answer from what `podman inspect NAME IMAGE` said (answers.sandbox): also
+    the inspect a create makes to check the new sandbox's mounts (engine/apply.py)."""
+    spec = desired.spec
     observed, enforced = None, True
     if container is not None and container.managed:
         inside = None

@@ -215,8 +215,12 @@ def _listing(runner: Runner, template: str, what: str, **values: str) -> list[di
 
 
 def images(runner: Runner, reference: str) -> list[dict]:
-    """`podman images` rows whose name matches reference."""
-    return _listing(runner, "images", "podman images", reference=reference)
+    """`podman images` rows whose name matches reference (a first execute asks this:
+    the argv from render's Jinja-free twin of templates/images.j2)."""
+    from podman_sandbox.engine.render import images_argv
+
+    return read_list(runner.run(images_argv(reference), what="podman images", check=False),
+                     "podman images")
 
 
 def managed_images(runner: Runner, label: str) -> list[dict]:

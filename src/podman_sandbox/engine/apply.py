@@ -102,15 +102,19 @@ def preflight(plan: Plan, desired: Desired, actual: act.Observed) -> None:
                              "script from the project folder)")
 
 
-def _verify_mounts(runner: Runner, container: str, expected) -> None:
+def _verify_mounts(runner: Runner, container: str, expected,
+                   image: str) -> tuple[answers.Container | None, dict | None] | None:
     """The container just started: its mounts must be what mountcheck.check approved
     (a path swapped between the check and Podman's mount is caught here; the
-    caller then removes the container before anything runs in it)."""
+    caller then removes the container before anything runs in it). The inspect asks
+    for the image too, so that it can be the converge's last look (a Look; None on a
+    remote engine: nothing inspected)."""
     from podman_sandbox.engine import connection, mountcheck
 
     if connection.is_remote():
-        return  # its /proc is on the server; the sources were the server's to resolve
-    seen = answers.container(answers.inspect_one(runner, container))
+        return None  # its /proc is on the server; the sources were the server's to resolve
+    look = answers.sandbox(runner, container, image)
+    seen = look[0]
     pid = seen.pid if seen is not None else None
     problems = mountcheck.verify(pid, list(expected))
     if problems:
@@ -118,6 +122,7 @@ def _verify_mounts(runner: Runner, container: str, expected) -> None:
                            f"checked, so it is removed: {problems[0]}",
                            hint="a mount source changed while the sandbox was being made; "
                                 "check the folders your mounts name, then run the command again")
+    return look
 
 
 def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
@@ -132,8 +137,11 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
     return False
 
 
-def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Observed, out: Output) -> None:
-    """Run the commands of one planned action (steps.commands_for, as `plan` shows them)."""
+def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Observed,
+               out: Output) -> tuple[answers.Container | None, dict | None] | None:
+    """Run the commands of one planned action (steps.commands_for, as `plan` shows them).
+    What `podman inspect NAME IMAGE` said when its last command was a create whose
+    mounts were verified (the converge needs no other look); else None."""
     name = desired.spec.name
     if action.discards:
         out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
@@ -148,16 +156,19 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Obs
         cleanup = next_name(name) if action.kind == "replace" else name
     out.step(f"committing {name} ({action.reason})" if action.kind == "commit"
              else f"{action.kind}: {action.reason}")
+    look = None
     try:
         for cmd in commands:
             if cmd.stream:
                 out.step(cmd.what)
             result = runner.run(cmd.argv, what=cmd.what, stream=cmd.stream, check=cmd.check)
+            look = None  # only an inspect after the last command tells how that left it
             if result.returncode != 0:  # a command whose failure is Podman's answer (check=False)
                 from podman_sandbox.engine.failures import podman_reason
                 out.step(f"{cmd.what}: not done, podman said: {podman_reason(result.stderr)}")
             if cmd.verify:
-                _verify_mounts(runner, *cmd.verify)
+                container, expected = cmd.verify
+                look = _verify_mounts(runner, container, expected, desired.spec.image)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -165,6 +176,11 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Obs
         if cleanup:
             runner.run(render("remove", name=cleanup), what="clean up", check=False)
         raise
+    return look if action.kind == "create" else None
+
+
+# Actions after which the sandbox container is as it was: a create's look still holds.
+_LEAVE_THE_SANDBOX = ("remove-replaced",)
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
@@ -200,10 +216,16 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                 # The setup key and state tag depend on the pulled image's id: plan again.
                 found = survey(runner, desired)
                 refuse_discards(found.plan, desired, force=force, imperative=imperative)
+            look = None
             for action in found.plan.actions:
-                run_action(runner, action, desired, found.actual, out)
+                done = run_action(runner, action, desired, found.actual, out)
+                look = done if done is not None else look if action.kind in _LEAVE_THE_SANDBOX \
+                    else None
                 carried.append(action)
-            found = Survey(act.observe(runner, desired), found.plan)
+            # A create that verified the new sandbox's mounts has just looked at it.
+            after = act.from_answers(look[0], look[1], desired, runner) if look is not None \
+                else act.observe(runner, desired)
+            found = Survey(after, found.plan)
         if record_key and found.actual.state == "running" and found.actual.pid:
             watch, watchsig = desired.watched()
             record.write(record_key, container=desired.spec.name,

@@ -43,20 +43,29 @@ def _facts(info: dict | None, spec) -> ImageFacts | None:
                       ownership.is_ours(answers.labels_of(info), spec))
 
 
-def leftovers(runner: Runner, desired: Desired) -> tuple[str, ...]:
-    """NAME-setup and NAME-next that podman-sandbox made for this owner, in one inspect;
-    another owner's half-built sandbox is refused (ownership.require), never removed."""
+def _leftover_names(desired: Desired) -> list[str]:
     from podman_sandbox.engine.steps import next_name, setup_container_name
 
-    name = desired.spec.name
-    names = [setup_container_name(name), next_name(name)]
+    return [setup_container_name(desired.spec.name), next_name(desired.spec.name)]
+
+
+def _leftovers(desired: Desired, names: list[str], entries: list[dict | None]) -> tuple[str, ...]:
+    """Of names, the containers podman-sandbox made for this owner (an image that answers
+    for a name is no leftover: only a container holds a container's name); another
+    owner's half-built sandbox is refused (ownership.require), never removed."""
     left = []
-    for asked, info in zip(names, answers.inspect(runner, names)):
+    for asked, info in zip(names, entries):
         found = answers.container(info)
         if found is not None and found.managed:
             ownership.require("container", asked, found.labels, desired.spec)
             left.append(asked)
     return tuple(left)
+
+
+def leftovers(runner: Runner, desired: Desired) -> tuple[str, ...]:
+    """NAME-setup and NAME-next of a killed run that are this owner's, in one inspect."""
+    names = _leftover_names(desired)
+    return _leftovers(desired, names, answers.inspect(runner, names))
 
 
 def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) -> Around:
@@ -77,9 +86,14 @@ def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) ->
         elif action.kind in ("create", "replace"):
             refs.append(action.params["image"])
             refs += superseded.replaced_tags(actual, desired)
+    # The leftovers and the images in one inspect (each answer is matched to its name).
+    names = _leftover_names(desired)
+    wanted = [ref for ref in dict.fromkeys(refs) if ref not in names]
+    entries = answers.inspect(runner, names + wanted)
     found = {}
-    for ref in dict.fromkeys(refs):
-        facts = _facts(answers.inspect_one(runner, ref), spec)
+    for ref, info in zip(wanted, entries[len(names):]):
+        facts = _facts(info, spec)
         if facts:
             found[ref] = facts
-    return Around(leftovers(runner, desired), found, container_layers, state.squash_threshold())
+    return Around(_leftovers(desired, names, entries[:len(names)]), found, container_layers,
+                  state.squash_threshold())

@@ -223,11 +223,12 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
     """Run command in the sandbox; return the exit code to give the user.
     verbose: show the podman exec command first (as Runner does for the others)."""
     tty = interactive and sys.stdin.isatty()
-    if not tty and not verbose and not connection.is_remote():
-        # A Podman API socket of ours answers: no `podman exec` process (engine/restexec.py).
+    if not verbose and not connection.is_remote():
+        # A Podman API socket of ours answers: no `podman exec` process (engine/restexec.py),
+        # with a terminal of its own for -i at a terminal.
         from podman_sandbox.engine import restexec
         code = restexec.run(container, command, workdir=workdir, timeout=timeout,
-                            init_pid=init_pid, memory_limit=memory_limit, podman=podman)
+                            init_pid=init_pid, memory_limit=memory_limit, podman=podman, tty=tty)
         if code is not None:
             return code
     tag = os.urandom(16).hex()  # not uuid: its import pulls in platform (ms on the hot path)

@@ -9,7 +9,10 @@ keep one connection and per command ask it to create an exec session
 (POST /containers/{id}/exec), start it on a connection of its own that the
 server upgrades to a raw stream (POST /exec/{id}/start: stdout and stderr
 multiplexed in frames of an 8-byte header, stdin written back and closed
-with a half-close), then read its exit code (GET /exec/{id}/json).
+with a half-close), then read its exit code (GET /exec/{id}/json). For
+`execute -i` at a terminal the session has a terminal (Tty: one raw stream,
+its size given at the start and POST /exec/{id}/resize on SIGWINCH) and ours is
+in raw mode until the command ends (run).
 
 Every guarantee of engine/execute.py holds, through the same code: the exec
 carries the same PODMAN_SANDBOX_EXEC tag; a timeout, an early close or a
@@ -195,19 +198,25 @@ class Connection:
             self._sock = None
 
     def start(self, container: str, argv: list[str], *, workdir: str, env: dict,
-              stdin: bool):
+              stdin: bool, tty: bool = False, size: tuple[int, int] | None = None):
         """Create and start an exec session: (its id, the upgraded socket), or None when
-        the command could not be started this way (the caller uses `podman exec`)."""
+        the command could not be started this way (the caller uses `podman exec`).
+        tty: the session gets a terminal (one raw stream, no frames), as `podman exec -t`,
+        of size (rows, columns) from its start (a resize after the start can come after
+        the command looked)."""
         try:
             status, answer = self.request("POST", f"/containers/{container}/exec", {
-                "AttachStdout": True, "AttachStderr": True, "AttachStdin": stdin, "Tty": False,
+                "AttachStdout": True, "AttachStderr": True, "AttachStdin": stdin, "Tty": tty,
                 "Cmd": argv, "WorkingDir": workdir, "Env": [f"{k}={v}" for k, v in env.items()]})
             if status != 201 or not isinstance(answer, dict) or not answer.get("Id"):
                 return None
             exec_id = str(answer["Id"])
             sock = self._connect()
             try:
-                self._send(sock, "POST", f"/exec/{exec_id}/start", b'{"Detach":false,"Tty":false}',
+                body: dict[str, object] = {"Detach": False, "Tty": tty}
+                if size:
+                    body.update(h=size[0], w=size[1])
+                self._send(sock, "POST", f"/exec/{exec_id}/start", self._json.dumps(body).encode(),
                            b"Connection: Upgrade\r\nUpgrade: tcp\r\n")
                 code, _headers, rest = self._head(sock)
                 if code not in (101, 200):
@@ -219,6 +228,16 @@ class Connection:
             return exec_id, sock, rest
         except self._errors:
             return None
+
+    def resize(self, exec_id: str, fd: int) -> None:
+        """Give the session's terminal the size of ours (fd); quietly nothing if it cannot."""
+        size = terminal_size(fd)
+        if size is None:
+            return
+        try:
+            self.request("POST", f"/exec/{exec_id}/resize?h={size[0]}&w={size[1]}")
+        except self._errors:
+            pass
 
     def exit_code(self, exec_id: str) -> int | None:
         """The exec session's exit code once it has ended; None when it cannot be had."""
@@ -236,6 +255,15 @@ class Connection:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
+
+
+def terminal_size(fd: int) -> tuple[int, int] | None:
+    """(rows, columns) of the terminal on fd; None when it has none."""
+    try:
+        size = os.get_terminal_size(fd)
+    except OSError:
+        return None
+    return (size.lines, size.columns) if size.lines and size.columns else None
 
 
 def connect() -> Connection | None:
@@ -258,7 +286,9 @@ def capture(conn: Connection, container: str, command: str, **kw):
     kw: workdir, input, env, timeout, init_pid, memory_limit, podman, and stdin_fd:
     copy stdin from this fd (the CLI) instead of input; state: the CLI's signal
     handling ({"waiting", "signal"}): a signal noted there, or execute._Stop raised
-    while we wait, stops the command as that signal does in execute.run.
+    while we wait, stops the command as that signal does in execute.run; tty: the
+    session gets a terminal the size of stdin_fd's (resized when state["winch"] is
+    set), its output comes as "stdout"; on_start(): called once the session runs.
 
     No `podman exec` client carries this command's tag on the host, so it is noted
     in stopping.IN_PROCESS_TAGS while it runs: another command's stop then spares it."""
@@ -275,7 +305,8 @@ def capture(conn: Connection, container: str, command: str, **kw):
 def _capture(conn: Connection, container: str, command: str, tag: str, *, workdir: str,
              input: bytes | None = None, env: dict | None = None, timeout: float | None = None,
              init_pid: int | None = None, memory_limit: int | None = None,
-             podman: str = "podman", stdin_fd: int | None = None, state: dict | None = None):
+             podman: str = "podman", stdin_fd: int | None = None, state: dict | None = None,
+             tty: bool = False, on_start=None):
     import select
 
     full_env = {**(env or {}), execute.EXEC_TAG: tag}
@@ -283,10 +314,13 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
     ex = execute._Exec(container, tag, init_pid, podman)
     ex.since = _now_ticks() - 1  # our exec begins after this (ticks round down)
     started = conn.start(container, ["sh", "-c", "--", command], workdir=workdir,
-                         env=full_env, stdin=bool(input) or stdin_fd is not None)
+                         env=full_env, stdin=bool(input) or stdin_fd is not None, tty=tty,
+                         size=terminal_size(stdin_fd) if tty and stdin_fd is not None else None)
     if started is None:
         return None
     exec_id, sock, rest = started
+    if on_start is not None:
+        on_start()
     sock.setblocking(False)
     fd = sock.fileno()
     pending = memoryview(input) if input else None
@@ -305,7 +339,13 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
             pass
 
     def frames():
-        """Whole frames in buf: (stream, payload), removed from buf."""
+        """Whole frames in buf: (stream, payload), removed from buf. With a terminal
+        there are no frames: what came is the terminal's output."""
+        if tty:
+            if buf:
+                yield "stdout", bytes(buf)
+                del buf[:]
+            return
         while len(buf) >= FRAME_HEADER:
             size = int.from_bytes(buf[4:8], "big")
             if len(buf) < FRAME_HEADER + size:
@@ -325,6 +365,11 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
             if wait is not None and wait <= 0:
                 stopped_by = signal.SIGALRM
                 break
+            if tty and stdin_fd is not None and state is not None and state.get("winch"):
+                state["winch"] = False
+                conn.resize(exec_id, stdin_fd)
+            if tty:  # look at the terminal's size again (SIGWINCH) at least this often
+                wait = 0.25 if wait is None else min(wait, 0.25)
             poller = select.poll()
             poller.register(fd, select.POLLIN | (select.POLLOUT if pending else 0))
             if reading and not pending and stdin_fd is not None:
@@ -395,30 +440,47 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
 
 def run(container: str, command: str, *, workdir: str, timeout: float | None = None,
         init_pid: int | None = None, memory_limit: int | None = None,
-        podman: str = "podman") -> int | None:
-    """`execute` without a TTY over the REST API, stdio passed through byte for byte:
-    the exit code execute.run would give; None when no socket is there or the command
-    could not be started through it (then `podman exec`: nothing ran)."""
+        podman: str = "podman", tty: bool = False) -> int | None:
+    """`execute` over the REST API, stdio passed through byte for byte: the exit code
+    execute.run would give; None when no socket is there or the command could not be
+    started through it (then `podman exec`: nothing ran).
+
+    tty (`-i` at a terminal): the session gets a terminal the size of ours, resized
+    with it (SIGWINCH), and ours is in raw mode while it runs, so keys (Ctrl-C too)
+    reach the command as they do through `podman exec -it`; the terminal's mode is
+    put back on every way out (the end, a timeout, a signal, an error)."""
     path = socket_path()
     if path is None:
         return None
     conn = Connection(path)  # no ping: creating the exec session is the probe
-    state: dict = {"waiting": False, "signal": None}
+    state: dict = {"waiting": False, "signal": None, "winch": False}
 
     def on_signal(signum, _frame):
+        if signum == signal.SIGWINCH:
+            state["winch"] = True  # the loop resizes the session's terminal
+            return
         if not state["signal"]:
             state["signal"] = signum
         if state["waiting"]:  # only the wait is interrupted; elsewhere it is noted
             state["waiting"] = False
             raise execute._Stop(signum)
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) + ((signal.SIGWINCH,) if tty else ())
     previous = {s: signal.signal(s, on_signal) for s in handled}
+    saved_mode: list = []
+
+    def raw_mode() -> None:
+        import termios
+        import tty as ttys
+
+        saved_mode.append(termios.tcgetattr(0))
+        ttys.setraw(0, termios.TCSANOW)
+
     verdict = None
     try:
         chunks = capture(conn, container, command, workdir=workdir, timeout=timeout,
                          init_pid=init_pid, memory_limit=memory_limit, podman=podman,
-                         stdin_fd=0, state=state)
+                         stdin_fd=0, state=state, tty=tty, on_start=raw_mode if tty else None)
         try:
             while True:
                 name, data = next(chunks)
@@ -432,6 +494,9 @@ def run(container: str, command: str, *, workdir: str, timeout: float | None = N
         except StopIteration as done:
             verdict = done.value
     finally:
+        if saved_mode:
+            import termios
+            termios.tcsetattr(0, termios.TCSADRAIN, saved_mode[0])
         for s, h in previous.items():
             signal.signal(s, h)
         conn.close()

@@ -41,14 +41,17 @@ Path = Tuple[Any, ...]
 
 
 def load_schema() -> dict:
-    """The JSON Schema of sandbox.yaml, as shipped in the package."""
+    """The JSON Schema of sandbox.yaml, as shipped in the package: the file next to this
+    module (importlib.resources, which costs tens of ms to import, only for a package
+    that is not plain files, e.g. zipped)."""
     try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), SCHEMA_FILE),
+                  encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
         from importlib.resources import files
 
         text = files("podman_sandbox.schema").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    except (ImportError, AttributeError, FileNotFoundError, ModuleNotFoundError):
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), SCHEMA_FILE), encoding="utf-8") as f:
-            text = f.read()
     return json.loads(text)
 
 
@@ -57,9 +60,9 @@ def _get_validator():
     if _validator is None:
         from jsonschema import Draft202012Validator
 
-        schema = load_schema()
-        Draft202012Validator.check_schema(schema)
-        _validator = Draft202012Validator(schema)
+        # The schema is the package's own: tests/unit/test_validate.py checks it against
+        # the meta-schema once, instead of every first load of a spec.
+        _validator = Draft202012Validator(load_schema())
     return _validator
 
 
