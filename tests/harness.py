@@ -67,10 +67,20 @@ def remove_images(ids: list[str]) -> None:
         remaining = failed
 
 
-def _image_ids(*filters: str) -> list[str]:
+def images_json(*filters: str) -> list[dict]:
+    """`podman images` rows (each filter one --filter). Podman's listing can fail while
+    another process removes an image: it is asked again until it answers, never read as
+    "no images" (which would make an image look gone)."""
     args = [a for f in filters for a in ("--filter", f)]
-    out = podman("images", "--format", "json", *args, check=False).stdout
-    return [img["Id"] for img in json.loads(out or "[]") or []]
+    result = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(
+        podman("images", "--format", "json", *args, check=False)))
+    if not result:
+        raise AssertionError(f"podman images {' '.join(args)} never answered")
+    return json.loads(result.stdout or "[]") or []
+
+
+def _image_ids(*filters: str) -> list[str]:
+    return [img["Id"] for img in images_json(*filters)]
 
 
 def remove_test_image(tag: str, image_id: str) -> None:

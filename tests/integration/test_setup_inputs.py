@@ -137,10 +137,10 @@ def test_a_rebuild_removes_the_setup_image_it_replaced_and_gc_finds_superseded_o
     sandbox.ok("apply")
     left = _setup_images(sandbox)
     assert stale in left  # still tagged on the image it shares with nothing running now
-    found = json.loads(sandbox.ok("gc", "--json").stdout)
+    found = json.loads(sandbox.ok("gc", "--json", "--under", str(sandbox.root)).stdout)
     names = {o["name"] for o in found["orphans"] if o["kind"] == "setup-image"}
     assert stale in names, found
-    sandbox.ok("gc", "--yes")
+    sandbox.ok("gc", "--yes", "--under", str(sandbox.root))
     assert stale not in _setup_images(sandbox)
     assert sandbox.ok("execute", "cat /root/step").stdout == "three\n"
     status = json.loads(sandbox.ok("status", "--json").stdout)
@@ -148,5 +148,5 @@ def test_a_rebuild_removes_the_setup_image_it_replaced_and_gc_finds_superseded_o
 
     # With no sandbox running, the newest setup result is kept: the next start needs it.
     sandbox.ok("stop")
-    found = json.loads(sandbox.ok("gc", "--json").stdout)
+    found = json.loads(sandbox.ok("gc", "--json", "--under", str(sandbox.root)).stdout)
     assert not [o for o in found["orphans"] if o["project"] == str(sandbox.project)], found

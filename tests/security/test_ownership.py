@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 
-from harness import podman
+from harness import images_json, podman
 from podman_sandbox.engine.labels import LABEL_BASE_ID
 
 REFUSED = 123
@@ -19,9 +19,8 @@ REFUSED = 123
 
 def _image_ids(repo_prefix: str) -> dict[str, str]:
     """tag -> image id, for every image whose tag starts with repo_prefix."""
-    out = podman("images", "--format", "json", check=False).stdout
     found = {}
-    for img in json.loads(out or "[]") or []:
+    for img in images_json():
         for tag in img.get("Names") or ():
             if tag.startswith(repo_prefix):
                 found[tag] = img["Id"]
