@@ -40,6 +40,23 @@ env:
 
 
 RECORDED_SETUP = ["echo ran > /root/setup-done"]
+# RECORDED_SPEC as a document (build_spec's input).
+RECORDED_DOC = {"image": RECORDED_IMAGE, "name": RECORDED_NAME, "memory": "64m",
+                "setup": list(RECORDED_SETUP), "env": {"APP_ENV": "test"}}
+MIB = 1024 * 1024
+
+
+def recorded_cgroup(monkeypatch) -> dict:
+    """Stand in for the recorded container's cgroup (its pid is not alive in a unit test):
+    the limits it enforces, which a test changes as `podman update` would. Use it as an
+    autouse fixture: `cgroup_reads = pytest.fixture(autouse=True)(recorded_cgroup)`."""
+    from podman_sandbox.engine import cgroup, host
+
+    limits = {"memory": 64 * MIB, "cpus": 0.0}
+    monkeypatch.setattr(cgroup, "memory_limit", lambda pid: (True, limits["memory"]))
+    monkeypatch.setattr(cgroup, "cpu_limit", lambda pid: limits["cpus"])
+    monkeypatch.setattr(host, "rootless_cgroup_v1", lambda: False)
+    return limits
 
 
 def recorded_keys() -> tuple[str, str]:

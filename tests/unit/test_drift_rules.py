@@ -14,28 +14,18 @@ import os
 
 import pytest
 
-from fake_runner import RECORDED_NAME, RECORDED_PROJECT, RECORDED_SPEC, FakeRunner, invoke, load, \
-    make_project, recorded_world
+from fake_runner import MIB, RECORDED_DOC, RECORDED_NAME, RECORDED_PROJECT, RECORDED_SPEC, \
+    FakeRunner, invoke, load, make_project, recorded_cgroup, recorded_world
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import cgroup, host, record
+from podman_sandbox.engine import record
 from podman_sandbox.engine.apply import survey
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.diff import classify
 from podman_sandbox.schema.spec import build_spec
 
-MIB = 1024 * 1024
-RECORDED_DOC = {"image": "localhost/podman-sandbox-fixture/busybox:1", "name": RECORDED_NAME,
-                "memory": "64m", "setup": ["echo ran > /root/setup-done"], "env": {"APP_ENV": "test"}}
 
 
-@pytest.fixture(autouse=True)
-def cgroup_reads(monkeypatch):
-    """What the recorded container's cgroup says; a test changes it as `podman update` would."""
-    limits = {"memory": 64 * MIB, "cpus": 0.0}
-    monkeypatch.setattr(cgroup, "memory_limit", lambda pid: (True, limits["memory"]))
-    monkeypatch.setattr(cgroup, "cpu_limit", lambda pid: limits["cpus"])
-    monkeypatch.setattr(host, "rootless_cgroup_v1", lambda: False)
-    return limits
+cgroup_reads = pytest.fixture(autouse=True)(recorded_cgroup)
 
 
 def desired(**changes) -> Desired:

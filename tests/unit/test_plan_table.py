@@ -12,10 +12,10 @@ import copy
 
 import pytest
 
-from fake_runner import (RECORDED_IMAGE, RECORDED_LEGACY_KEY, RECORDED_NAME, RECORDED_PROJECT, FakeRunner,
-                         load)
+from fake_runner import (MIB, RECORDED_DOC, RECORDED_IMAGE, RECORDED_LEGACY_KEY, RECORDED_NAME,
+                         RECORDED_PROJECT, FakeRunner, load, recorded_cgroup)
 from podman_sandbox.engine import actual as act
-from podman_sandbox.engine import cgroup, host, images, ownership
+from podman_sandbox.engine import images, ownership
 from podman_sandbox.engine.apply import survey
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.plan import make_plan
@@ -23,22 +23,12 @@ from podman_sandbox.engine.steps import commands_for
 from podman_sandbox.errors import SandboxError
 from podman_sandbox.schema.spec import build_spec
 
-MIB = 1024 * 1024
-RECORDED_DOC = {"image": RECORDED_IMAGE, "name": RECORDED_NAME, "memory": "64m",
-                "setup": ["echo ran > /root/setup-done"], "env": {"APP_ENV": "test"}}
 BASE_ID = load("inspect_running.json")[1]["Id"]
 OWNER = ownership.owner_hash(RECORDED_PROJECT)
 SETUP_KEY = images.setup_key(BASE_ID, RECORDED_DOC["setup"], OWNER)
 
 
-@pytest.fixture(autouse=True)
-def cgroup_reads(monkeypatch):
-    """What the recorded container's cgroup says (its pid is not alive in this test)."""
-    limits = {"memory": 64 * MIB, "cpus": 0.0}
-    monkeypatch.setattr(cgroup, "memory_limit", lambda pid: (True, limits["memory"]))
-    monkeypatch.setattr(cgroup, "cpu_limit", lambda pid: limits["cpus"])
-    monkeypatch.setattr(host, "rootless_cgroup_v1", lambda: False)
-    return limits
+cgroup_reads = pytest.fixture(autouse=True)(recorded_cgroup)
 
 
 def desired(**changes) -> Desired:
