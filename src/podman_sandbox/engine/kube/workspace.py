@@ -135,23 +135,79 @@ def _safe_name(name: str) -> str | None:
 
 def unpack(source: IO[bytes] | Iterator[bytes], dest: str) -> dict:
     """The tar stream of the Pod's /workspace into dest (made here; must not exist).
-    Returns {"files", "folders", "skipped": [names]}."""
+    Returns {"files", "folders", "skipped": [names]}.
+
+    Everything is written through a descriptor of the folder made here, never through
+    the name dest again: whoever can write dest's parent (another local user, when it
+    is theirs) could swap dest for a link between the mkdir and the writes."""
     os.mkdir(dest, 0o700)
+    root = _open_made_folder(dest)
     skipped: list[str] = []
     stream: Any = source if hasattr(source, "read") else _Reader(source)
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")
-    except tarfile.ReadError as exc:
-        raise SandboxError(f"the Pod's workspace did not arrive as a tar stream: {exc}") from None
-    try:
-        files, folders = _unpack_members(tar, dest, skipped)
-    except tarfile.TarError as exc:
-        raise SandboxError(f"the Pod's workspace stream broke off ({exc}); what came is in "
-                           f"{dest}") from None
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")
+        except tarfile.ReadError as exc:
+            raise SandboxError(f"the Pod's workspace did not arrive as a tar stream: {exc}") from None
+        try:
+            files, folders = _unpack_members(tar, root, skipped)
+        except tarfile.TarError as exc:
+            raise SandboxError(f"the Pod's workspace stream broke off ({exc}); what came is in "
+                               f"{dest}") from None
+        _still_there(dest, root)
+    finally:
+        os.close(root)
     return {"files": files, "folders": folders, "skipped": skipped}
 
 
-def _unpack_members(tar, dest: str, skipped: list[str]) -> tuple[int, int]:
+def _open_made_folder(dest: str) -> int:
+    """A descriptor of the folder os.mkdir just made at dest: refused when a link or a
+    folder not ours stands there now."""
+    try:
+        fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SandboxError(f"{dest} was replaced right after it was made ({exc.strerror}): "
+                           "nothing was written", hint=_SWAP_HINT) from None
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700:
+        os.close(fd)
+        raise SandboxError(f"{dest} was replaced right after it was made (by a folder not "
+                           "made here): nothing was written", hint=_SWAP_HINT)
+    return fd
+
+
+def _still_there(dest: str, root: int) -> None:
+    """dest is still the folder the files went into (else say where they are not)."""
+    try:
+        now = os.stat(dest, follow_symlinks=False)
+    except OSError:
+        now = None
+    made = os.fstat(root)
+    if now is None or (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        raise SandboxError(f"{dest} was moved or replaced while the Pod's files were written: "
+                           "they are not there (nothing went through what replaced it)",
+                           hint=_SWAP_HINT)
+
+
+_SWAP_HINT = ("someone else can change the folder it is in: pull into a folder of your own, "
+              "e.g. under your home folder")
+
+
+def _makedirs_at(root: int, rel: str) -> None:
+    """rel and the folders above it, under the folder root; each must be a folder.
+    Nothing but folders and regular files is ever made under root, and root is
+    private: a name below it cannot be a link."""
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:i])
+        try:
+            os.mkdir(prefix, 0o755, dir_fd=root)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.stat(prefix, dir_fd=root, follow_symlinks=False).st_mode):
+                raise
+
+
+def _unpack_members(tar, root: int, skipped: list[str]) -> tuple[int, int]:
     files = folders = 0
     with tar:
         for member in tar:
@@ -160,19 +216,18 @@ def _unpack_members(tar, dest: str, skipped: list[str]) -> tuple[int, int]:
                 if rel is not None or member.name not in (".", "./"):
                     skipped.append(member.name)
                 continue
-            full = os.path.join(dest, rel)
             # O_EXCL | O_NOFOLLOW: a name sent twice fails; a folder where a file was
             # (or the reverse) fails too: either is left out, never a traceback.
             try:
                 parent = os.path.dirname(rel)
                 if parent:
-                    os.makedirs(os.path.join(dest, parent), 0o755, exist_ok=True)
+                    _makedirs_at(root, parent)
                 if member.isdir():
-                    os.makedirs(full, 0o755, exist_ok=True)
+                    _makedirs_at(root, rel)
                     folders += 1
                     continue
-                fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                             (member.mode & _MODE_BITS) | stat.S_IRUSR | stat.S_IWUSR)
+                fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                             (member.mode & _MODE_BITS) | stat.S_IRUSR | stat.S_IWUSR, dir_fd=root)
             except OSError:
                 skipped.append(member.name)
                 continue
