@@ -150,16 +150,21 @@ def _open_regular(dir_fd: int, name: str, parts: list[str], flags: int) -> int:
         os.close(pfd)
 
 
-def _read(root: str, path: str, max_bytes: int | None = None) -> bytes:
-    """The bytes of the file at path (at most max_bytes: the start of a larger file)."""
+def _open_file(root: str, path: str) -> int:
+    """A read descriptor of the regular file at path, reached without following a link."""
     parts = components(path)
     if not parts:
         raise SandboxError(f"{WORKSPACE}: is a folder")
     dfd = _open_dir(root, parts[:-1])
     try:
-        fd = _open_regular(dfd, parts[-1], parts, os.O_RDONLY)
+        return _open_regular(dfd, parts[-1], parts, os.O_RDONLY)
     finally:
         os.close(dfd)
+
+
+def _read(root: str, path: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of the file at path (at most max_bytes: the start of a larger file)."""
+    fd = _open_file(root, path)
     chunks, size = [], 0
     with os.fdopen(fd, "rb", buffering=0) as fh:
         while max_bytes is None or size < max_bytes:
@@ -217,6 +222,16 @@ def _listing(root: str, path: str = "") -> list[dict[str, object]]:
 def _told(path: str, exc: OSError) -> SandboxError:
     """An OSError (the folder removed under us, a full disk...) as one line."""
     return SandboxError(f"{path}: {exc.strerror or exc}")
+
+
+def open_file(root: str, path: str) -> int:
+    """A read descriptor of the regular file at path: every folder on the way opened
+    without following a symlink, the file itself checked before it is opened (see the
+    module's notes); SandboxError when it is not a regular file reached so."""
+    try:
+        return _open_file(root, path)
+    except OSError as exc:
+        raise _told(path, exc) from None
 
 
 def read(root: str, path: str, max_bytes: int | None = None) -> bytes:

@@ -76,3 +76,35 @@ def test_a_pull_folder_replaced_before_it_is_opened_is_refused(other_user, attac
     with pytest.raises(SandboxError):
         workspace.unpack(iter([_tar({"planted": b"secret from the pod\n"})]), str(dest))
     assert list(dest.iterdir()) == []  # nothing of the Pod's where the attacker can read it
+
+
+def test_a_folder_swapped_for_a_link_from_inside_never_sends_a_host_file_to_the_pod(
+        sandbox, outside, monkeypatch):
+    """The other way: code in the project's local sandbox swaps a folder of the project
+    for a link to a host folder after pack's walk; the host file of that name must not go
+    into the Pod's workspace (a cluster the sandbox's own code may read)."""
+    sandbox.write_spec(f"image: {sandbox.image}\n")
+    sub = sandbox.project / "notes"
+    sub.mkdir()
+    (sub / "marker").write_text("the project's own\n")
+    sandbox.ok("apply")
+    walk = workspace.entries
+
+    def walk_then_swap(project_dir):
+        found = walk(project_dir)
+        # As the sandbox does it: /workspace is the project folder; the link's target is
+        # a host path, which only the host side would resolve.
+        sandbox.ok("execute", f"mv /workspace/notes /workspace/notes.old && "
+                              f"ln -s {outside} /workspace/notes")
+        return found
+
+    monkeypatch.setattr(workspace, "entries", walk_then_swap)
+    sent = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(workspace.pack(str(sandbox.project)))),
+                      mode="r|") as tar:
+        for member in tar:
+            data = tar.extractfile(member)
+            sent[member.name] = data.read() if data else None
+    assert (sandbox.project / "notes").is_symlink()  # the swap happened
+    assert all(b"host secret" not in (data or b"") for data in sent.values()), sent
+    assert "notes/marker" not in sent or sent["notes/marker"] == b"the project's own\n"

@@ -22,6 +22,7 @@ import stat
 import tarfile
 from typing import IO, Any, Iterator
 
+from podman_sandbox import confined
 from podman_sandbox.engine import inputs
 from podman_sandbox.errors import SandboxError
 
@@ -90,9 +91,11 @@ def pack(project_dir: str) -> Iterator[bytes]:
                 tar.addfile(info)
             else:
                 try:
-                    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                except OSError:
-                    continue  # gone, or replaced by a link, since the walk
+                    # Code in a local sandbox of the project can swap a folder on the way
+                    # for a link after the walk: no component is followed (confined.py).
+                    fd = confined.open_file(project_dir, entry.rel)
+                except SandboxError:
+                    continue  # gone, or replaced by a link or a non-file, since the walk
                 try:
                     st = os.fstat(fd)
                     if not stat.S_ISREG(st.st_mode):
