@@ -478,3 +478,18 @@ def recorded_world(project: Path, fixture: str = "inspect_running.json") -> Fake
         fake.add_image(row)
     fake.diff = load("diff_clean.json")
     return fake
+
+
+def captured_exec_runs(monkeypatch, code: int) -> list:
+    """engine/execute.run replaced by one that records (container, command, options) and
+    returns code: what a command would have run in the sandbox."""
+    from podman_sandbox.engine import execute
+
+    calls: list = []
+
+    def run(container, command, **kw):
+        calls.append((container, command, kw))
+        return code
+
+    monkeypatch.setattr(execute, "run", run)
+    return calls

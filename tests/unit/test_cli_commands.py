@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fake_runner import (RECORDED_NAME, FakeRunner, invoke, load, make_project,
-                         recorded_world)
+from fake_runner import (RECORDED_NAME, FakeRunner, captured_exec_runs, invoke, load,
+                         make_project, recorded_world)
 from podman_sandbox.cli.main import COMMANDS
 from podman_sandbox.cli.shell import BEST_SHELL
-from podman_sandbox.engine import execute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,14 +74,7 @@ def test_logs_without_a_sandbox_says_how_to_start_one(project):
 
 @pytest.fixture
 def exec_calls(monkeypatch):
-    calls = []
-
-    def fake_run(container, command, **kw):
-        calls.append((container, command, kw))
-        return 7
-
-    monkeypatch.setattr(execute, "run", fake_run)
-    return calls
+    return captured_exec_runs(monkeypatch, 7)
 
 
 def test_shell_opens_the_best_shell_interactively(project, exec_calls):

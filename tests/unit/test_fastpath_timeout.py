@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from fake_runner import captured_exec_runs
 from podman_sandbox import fastpath
-from podman_sandbox.engine import execute
 from test_hot_path_imports import World
 
 
@@ -23,14 +23,7 @@ def world(tmp_path, monkeypatch):
 
 @pytest.fixture
 def runs(monkeypatch):
-    calls = []
-
-    def run(container, command, **kw):
-        calls.append((container, command, kw))
-        return 0
-
-    monkeypatch.setattr(execute, "run", run)
-    return calls
+    return captured_exec_runs(monkeypatch, 0)
 
 
 @pytest.mark.parametrize("argv, timeout", [
