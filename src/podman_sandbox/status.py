@@ -32,7 +32,8 @@ def status_dict(app: App) -> dict:
         engine.update(remote=info["remote"], host=info["host"] or None)
     found = act.observe(app.runner, desired)
     effective = enforced.effective_memory(found)
-    saved = state.state_images(app.runner, spec)
+    listed = act.list_images(app.runner, images.state_repo(spec.name))  # one listing, both views
+    saved = state.states_in(listed, spec)
     current = [s for s in saved if not s.tag.endswith("-prev")]
     # The state a container made now starts from: the one of the base image's id and
     # the setup steps. Others were made on another image or setup and are only kept.
@@ -81,7 +82,7 @@ def status_dict(app: App) -> dict:
         "container_owner": foreign,  # set: the container of this name is another owner's
         # Saved states of this name this owner does not use: another project's, or of
         # the old tag format and not provably ours (`gc` and their owner deal with them).
-        "other_owners_state": [s.tag for s in state.state_images(app.runner, spec, ours=False)],
+        "other_owners_state": [s.tag for s in state.states_in(listed, spec, ours=False)],
         # Limits requested but ignored by this host (rootless Podman on cgroup v1).
         "not_enforced": sorted(host.unenforced_limits(desired.container)),
         # What the spec grants beyond a default sandbox, and whether each is approved.

@@ -40,10 +40,16 @@ def state_images(runner: Runner, spec, *, ours: bool = True) -> list[StateImage]
     """Committed generations of the sandbox, every base: this owner's (tag prefix and
     image labels both say so), or with ours=False every other one of that name
     (another project's, or an old-format one not provably ours: listed, never used)."""
+    return states_in(act.list_images(runner, images.state_repo(spec.name)), spec, ours=ours)
+
+
+def states_in(rows: list[dict], spec, *, ours: bool = True) -> list[StateImage]:
+    """state_images from rows `podman images` gave for the sandbox's state repository
+    (one listing serves both owners' views)."""
     found = []
     repo = images.state_repo(spec.name)
     prefix = f"{repo}:{ownership.spec_owner_hash(spec)}-"
-    for img in act.list_images(runner, repo):
+    for img in rows:
         mine = ownership.is_ours(img.get("Labels"), spec)
         for tag in img.get("Names") or img.get("names") or ():
             if tag.startswith(repo + ":") and (mine and tag.startswith(prefix)) == ours:
