@@ -281,8 +281,8 @@ def test_without_a_locator_lines_have_no_position():
     assert info.value.problems[0].startswith("--memory: memory: 'lots' is not a size")
 
 
-def test_validator_is_compiled_once():
-    assert validate._get_validator() is validate._get_validator()
+def test_schema_is_read_once():
+    assert validate._loaded_schema() is validate._loaded_schema()
 
 
 def test_schema_is_the_packaged_file():
@@ -292,7 +292,7 @@ def test_schema_is_the_packaged_file():
 
 
 def test_schema_is_a_valid_draft_2020_12_schema():
-    # Checked here once, not at every first load of a spec (validate._get_validator).
+    # Checked here once, not at every first load of a spec (validate._loaded_schema).
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
