@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from podman_sandbox.engine.failures import hint_for, podman_reason
-from podman_sandbox.engine.runner import Result
+from podman_sandbox.engine.runner import Pending, Result
 from podman_sandbox.errors import PodmanError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -167,6 +167,9 @@ class FakeRunner:
                               stderr=result.stderr, returncode=result.returncode,
                               hint=hint_for(result.stderr))
         return result
+
+    def start(self, argv: list[str], *, what: str) -> Pending:
+        return Pending(argv, result=self.run(argv, what=what, check=False))
 
     def passthrough(self, argv: list[str]) -> int:
         self.passthrough_calls.append(list(argv))

@@ -38,8 +38,14 @@ def test_apply_from_nothing_then_again_changes_nothing(project):
     second = invoke(fake, "apply")
     assert second.code == 0, second
     assert "in sync: nothing changed" in second.stderr
-    assert fake.calls[calls:] == [["podman", "inspect", RECORDED_NAME,
-                                   "localhost/podman-sandbox-fixture/busybox:1"]]
+    # The fake container's process is not real, so no fast-path record was written: the
+    # survey lists the saved states beside its one inspect (engine/apply.survey), and
+    # changes nothing.
+    assert fake.calls[calls:] == [
+        ["podman", "images", "--format", "json", "--filter",
+         f"reference=localhost/podman-sandbox-state-{RECORDED_NAME}"],
+        ["podman", "inspect", RECORDED_NAME, "localhost/podman-sandbox-fixture/busybox:1",
+         f"{RECORDED_NAME}-setup", f"{RECORDED_NAME}-next"]]
 
 
 def test_foreign_container_is_refused_and_untouched(project):

@@ -123,7 +123,22 @@ def test_in_sync_costs_one_inspect_and_changes_nothing():
     fake = world()
     plan = plan_for(fake, desired())
     assert plan.in_sync and plan.changes == ()
-    assert fake.calls == [["podman", "inspect", RECORDED_NAME, RECORDED_IMAGE]]
+    # The one inspect names the leftovers of a killed run too (housekeeping needs them
+    # whenever something changes; extra names cost Podman next to nothing).
+    assert fake.calls == [["podman", "inspect", RECORDED_NAME, RECORDED_IMAGE,
+                           f"{RECORDED_NAME}-setup", f"{RECORDED_NAME}-next"]]
+
+
+def test_a_first_create_asks_podman_twice_before_creating():
+    """No sandbox yet, no setup steps: the saved states' listing (begun beside the inspect
+    when a change is likely) and the one inspect, whose answers serve the housekeeping
+    too (no second inspect for the leftovers and the base image)."""
+    fake = world("inspect_missing.json")
+    found = survey(fake, desired(setup=None), change_likely=True)
+    assert [a.kind for a in found.plan.actions] == ["create"]
+    assert [c[1] for c in fake.calls] == ["images", "inspect"]
+    assert fake.calls[1][2:] == [RECORDED_NAME, RECORDED_IMAGE, f"{RECORDED_NAME}-setup",
+                                 f"{RECORDED_NAME}-next"]
 
 
 def test_live_memory_update_names_the_change_and_the_command():

@@ -23,7 +23,7 @@ from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAG
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.render import render
-from podman_sandbox.engine.runner import Runner
+from podman_sandbox.engine.runner import Pending, Runner
 from podman_sandbox.errors import PodmanError
 
 
@@ -256,9 +256,17 @@ def changed_paths(runner: Runner, container: str, since: str | None,
                   if not any(q != p and q.startswith(p.rstrip("/") + "/") for q in paths))
 
 
-def complete(runner: Runner, desired: Desired, seen: Observed) -> Actual:
+def start_state_listing(runner: Runner, spec) -> Pending:
+    """The `podman images` of the sandbox's saved states that complete() makes, begun
+    now (beside the survey's inspect, when a change is likely: complete(states=))."""
+    return answers.start_images(runner, images.state_repo(spec.name))
+
+
+def complete(runner: Runner, desired: Desired, seen: Observed,
+             states: Pending | None = None) -> Actual:
     """The expensive part, only when something may change: images and uncommitted work.
-    The Actual the planner needs, made from seen and all of that at once."""
+    The Actual the planner needs, made from seen and all of that at once.
+    states: the saved states' listing, already started (start_state_listing)."""
     spec = desired.spec
     setup_present, state_image, other_state_image = False, None, None
     saved: set[str] = set()  # tags of this sandbox's committed states, listed once
@@ -269,7 +277,7 @@ def complete(runner: Runner, desired: Desired, seen: Observed) -> Actual:
         if spec.setup:
             setup_present = any(ownership.is_projects(img.get("Labels"), spec)
                                 for img in list_images(runner, images.setup_tag(key)))
-        saved, legacy = _state_tags(runner, spec)
+        saved, legacy = _state_tags(runner, spec, states)
         state = images.state_tag(spec.name, key)
         if state in saved:
             state_image = state
@@ -294,15 +302,18 @@ def complete(runner: Runner, desired: Desired, seen: Observed) -> Actual:
                   uncommitted=uncommitted, disk_unenforced=disk_unenforced)
 
 
-def _state_tags(runner: Runner, spec) -> tuple[set[str], list[tuple[str, str, str]]]:
+def _state_tags(runner: Runner, spec,
+                states: Pending | None = None) -> tuple[set[str], list[tuple[str, str, str]]]:
     """(this owner's state tags of the sandbox, its old-format states to adopt).
+    states: their listing, already started (start_state_listing).
 
     A tag counts only when its image's labels name this owner as well: a state
     whose label names another project is never used, whatever its tag says."""
     ours, legacy = set(), []
     repo = images.state_repo(spec.name)
     prefix = f"{repo}:{ownership.spec_owner_hash(spec)}-"
-    for img in list_images(runner, repo):
+    rows = answers.images_answer(states.result()) if states is not None else list_images(runner, repo)
+    for img in rows:
         labels = img.get("Labels") or {}
         for tag in img.get("Names") or img.get("names") or ():
             if tag.startswith(prefix) and ownership.is_ours(labels, spec):

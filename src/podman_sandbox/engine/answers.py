@@ -26,7 +26,7 @@ from podman_sandbox.engine.labels import LABEL_BASE_ID, LABEL_MANAGED
 
 TYPE_CHECKING = False  # typing's import costs milliseconds on the fast path; mypy sees True
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from podman_sandbox.engine.runner import Result, Runner
+    from podman_sandbox.engine.runner import Pending, Result, Runner
 
 NO_SUCH_OBJECT = 'no such object: "'
 
@@ -219,8 +219,18 @@ def images(runner: Runner, reference: str) -> list[dict]:
     the argv from render's Jinja-free twin of templates/images.j2)."""
     from podman_sandbox.engine.render import images_argv
 
-    return read_list(runner.run(images_argv(reference), what="podman images", check=False),
-                     "podman images")
+    return images_answer(runner.run(images_argv(reference), what="podman images", check=False))
+
+
+def start_images(runner: Runner, reference: str) -> Pending:
+    """images(), started now and read later with images_answer(pending.result())."""
+    from podman_sandbox.engine.render import images_argv
+
+    return runner.start(images_argv(reference), what="podman images")
+
+
+def images_answer(result: Result) -> list[dict]:
+    return read_list(result, "podman images")
 
 
 def managed_images(runner: Runner, label: str) -> list[dict]:

@@ -37,14 +37,32 @@ class Outcome:
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
-def survey(runner: Runner, desired: Desired) -> Survey:
+def survey(runner: Runner, desired: Desired, *, change_likely: bool = False) -> Survey:
     """Actual state and the whole plan to reach desired (housekeeping included: what
-    `plan` prints is what converge runs). One podman call when in sync."""
-    seen = act.observe(runner, desired)
-    ownership.require_own_base(desired.spec, seen.base_labels)
+    `plan` prints is what converge runs). One podman call when in sync.
+
+    The one inspect asks for the leftovers of a killed run too (plan's housekeeping
+    needs them whenever something changes, and extra names cost Podman next to
+    nothing). change_likely (no fast-path record): the saved states are listed beside
+    it, not after it, since a change needs them."""
+    spec = desired.spec
+    states = act.start_state_listing(runner, spec) if change_likely else None
+    try:
+        return _survey(runner, desired, states)
+    finally:
+        if states is not None:
+            states.result()  # read or not, never left running
+
+
+def _survey(runner: Runner, desired: Desired, states) -> Survey:
+    spec = desired.spec
+    names = [spec.name, spec.image, setup_container_name(spec.name), next_name(spec.name)]
+    entries = answers.inspect(runner, names)
+    seen = act.from_answers(*answers.sandbox_entries(spec.name, entries[:2]), desired, runner)
+    ownership.require_own_base(spec, seen.base_labels)
     if is_in_sync(desired, seen):
         return Survey(seen, Plan(()))
-    actual = act.complete(runner, desired, seen)
+    actual = act.complete(runner, desired, seen, states)
     changes = []
     if actual.observed is not None:
         from podman_sandbox.engine.diff import changes as diff_changes
@@ -59,7 +77,8 @@ def survey(runner: Runner, desired: Desired) -> Survey:
                                            for a in plan.actions))
     if not plan.in_sync:
         from podman_sandbox.engine import around
-        plan = with_housekeeping(plan, desired, actual, around.observe(runner, desired, actual, plan))
+        plan = with_housekeeping(plan, desired, actual,
+                                 around.observe(runner, desired, actual, plan, dict(zip(names, entries))))
     return Survey(actual, plan)
 
 
@@ -190,7 +209,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
     old-format states, after a pull or build (the setup key needs the image's id), and
     when another sandbox of the project made the images meanwhile."""
     with sandbox_lock(desired.spec.name):
-        found = survey(runner, desired)
+        found = survey(runner, desired, change_likely=record_key is not None
+                       and record.lookup(record_key) is None)
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done

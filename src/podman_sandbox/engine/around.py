@@ -68,8 +68,11 @@ def leftovers(runner: Runner, desired: Desired) -> tuple[str, ...]:
     return _leftovers(desired, names, answers.inspect(runner, names))
 
 
-def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) -> Around:
-    """The facts plan.with_housekeeping needs for plan (a core plan of make_plan)."""
+def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan,
+            known: dict[str, dict | None] | None = None) -> Around:
+    """The facts plan.with_housekeeping needs for plan (a core plan of make_plan).
+    known: what the survey's own inspect answered, by name (the leftovers' names and
+    the base image among them): not asked again."""
     from podman_sandbox.engine import state, superseded
 
     spec = desired.spec
@@ -86,10 +89,15 @@ def observe(runner: Runner, desired: Desired, actual: act.Actual, plan: Plan) ->
         elif action.kind in ("create", "replace"):
             refs.append(action.params["image"])
             refs += superseded.replaced_tags(actual, desired)
-    # The leftovers and the images in one inspect (each answer is matched to its name).
+    # The leftovers and the images in one inspect (each answer is matched to its name),
+    # of those the survey's inspect has not answered (none, for a first create).
     names = _leftover_names(desired)
     wanted = [ref for ref in dict.fromkeys(refs) if ref not in names]
-    entries = answers.inspect(runner, names + wanted)
+    answered = dict(known or {})
+    ask = [ref for ref in names + wanted if ref not in answered]
+    if ask:
+        answered.update(zip(ask, answers.inspect(runner, ask)))
+    entries = [answered[ref] for ref in names + wanted]
     found = {}
     for ref, info in zip(wanted, entries[len(names):]):
         facts = _facts(info, spec)

@@ -20,6 +20,23 @@ class Result:
     stderr: str
 
 
+class Pending:
+    """A podman call Runner.start began: result() waits for it, once."""
+
+    def __init__(self, argv: list[str], proc: subprocess.Popen | None = None,
+                 result: Result | None = None):
+        self.argv = argv
+        self._proc = proc
+        self._result = result
+
+    def result(self) -> Result:
+        if self._result is None:
+            assert self._proc is not None
+            out, err = self._proc.communicate()
+            self._result = Result(self.argv, self._proc.returncode, out, err)
+        return self._result
+
+
 class Runner:
     """Runs podman. verbose echoes every command to stderr as it starts."""
 
@@ -65,6 +82,22 @@ class Runner:
                               argv=argv, stderr=result.stderr, returncode=result.returncode,
                               hint=hint_for(result.stderr))
         return result
+
+    def start(self, argv: list[str], *, what: str) -> Pending:
+        """Start argv now, read its answer later (Pending.result(); never checked: the
+        caller's reader judges it). For a read a caller will likely need, run beside
+        another one instead of after it."""
+        assert argv and argv[0] == "podman", argv
+        full = [*connection.argv(self.executable()), *argv[1:]]
+        if self.verbose:
+            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
+            sys.stderr.flush()
+        try:
+            proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, text=True)
+        except FileNotFoundError as exc:
+            raise PodmanMissingError(f"podman could not be started: {exc}") from None
+        return Pending(argv, proc)
 
     def passthrough(self, argv: list[str]) -> int:
         """Run argv on our own stdin, stdout and stderr (bytes pass through untouched);
