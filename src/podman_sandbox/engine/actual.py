@@ -118,15 +118,7 @@ def observe_container(info: dict, *, rootless_v1: bool,
     enforced = True
     pid = state.get("Pid") or 0
     if state.get("Running") and pid > 0:
-        readable, limit = inside[:2] if inside else cgroup.memory_limit(pid)
-        if rootless_v1:
-            # cgroup v1 rootless: Podman ignores limits; report intent, flag it.
-            enforced = intent.get("memory") is None
-        elif readable:
-            observed["memory"] = limit
-        cpus = inside[2] if inside else cgroup.cpu_limit(pid)
-        if cpus is not None and not rootless_v1:
-            observed["cpus"] = cpus or None
+        enforced = _cgroup_limits(observed, intent, pid, rootless_v1=rootless_v1, inside=inside)
     else:
         # What a start applies: Podman 4 drops a live update at stop, Podman 5 keeps it;
         # inspect shows that on both (tests/unit/test_podman5_answers.py).
@@ -136,6 +128,33 @@ def observe_container(info: dict, *, rootless_v1: bool,
         nano = hostcfg.get("NanoCpus") or 0
         observed["cpus"] = nano / 1e9 if nano > 0 else None
     return observed, enforced
+
+
+def _cgroup_limits(observed: dict, intent: dict, pid: int, *, rootless_v1: bool,
+                   inside: tuple | None = None) -> bool:
+    """observed's memory and cpus as the running pid's cgroup enforces them; whether
+    the memory limit is enforced."""
+    readable, limit = inside[:2] if inside else cgroup.memory_limit(pid)
+    enforced = True
+    if rootless_v1:
+        # cgroup v1 rootless: Podman ignores limits; report intent, flag it.
+        enforced = intent.get("memory") is None
+    elif readable:
+        observed["memory"] = limit
+    cpus = inside[2] if inside else cgroup.cpu_limit(pid)
+    if cpus is not None and not rootless_v1:
+        observed["cpus"] = cpus or None
+    return enforced
+
+
+def _as_host_applies(observed: dict | None, enforced: bool, desired: Desired) -> bool:
+    """Where Podman ignores the limits (rootless, cgroup v1) nothing can change them,
+    so they are never drift; status and apply report them as not enforced."""
+    if observed is not None and not host.limits_enforced():
+        for key in host.LIMIT_FIELDS:
+            observed[key] = desired.container.get(key)
+        return desired.container.get("memory") is None
+    return enforced
 
 
 def observe(runner: Runner, desired: Desired) -> Observed:
@@ -157,12 +176,7 @@ def from_answers(container: answers.Container | None, image: dict | None, desire
             inside = remote.limits_inside(runner, container.id or container.name)
         observed, enforced = observe_container(
             container.info, rootless_v1=host.rootless_cgroup_v1(), inside=inside)
-    if observed is not None and not host.limits_enforced():
-        # Podman ignores these limits here (rootless, cgroup v1): nothing can change
-        # them, so they are never drift; status and apply report them as not enforced.
-        for key in host.LIMIT_FIELDS:
-            observed[key] = desired.container.get(key)
-        enforced = desired.container.get("memory") is None
+    enforced = _as_host_applies(observed, enforced, desired)
     return Observed(
         state="missing" if container is None else "running" if container.running else "stopped",
         container_id=container.id if container else None,
@@ -176,6 +190,26 @@ def from_answers(container: answers.Container | None, image: dict | None, desire
         base_labels=answers.labels_of(image),
         built_from_base_id=container.built_from if container else None,
         memory_enforced=enforced)
+
+
+def as_made(desired: Desired, before: Observed, container_id: str, pid: int, pid_file: str,
+            labels: dict[str, str]) -> Observed:
+    """The sandbox container this converge has just created and started from desired
+    with labels, told without asking Podman again (engine/made.py found its init).
+    Its settings are those its create command carried (Podman makes a container as
+    told or fails), its limits are read from its cgroup as for an inspected one, and
+    its mounts were verified in /proc before this. before: the survey's view (the
+    base image)."""
+    intent = json.loads(labels[LABEL_SPEC])
+    observed = dict(intent)
+    enforced = _cgroup_limits(observed, intent, pid, rootless_v1=host.rootless_cgroup_v1())
+    enforced = _as_host_applies(observed, enforced, desired)
+    return Observed(state="running", container_id=container_id, pid=pid, pid_file=pid_file,
+                    observed=observed, managed=True, labels=dict(labels),
+                    owner_key=before.owner_key, base_image_id=before.base_image_id,
+                    base_labels=dict(before.base_labels),
+                    built_from_base_id=labels.get(LABEL_BASE_ID) or None,
+                    memory_enforced=enforced)
 
 
 def list_images(runner: Runner, reference: str) -> list[dict]:

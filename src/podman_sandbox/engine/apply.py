@@ -17,8 +17,8 @@ from podman_sandbox.engine.lock import sandbox_lock, setup_lock
 from podman_sandbox.engine.plan import (PENDING, PREPARE_ACTIONS, Action, Plan, is_in_sync,
                                         make_plan, with_housekeeping)
 from podman_sandbox.engine.render import render
-from podman_sandbox.engine.runner import Runner
-from podman_sandbox.engine.steps import commands_for, next_name, setup_container_name
+from podman_sandbox.engine.runner import Result, Runner
+from podman_sandbox.engine.steps import commands_for, container_labels, next_name, setup_container_name
 from podman_sandbox.errors import RefusedError, SpecError
 from podman_sandbox.output import Output
 
@@ -121,27 +121,42 @@ def preflight(plan: Plan, desired: Desired, actual: act.Observed) -> None:
                              "script from the project folder)")
 
 
-def _verify_mounts(runner: Runner, container: str, expected,
-                   image: str) -> tuple[answers.Container | None, dict | None] | None:
+def _verify_mounts(runner: Runner, container: str, expected, desired: Desired,
+                   before: act.Observed, created: Result, labels: dict[str, str] | None
+                   ) -> act.Observed | None:
     """The container just started: its mounts must be what mountcheck.check approved
     (a path swapped between the check and Podman's mount is caught here; the
-    caller then removes the container before anything runs in it). The inspect asks
-    for the image too, so that it can be the converge's last look (a Look; None on a
-    remote engine: nothing inspected)."""
-    from podman_sandbox.engine import connection, mountcheck
+    caller then removes the container before anything runs in it).
+
+    Returns what the sandbox container is now, when container is the sandbox (labels:
+    those it was made with), so the converge needs no other look: found in /proc from
+    the id `podman run` printed (engine/made.py), else by `podman inspect NAME IMAGE`.
+    None on a remote engine (its /proc is on the server; the sources were the server's
+    to resolve), and for any other container."""
+    from podman_sandbox.engine import connection, made, mountcheck
 
     if connection.is_remote():
-        return None  # its /proc is on the server; the sources were the server's to resolve
-    look = answers.sandbox(runner, container, image)
-    seen = look[0]
-    pid = seen.pid if seen is not None else None
+        return None
+    container_id = created.stdout.strip()
+    found = made.find(container_id)
+    look = None
+    if found is not None:
+        pid: int | None = found[0]
+    else:
+        look = answers.sandbox(runner, container, desired.spec.image)
+        pid = look[0].pid if look[0] is not None else None
     problems = mountcheck.verify(pid, list(expected))
     if problems:
         raise RefusedError(f"the new container {container} does not have the mounts that were "
                            f"checked, so it is removed: {problems[0]}",
                            hint="a mount source changed while the sandbox was being made; "
                                 "check the folders your mounts name, then run the command again")
-    return look
+    if labels is None:
+        return None
+    if found is not None:
+        return act.as_made(desired, before, container_id, found[0], found[1], labels)
+    assert look is not None
+    return act.from_answers(look[0], look[1], desired, runner)
 
 
 def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
@@ -157,10 +172,10 @@ def _built_meanwhile(runner: Runner, desired: Desired, plan: Plan) -> bool:
 
 
 def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Observed,
-               out: Output) -> tuple[answers.Container | None, dict | None] | None:
+               out: Output) -> act.Observed | None:
     """Run the commands of one planned action (steps.commands_for, as `plan` shows them).
-    What `podman inspect NAME IMAGE` said when its last command was a create whose
-    mounts were verified (the converge needs no other look); else None."""
+    What the sandbox is now when the action was a create whose mounts were verified
+    (the converge needs no other look); else None."""
     name = desired.spec.name
     if action.discards:
         out.notice(f"discarding {act.describe_uncommitted(action.discards, name)}; "
@@ -187,7 +202,10 @@ def run_action(runner: Runner, action: Action, desired: Desired, actual: act.Obs
                 out.step(f"{cmd.what}: not done, podman said: {podman_reason(result.stderr)}")
             if cmd.verify:
                 container, expected = cmd.verify
-                look = _verify_mounts(runner, container, expected, desired.spec.image)
+                made_as = container_labels(desired, actual.base_image_id or "") \
+                    if action.kind == "create" else None
+                look = _verify_mounts(runner, container, expected, desired, actual, result,
+                                      made_as)
             if cmd.commits:  # e.g. the old container is gone: the new one is the sandbox now
                 cleanup = None
     except BaseException:
@@ -243,8 +261,7 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
                     else None
                 carried.append(action)
             # A create that verified the new sandbox's mounts has just looked at it.
-            after = act.from_answers(look[0], look[1], desired, runner) if look is not None \
-                else act.observe(runner, desired)
+            after = look if look is not None else act.observe(runner, desired)
             found = Survey(after, found.plan)
         if record_key and found.actual.state == "running" and found.actual.pid:
             watch, watchsig = desired.watched()
