@@ -31,9 +31,9 @@ def _options(args: list[bytes]) -> dict[bytes, bytes]:
     return found
 
 
-def _parent(pid: int) -> int | None:
+def _parent(pid: int, proc: str) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
+        with open(f"{proc}/{pid}/stat", "rb") as fh:
             fields = fh.read().rpartition(b")")[2].split()
         return int(fields[1])
     except (OSError, ValueError, IndexError):
@@ -59,21 +59,22 @@ def _read_pid(path: bytes) -> int | None:
     return pid if pid > 0 else None
 
 
-def find(container_id: str) -> tuple[int, str] | None:
+def find(container_id: str, proc: str = "/proc") -> tuple[int, str] | None:
     """(the init's pid, the pid file Podman writes it to) of the running container
-    container_id (a full 64-hex id, as `podman run --detach` prints it), or None."""
+    container_id (a full 64-hex id, as `podman run --detach` prints it), or None.
+    proc: where /proc is (tests give a made-up one)."""
     if len(container_id) != 64 or not set(container_id) <= _HEX:
         return None
     wanted = container_id.encode()
     me = os.geteuid()
     try:
-        entries = os.listdir("/proc")
+        entries = os.listdir(proc)
     except OSError:
         return None
     for entry in entries:
         if not entry.isdigit():
             continue
-        base = "/proc/" + entry
+        base = f"{proc}/{entry}"
         try:
             if os.stat(base).st_uid != me:
                 continue
@@ -90,7 +91,7 @@ def find(container_id: str) -> tuple[int, str] | None:
         if not pid_file:
             return None
         pid = _read_pid(pid_file)
-        if pid is None or _parent(pid) != int(entry):
+        if pid is None or _parent(pid, proc) != int(entry):
             return None
         return pid, os.fsdecode(pid_file)
     return None
