@@ -208,11 +208,11 @@ class Sandbox:
         """(container, init pid, memory limit, podman, default workdir) of a running
         sandbox that serves the spec as it is now: the fast path's record when it is
         still good, else after a converge (as `execute`)."""
-        from podman_sandbox import fastpath
+        from podman_sandbox import fastpath, lite
         from podman_sandbox.engine import record
 
         target = self._target()
-        podman = fastpath.which("podman")
+        podman = lite.which("podman")
         if podman is not None:
             rec = record.lookup(record.record_key(target.spec_path, target.project_dir,
                                                   self._instance))

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.locate import Target, locate
 from podman_sandbox.output import Output
 from podman_sandbox.schema.spec import Spec
+
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from podman_sandbox.engine.desired import Desired
 
 
 ALLOW_BROAD_ENV = "PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"
@@ -122,6 +125,7 @@ class App:
     def desired(self) -> Desired:
         # Computed once per spec: it hashes the setup inputs and the build context.
         if self.__dict__.get("_desired_of") is not self.spec:
+            from podman_sandbox.engine.desired import Desired
             self._desired = Desired.from_spec(self.spec, strict=not self.__dict__.get("_tolerant"))
             self._desired_of = self.spec
         return self._desired
@@ -225,9 +229,9 @@ class App:
         the re-create (the original tool's behaviour). In a project the spec can
         change under you (a git pull), so start/execute refuse like apply.
         """
-        from podman_sandbox.engine import connection, remote
-        from podman_sandbox.engine.apply import converge
+        from podman_sandbox.engine import connection
         if connection.is_remote():
+            from podman_sandbox.engine import remote
             remote.check_spec(self.spec)
             remote.engine_info(self.runner)  # its rootlessness and cgroups decide the limits
         else:
@@ -241,10 +245,20 @@ class App:
             ensure(self.spec, self.layout, self.out)
         if imperative is None:
             imperative = self.target.mode == "classic"
-        # No fast-path record for a remote engine: its pids are not in our /proc.
-        return converge(self.runner, self.desired, out=self.out, force=force,
-                        imperative=imperative,
-                        record_key=None if connection.is_remote() else self.record_key())
+        if connection.is_remote():
+            from podman_sandbox.engine.apply import converge
+            # No fast-path record for a remote engine: its pids are not in our /proc.
+            return converge(self.runner, self.desired, out=self.out, force=force,
+                            imperative=imperative)
+        from podman_sandbox.engine import record
+        from podman_sandbox.engine.firstlook import FirstLook
+        key = self.record_key()
+        # The survey's reads run while the planner is imported and the desired state made.
+        with FirstLook(self.runner, self.spec,
+                       change_likely=key is None or record.lookup(key) is None) as look:
+            from podman_sandbox.engine.apply import converge
+            return converge(self.runner, self.desired, out=self.out, force=force,
+                            imperative=imperative, record_key=key, first_look=look)
 
     def run_in_sandbox(self, command: str, *, interactive: bool, timeout: float | None = None) -> int:
         """Converge, then run command with `sh -c` in the sandbox (execute, shell)."""

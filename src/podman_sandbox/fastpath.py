@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 
 from podman_sandbox.engine import connection
+from podman_sandbox.lite import which
 
 
 def _split_globals(argv: list[str]) -> tuple[str | None, list[str]] | None:
@@ -83,15 +84,6 @@ def _parse(argv: list[str]) -> dict | None:
             return None  # the CLI says why (exit 2), before anything starts
     opts["command"] = command
     return opts
-
-
-def which(name: str) -> str | None:
-    """shutil.which without importing shutil (and fnmatch, re, bz2, lzma with it)."""
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(folder or os.curdir, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
 
 
 def _spawn_quietly(argv: list[str]) -> int:

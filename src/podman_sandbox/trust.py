@@ -28,12 +28,12 @@ exposes it to the sandbox; otherwise it is treated like a project's spec.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 
 from podman_sandbox import capabilities, paths
+from podman_sandbox.lite import sha256
 from podman_sandbox.output import printable
 from podman_sandbox.errors import RefusedError, SandboxError
 from podman_sandbox.schema import spec as spec_defaults
@@ -167,7 +167,7 @@ def pending(wanted: tuple[Grant, ...], approved: tuple[Grant, ...]) -> tuple[Gra
 # --- approvals on disk -----------------------------------------------------------------
 
 def approvals_path(project_dir: str, spec_path: str) -> str:
-    key = hashlib.sha256(f"{project_dir}\0{spec_path}".encode("utf-8", "surrogateescape"))
+    key = sha256(f"{project_dir}\0{spec_path}".encode("utf-8", "surrogateescape"))
     return os.path.join(paths.approvals_dir(), key.hexdigest()[:32] + ".json")
 
 

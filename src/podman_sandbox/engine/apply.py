@@ -8,6 +8,7 @@ Podman rejects leaves the running sandbox exactly as it was.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from podman_sandbox.engine import actual as act
@@ -17,8 +18,10 @@ from podman_sandbox.engine.lock import sandbox_lock, setup_lock
 from podman_sandbox.engine.plan import (PENDING, PREPARE_ACTIONS, Action, Plan, is_in_sync,
                                         make_plan, with_housekeeping)
 from podman_sandbox.engine.render import render
-from podman_sandbox.engine.runner import Result, Runner
-from podman_sandbox.engine.steps import commands_for, container_labels, next_name, setup_container_name
+from podman_sandbox.engine.firstlook import FirstLook
+from podman_sandbox.engine.names import next_name, setup_container_name, survey_names
+from podman_sandbox.engine.runner import Pending, Result, Runner
+from podman_sandbox.engine.steps import commands_for, container_labels
 from podman_sandbox.errors import RefusedError, SpecError
 from podman_sandbox.output import Output
 
@@ -37,27 +40,35 @@ class Outcome:
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host
 
 
-def survey(runner: Runner, desired: Desired, *, change_likely: bool = False) -> Survey:
+def survey(runner: Runner, desired: Desired, *, change_likely: bool = False,
+           first_look: FirstLook | None = None) -> Survey:
     """Actual state and the whole plan to reach desired (housekeeping included: what
     `plan` prints is what converge runs). One podman call when in sync.
 
     The one inspect asks for the leftovers of a killed run too (plan's housekeeping
     needs them whenever something changes, and extra names cost Podman next to
     nothing). change_likely (no fast-path record): the saved states are listed beside
-    it, not after it, since a change needs them."""
+    it, not after it, since a change needs them. first_look: those reads, begun
+    earlier under the sandbox lock (engine/firstlook.py)."""
     spec = desired.spec
-    states = act.start_state_listing(runner, spec) if change_likely else None
+    if first_look is not None:
+        states = first_look.states(images.state_repo(spec.name))
+    else:
+        states = act.start_state_listing(runner, spec) if change_likely else None
     try:
-        return _survey(runner, desired, states)
+        return _survey(runner, desired, states, first_look)
     finally:
         if states is not None:
             states.result()  # read or not, never left running
 
 
-def _survey(runner: Runner, desired: Desired, states) -> Survey:
+def _survey(runner: Runner, desired: Desired, states: Pending | None,
+            first_look: FirstLook | None) -> Survey:
     spec = desired.spec
-    names = [spec.name, spec.image, setup_container_name(spec.name), next_name(spec.name)]
-    entries = answers.inspect(runner, names)
+    names = survey_names(spec.name, spec.image)
+    answered = first_look.inspect(names) if first_look is not None else None
+    entries = answers.read_inspect(names, answered) if answered is not None \
+        else answers.inspect(runner, names)
     seen = act.from_answers(*answers.sandbox_entries(spec.name, entries[:2]), desired, runner)
     ownership.require_own_base(spec, seen.base_labels)
     if is_in_sync(desired, seen):
@@ -221,14 +232,18 @@ _LEAVE_THE_SANDBOX = ("remove-replaced",)
 
 
 def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = False,
-             imperative: bool = False, record_key: str | None = None) -> Outcome:
+             imperative: bool = False, record_key: str | None = None,
+             first_look: FirstLook | None = None) -> Outcome:
     """Bring the sandbox to desired and leave it running: the actions of survey's plan,
     in order. Planned again (survey) only where the plan says so: after adopting
     old-format states, after a pull or build (the setup key needs the image's id), and
-    when another sandbox of the project made the images meanwhile."""
-    with sandbox_lock(desired.spec.name):
-        found = survey(runner, desired, change_likely=record_key is not None
-                       and record.lookup(record_key) is None)
+    when another sandbox of the project made the images meanwhile.
+    first_look: holds the sandbox lock and the survey's first reads (firstlook.py)."""
+    if first_look is not None and first_look.name != desired.spec.name:
+        first_look = None  # its lock and reads are another sandbox's: ours are taken here
+    with nullcontext() if first_look is not None else sandbox_lock(desired.spec.name):
+        found = survey(runner, desired, first_look=first_look,
+                       change_likely=record_key is not None and record.lookup(record_key) is None)
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done

@@ -44,7 +44,7 @@ def _facts(info: dict | None, spec) -> ImageFacts | None:
 
 
 def _leftover_names(desired: Desired) -> list[str]:
-    from podman_sandbox.engine.steps import next_name, setup_container_name
+    from podman_sandbox.engine.names import next_name, setup_container_name
 
     return [setup_container_name(desired.spec.name), next_name(desired.spec.name)]
 

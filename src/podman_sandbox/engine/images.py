@@ -15,8 +15,9 @@ a step read. The content digest of `inputs:` joins the key when there is one.
 
 from __future__ import annotations
 
-import hashlib
 import json
+
+from podman_sandbox.lite import sha256
 
 SETUP_REPO = "localhost/podman-sandbox-setup"
 BUILD_REPO = "localhost/podman-sandbox-build"  # images made from a project's Containerfile
@@ -31,7 +32,7 @@ def setup_key(base_image_id: str, steps, owner: str, inputs: str | None = None) 
     if inputs:
         fields["inputs"] = inputs
     blob = json.dumps(fields, sort_keys=True)
-    return f"{owner}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+    return f"{owner}-{sha256(blob.encode()).hexdigest()[:16]}"
 
 
 def key_owner(key: str) -> str:

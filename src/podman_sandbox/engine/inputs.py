@@ -25,14 +25,8 @@ import stat
 from collections import namedtuple
 
 from podman_sandbox import patterns
+from podman_sandbox.lite import sha256
 
-try:  # as engine/record.py: hashlib's import loads OpenSSL
-    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12; builtin, no stub
-except ImportError:  # pragma: no cover - depends on the Python version
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11; builtin, no stub
-    except ImportError:
-        from hashlib import sha256
 
 ALWAYS_EXCLUDED = (".git/",)
 IGNORE_FILE = ".gitignore"

@@ -45,16 +45,10 @@ from __future__ import annotations
 import os
 
 from podman_sandbox import __version__, paths, private
+from podman_sandbox.lite import sha256
 from podman_sandbox.engine.cgroup import cgroup_dirs, read_value
 from podman_sandbox.specfile import read_spec_file
 
-try:  # hashlib's import loads OpenSSL (several ms); the builtin sha256 is identical
-    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12; builtin, no stub
-except ImportError:  # pragma: no cover - depends on the Python version
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11; builtin, no stub
-    except ImportError:
-        from hashlib import sha256
 
 FORMAT = "podman-sandbox-record 2"
 UNREADABLE = "unreadable"  # the key of a spec file that cannot be read: no record has it

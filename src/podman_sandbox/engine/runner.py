@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 
 from podman_sandbox.engine import connection
 from podman_sandbox.errors import PodmanError, PodmanMissingError
+from podman_sandbox.lite import which
+
+
+def _echo(argv: list[str]) -> None:
+    """verbose: the command as a shell would read it, before it starts."""
+    import shlex
+
+    sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
+    sys.stderr.flush()
 
 
 @dataclass
@@ -45,7 +52,7 @@ class Runner:
         self.verbose = verbose
 
     def executable(self) -> str:
-        path = shutil.which(self.podman)
+        path = which(self.podman)
         if not path:
             raise PodmanMissingError(
                 "podman is not installed (not found on PATH)",
@@ -61,8 +68,7 @@ class Runner:
         assert argv and argv[0] == "podman", argv
         full = [*connection.argv(self.executable()), *argv[1:]]
         if self.verbose:
-            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
-            sys.stderr.flush()
+            _echo(argv)
         try:
             if stream:
                 sys.stderr.flush()
@@ -90,8 +96,7 @@ class Runner:
         assert argv and argv[0] == "podman", argv
         full = [*connection.argv(self.executable()), *argv[1:]]
         if self.verbose:
-            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
-            sys.stderr.flush()
+            _echo(argv)
         try:
             proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, text=True)
@@ -105,7 +110,7 @@ class Runner:
         assert argv and argv[0] == "podman", argv
         full = [*connection.argv(self.executable()), *argv[1:]]
         if self.verbose:
-            sys.stderr.write("+ " + shlex.join([*connection.argv(), *argv[1:]]) + "\n")
+            _echo(argv)
         sys.stdout.flush()
         sys.stderr.flush()
         try:

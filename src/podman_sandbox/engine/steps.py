@@ -19,6 +19,7 @@ from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.labels import LABEL_INSTANCE, LABEL_ROLE, LABEL_SANDBOX
+from podman_sandbox.engine.names import next_name, setup_container_name
 from podman_sandbox.engine.plan import Action
 from podman_sandbox.engine.remote import workspace_source
 from podman_sandbox.engine.render import create_argv, render
@@ -33,15 +34,6 @@ class Command:
     # Started a container: (its name, what its mounts must be), checked once it runs.
     verify: tuple | None = None
     check: bool = True  # False: a failure is Podman's answer, not ours (an image still in use)
-
-
-def next_name(name: str) -> str:
-    """The replacement container's name until it has proven it starts."""
-    return f"{name}-next"
-
-
-def setup_container_name(name: str) -> str:
-    return f"{name}-setup"
 
 
 def userns_args(user: str | None = None) -> list[str]:

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from podman_sandbox.errors import SpecError
 
-Path = Tuple[Any, ...]
-Position = Tuple[int, int]
+TYPE_CHECKING = False  # typing's import costs milliseconds before the first Podman call
+if TYPE_CHECKING:  # pragma: no cover - types only; mypy sees True
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
+    Path = Tuple[Any, ...]
+    Position = Tuple[int, int]
+
 
 # A sandbox spec is a dozen fields; these limits only stop hostile input.
 MAX_VALUES = 50_000  # values after expanding aliases

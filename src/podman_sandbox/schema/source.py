@@ -10,12 +10,12 @@ into the place of another.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 from podman_sandbox import __version__, paths, private
 from podman_sandbox.errors import SpecError
+from podman_sandbox.lite import sha256
 from podman_sandbox.locate import Target
 from podman_sandbox.schema.spec import Spec, build_spec
 from podman_sandbox.specfile import SpecFileError, read_spec_file
@@ -34,7 +34,7 @@ LEGACY_KEYS = {"memory_limit": "memory"}
 
 
 def _cache_key(content: bytes, path: str, kind: str, base_dir: str) -> str:
-    return hashlib.sha256(f"{__version__}\0{kind}\0{path}\0{base_dir}\0".encode() + content).hexdigest()
+    return sha256(f"{__version__}\0{kind}\0{path}\0{base_dir}\0".encode() + content).hexdigest()
 
 
 def _cache_dir() -> str:

@@ -6,13 +6,16 @@ project, or the user's config.json in classic mode); it never re-checks.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from podman_sandbox.lite import sha256
 from podman_sandbox.schema.sizes import page_aligned, parse_size
+
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from typing import Any
 
 DEFAULT_IMAGE = "alpine:latest"
 DEFAULT_PIDS_LIMIT = 2048
@@ -112,7 +115,7 @@ def default_project_name(project_dir: str) -> str:
     """Readable and unique per path: sandbox-<folder>-<8 hex of the path>."""
     folder = re.sub(r"[^a-zA-Z0-9_.-]+", "-", os.path.basename(project_dir.rstrip("/")) or "root")
     folder = folder.strip("-.") or "root"
-    digest = hashlib.sha256(project_dir.encode()).hexdigest()[:8]
+    digest = sha256(project_dir.encode()).hexdigest()[:8]
     return f"sandbox-{folder[:40]}-{digest}"
 
 

@@ -16,7 +16,10 @@ generated documents; a keyword not listed here in the schema is an error
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+
+TYPE_CHECKING = False  # typing's import costs milliseconds before the first Podman call
+if TYPE_CHECKING:  # pragma: no cover - types only; mypy sees True
+    from typing import Any, Iterator
 
 # What a keyword checks (assertions) and what only documents (annotations).
 KEYWORDS = ("type", "properties", "additionalProperties", "required", "enum", "items",

@@ -15,13 +15,11 @@ standard library: the jsonschema package cost a first validation 0.1 s).
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
 import re
 from datetime import date
-from typing import Any, Dict, List, Optional, Tuple
 
 from podman_sandbox.errors import SpecError
 from podman_sandbox.schema import argsize, subset
@@ -29,6 +27,11 @@ from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
 from podman_sandbox.schema.hostpaths import broad_reason
 from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
 from podman_sandbox.schema.spec import WORKSPACE, resolve_host_path
+
+TYPE_CHECKING = False  # typing's import costs milliseconds before the first Podman call
+if TYPE_CHECKING:  # pragma: no cover - types only; mypy sees True
+    from typing import Any, Dict, List, Optional, Tuple
+    Path = Tuple[Any, ...]
 
 SCHEMA_FILE = "sandbox.schema.json"
 INT64_MAX = 2**63 - 1
@@ -38,7 +41,6 @@ RESERVED_TARGETS = ("/proc", "/sys", "/dev")
 
 _schema: Optional[dict] = None  # sandbox.schema.json, read on first use
 
-Path = Tuple[Any, ...]
 
 
 def load_schema() -> dict:
@@ -326,6 +328,8 @@ def _schema_error(error, out: _Collector, require_image: bool) -> None:
 
 
 def _unknown_field(name: Any, allowed: List[str]) -> str:
+    import difflib
+
     text = str(name)
     close = difflib.get_close_matches(text.lower(), allowed, n=1, cutoff=0.6)
     if close:

@@ -1,0 +1,78 @@
+"""The survey's first reads, begun as soon as the spec is known.
+
+A full-path command (a first `execute`, `start`, `apply`) then imports the planner,
+computes the desired state and checks the mount sources before its survey asks
+Podman anything: tens of ms of Python, and the survey's inspect is a Go process of
+about as long. Begun here, under the sandbox lock (taken first, and held until
+the converge is done), the inspect and, when a change is likely, the saved
+states' listing run while Python works; the survey reads their answers
+(engine/apply.survey). Holding the lock first keeps what they answer what the
+survey would have seen: no other podman-sandbox command changes the sandbox
+between these reads and the plan.
+
+Reads only: nothing is changed before the converge's checks (consent, mount
+sources) have passed. Cheap to import (no planner, no Jinja, no YAML).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from podman_sandbox.engine import answers, images
+from podman_sandbox.engine.lock import sandbox_lock
+from podman_sandbox.engine.names import survey_names
+
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from podman_sandbox.engine.runner import Pending, Result, Runner
+    from podman_sandbox.schema.spec import Spec
+
+
+class FirstLook:
+    """The sandbox lock, held, and the survey's reads, running: a context manager
+    (leaving it waits for the reads and releases the lock)."""
+
+    def __init__(self, runner: Runner, spec: Spec, *, change_likely: bool):
+        self.name = spec.name
+        self.names = survey_names(spec.name, spec.image)
+        self._stack = ExitStack()
+        self._stack.enter_context(sandbox_lock(spec.name))
+        self._inspect: Pending | None = None
+        self._states: Pending | None = None
+        try:
+            self._inspect = runner.start(answers.inspect_argv(self.names), what="podman inspect")
+            if change_likely:
+                self._states = answers.start_images(runner, images.state_repo(spec.name))
+        except BaseException:
+            self.close()
+            raise
+
+    def inspect(self, names: list[str]) -> Result | None:
+        """The inspect's answer when it asked exactly names (else None: ask again), once."""
+        found, self._inspect = self._inspect, None
+        if found is None or names != self.names:
+            if found is not None:
+                found.result()
+            return None
+        return found.result()
+
+    def states(self, repo: str) -> Pending | None:
+        """The saved states' listing, begun for repo, once (None: not begun)."""
+        found, self._states = self._states, None
+        if found is not None and repo != images.state_repo(self.name):
+            found.result()
+            return None
+        return found
+
+    def close(self) -> None:
+        for pending in (self._inspect, self._states):
+            if pending is not None:
+                pending.result()  # read or not, never left running
+        self._inspect = self._states = None
+        self._stack.close()
+
+    def __enter__(self) -> FirstLook:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,29 @@
+"""Cheap stand-ins for two standard-library helpers whose imports cost every start
+milliseconds: sha256 without hashlib (which loads OpenSSL), which() without shutil
+(which loads fnmatch, bz2 and lzma). Same results; the fast path and the steps a
+full-path command takes before it asks Podman anything use these."""
+
+from __future__ import annotations
+
+import os
+
+try:  # the builtin sha256 is hashlib's, byte for byte
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12; builtin, no stub
+except ImportError:  # pragma: no cover - depends on the Python version
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python <= 3.11; builtin, no stub
+    except ImportError:
+        from hashlib import sha256
+
+__all__ = ["sha256", "which"]
+
+
+def which(name: str) -> str | None:
+    """shutil.which(name): a name with a / is that file; else the first match on PATH."""
+    if os.sep in name:
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(folder or os.curdir, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
