@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -297,7 +298,10 @@ def _syntax_error(name: str, exc: yaml.YAMLError, text: str) -> SpecError:
 # What YAML reads as a line break (folded to a space in a plain or single-quoted scalar).
 YAML_LINE_BREAKS = "\n\r\x85\u2028\u2029"
 
-_JSON_RAW = re.compile("[\x85\u2028\u2029]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
+@lru_cache(maxsize=1)
+def _json_raw() -> re.Pattern:
+    # Compiled only when a JSON file is read: a class of most of Unicode costs ms to compile.
+    return re.compile("[\x85\u2028\u2029]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
 
 
 def _escape_for_yaml(text: str) -> str:
@@ -309,7 +313,7 @@ def _escape_for_yaml(text: str) -> str:
     such characters can only be inside strings, all double-quoted, where an
     escape means the same character. Columns after one shift on its line.
     """
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _json_raw().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _read(path: str, name: str) -> str:
