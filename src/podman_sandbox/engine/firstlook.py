@@ -65,11 +65,13 @@ class FirstLook:
         return found
 
     def close(self) -> None:
-        for pending in (self._inspect, self._states):
-            if pending is not None:
-                pending.result()  # read or not, never left running
-        self._inspect = self._states = None
-        self._stack.close()
+        pending, self._inspect, self._states = (self._inspect, self._states), None, None
+        try:
+            for read in pending:
+                if read is not None:
+                    read.result()  # read or not, never left running
+        finally:
+            self._stack.close()
 
     def __enter__(self) -> FirstLook:
         return self
