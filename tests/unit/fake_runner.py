@@ -278,7 +278,7 @@ class FakeRunner:
         return self._ok(argv, json.dumps(rows))
 
     def _make_container(self, argv, args, running: bool) -> Result:
-        image_ref = args[-2]  # ... --entrypoint sleep IMAGE infinity
+        image_ref = args[-2]  # ... --entrypoint /run/podman-init IMAGE -P
         image = self._image(image_ref)
         if image is None:
             return Result(argv, 125, "", f"Error: {image_ref}: image not known\n")

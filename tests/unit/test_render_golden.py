@@ -69,7 +69,7 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
              "--cap-drop", h, "--cap-add", h, "--user", h, h,
              "--env", f"A={h}", "--env", "B=plain",
              "--volume", f"/src/{h}:/workspace:rw,z", "--volume", f"/ro/{h}:/in/{h}:ro",
-             "--workdir", "/workspace", "--entrypoint", "sleep", h, "infinity"]),
+             "--workdir", "/workspace", "--entrypoint", "/run/podman-init", h, "-P"]),
         "setup_create": (
             {"name": h, "labels": labels, "image": h, "userns": [h],
              "volumes": [f"/p/{h}:/workspace:rw,z", f"/c/{h}:/ca:ro"], "cap_drops": [h],
@@ -82,7 +82,7 @@ def golden(h: str) -> dict[str, tuple[dict, list[str]]]:
              "--env", f"E={h}",
              "--volume", f"/p/{h}:/workspace:rw,z", "--volume", f"/c/{h}:/ca:ro",
              "--workdir", "/workspace",
-             "--entrypoint", "sleep", h, "infinity"]),
+             "--entrypoint", "/run/podman-init", h, "-P"]),
         "setup_step": (
             {"name": h, "step": h},
             ["podman", "exec", "--workdir", "/workspace", h, "sh", "-c", "--", h]),
@@ -134,7 +134,7 @@ def test_hostile_value_never_splits_or_merges(h):
                   image="img", userns=[], start=True, cap_drops=[h])
     assert argv.count(h) >= 3  # --cap-drop, --cap-add, --user
     assert f"k={h}" in argv and f"A={h}" in argv
-    assert argv[-3:] == ["sleep", "img", "infinity"]
+    assert argv[-3:] == ["/run/podman-init", "img", "-P"]
 
 
 def test_an_empty_value_stays_one_empty_argument():
@@ -169,7 +169,7 @@ def test_optional_parts_are_left_out():
     assert render("create", name="n", labels={}, c=c, volumes=[], image="img", userns=[],
                   start=False, cap_drops=[]) == [
         "podman", "create", "--name", "n", "--init", "--security-opt", "no-new-privileges",
-        "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "sleep", "img", "infinity"]
+        "--pids-limit", "-1", "--workdir", "/workspace", "--entrypoint", "/run/podman-init", "img", "-P"]
     assert render("diff", name="n", since=None) == ["podman", "diff", "--format", "json", "n"]
     assert render("logs", name="n", follow=False, tail=None, since=None, timestamps=False) == [
         "podman", "logs", "n"]

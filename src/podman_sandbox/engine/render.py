@@ -19,6 +19,12 @@ import shlex
 from functools import lru_cache
 
 
+# What a sandbox container runs until a command is exec'ed: Podman's init (--init mounts
+# the host's catatonit there) in pause mode, never a program of the image, which may be
+# a state the sandbox saved: nothing of it runs before the mounts are checked.
+IDLE = "/run/podman-init"
+
+
 def _quote(value) -> str:
     if value is None:
         raise ValueError("None reached a podman template")
@@ -93,4 +99,4 @@ def create_argv(*, name, labels: dict, c: dict, volumes: list, image, start: boo
         argv += ["--security-opt", "label=disable"]
     for volume in volumes:
         argv += ["--volume", _arg(volume)]
-    return argv + ["--workdir", "/workspace", "--entrypoint", "sleep", _arg(image), "infinity"]
+    return argv + ["--workdir", "/workspace", "--entrypoint", IDLE, _arg(image), "-P"]
