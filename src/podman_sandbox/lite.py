@@ -19,11 +19,16 @@ __all__ = ["sha256", "which"]
 
 
 def which(name: str) -> str | None:
-    """shutil.which(name): a name with a / is that file; else the first match on PATH."""
+    """shutil.which(name), but never from a relative PATH entry: a name with a / is that
+    file; else the first match in an absolute PATH folder. An empty entry, or an empty
+    PATH, would mean the current folder, usually the project, which the sandbox writes:
+    a `podman` it dropped there must never run on the host."""
     if os.sep in name:
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
     for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(folder or os.curdir, name)
+        if not os.path.isabs(folder):
+            continue
+        path = os.path.join(folder, name)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     return None

@@ -16,9 +16,11 @@ from podman_sandbox.engine import made
 CID = "ab" * 32
 
 
-def _process(proc, pid: int, *, comm: str = "sleep", args: list[str] = (), parent: int = 1):
+def _process(proc, pid: int, *, comm: str = "sleep", args: list[str] = (), parent: int = 1,
+             cgroup: str = "/"):
     folder = proc / str(pid)
     folder.mkdir()
+    (folder / "cgroup").write_text(f"9:pids:{cgroup}\n8:memory:{cgroup}\n")
     (folder / "comm").write_text(comm + "\n")
     (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in [comm, *args]) + b"\0")
     (folder / "stat").write_text(f"{pid} ({comm} with) spaces) S {parent} {pid} 0 0\n")
@@ -35,7 +37,7 @@ def world(tmp_path):
     pidfile.chmod(0o644)
     _process(proc, 300, comm="conmon", args=["--api-version", "1", "-c", CID, "-u", CID,
                                               "-p", str(pidfile), "-n", "x"])
-    _process(proc, 400, comm="catatonit", parent=300)
+    _process(proc, 400, comm="catatonit", parent=300, cgroup=f"/libpod_parent/libpod-{CID}")
     return proc, pidfile
 
 
@@ -60,6 +62,16 @@ def test_a_process_that_is_not_conmon_is_never_asked(world):
 def test_the_init_must_be_the_child_of_that_conmon(world):
     proc, _ = world
     (proc / "400" / "stat").write_text("400 (catatonit) S 999 400 0 0\n")
+    assert made.find(CID, str(proc)) is None
+
+
+def test_the_init_must_be_in_the_containers_cgroup(world):
+    """A pid file naming some process of the forger's (a child of its fake conmon) is
+    not the container's: only Podman puts processes into libpod-ID."""
+    proc, _ = world
+    (proc / "400" / "cgroup").write_text(f"9:pids:/libpod_parent/libpod-{'cd' * 32}\n")
+    assert made.find(CID, str(proc)) is None
+    (proc / "400" / "cgroup").write_text("9:pids:/user.slice\n")
     assert made.find(CID, str(proc)) is None
 
 

@@ -9,7 +9,8 @@ file it writes (`-p FILE`) on its command line, and the init is conmon's child.
 
 Trusted only when every link holds: a conmon process of our own user whose
 first `-c` is exactly the id, a pid file of ours (or root's) that nobody else
-can write, and a process in it whose parent is that conmon. Anything else
+can write, and a process in it whose parent is that conmon and whose cgroup is
+the container's (libpod-ID: a forged conmon cannot place one there). Anything else
 (another runtime monitor, a remote engine, no /proc) is None, and the caller
 asks `podman inspect` as before. Standard library only.
 """
@@ -38,6 +39,17 @@ def _parent(pid: int, proc: str) -> int | None:
         return int(fields[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _in_cgroup_of(pid: int, container_id: bytes, proc: str) -> bool:
+    """pid is in the container's own cgroup (libpod-ID, whatever the manager): neither
+    another user nor code in another sandbox can put a process there. No cgroups
+    (rootless on cgroup v1): False, and the caller asks Podman."""
+    try:
+        with open(f"{proc}/{pid}/cgroup", "rb") as fh:
+            return b"libpod-" + container_id in fh.read()
+    except OSError:
+        return False
 
 
 def _read_pid(path: bytes) -> int | None:
@@ -91,7 +103,7 @@ def find(container_id: str, proc: str = "/proc") -> tuple[int, str] | None:
         if not pid_file:
             return None
         pid = _read_pid(pid_file)
-        if pid is None or _parent(pid, proc) != int(entry):
+        if pid is None or _parent(pid, proc) != int(entry) or not _in_cgroup_of(pid, wanted, proc):
             return None
         return pid, os.fsdecode(pid_file)
     return None
