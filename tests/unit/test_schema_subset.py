@@ -19,10 +19,28 @@ from podman_sandbox.schema import subset
 from podman_sandbox.schema.validate import load_schema
 
 SCHEMA = load_schema()
-REFERENCE = Draft202012Validator(SCHEMA)
+
+
+def _python_end(schema):
+    """The schema with each pattern's final $ written \\Z: JSON Schema's patterns are
+    ECMA-262, whose $ is the very end; jsonschema uses Python's, which also matches
+    before a final newline. subset.py follows ECMA; so does the reference, this way."""
+    if isinstance(schema, dict):
+        out = {k: _python_end(v) for k, v in schema.items()}
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and "$" in pattern:
+            assert pattern.count("$") == 1 and pattern.endswith("$"), pattern
+            out["pattern"] = pattern[:-1] + "\\Z"
+        return out
+    if isinstance(schema, list):
+        return [_python_end(v) for v in schema]
+    return schema
+
+
+REFERENCE = Draft202012Validator(_python_end(SCHEMA))
 
 AWKWARD = [None, True, False, 0, 1, -1, 1.0, 1.5, 0.001, 2**40, 6291455, 6291456, 1e3,
-           "", "x", " x", "-x", "x y", "512m", "1g", "0.5k", "bridge", "host", "none", "bind",
+           "", "x", " x", "-x", "x y", "x\n", "512m\n", "512m", "1g", "0.5k", "bridge", "host", "none", "bind",
            "worktree", "NET_ADMIN", "/abs", "rel", "nobody", "1000:1000", "A", "1A", "ä",
            [], ["x"], [""], [1], [None], [{"source": "a", "target": "/b"}],
            {}, {"A": "1"}, {"a b": 1}, {"A": None}, {"source": "."}, {"source": ".", "target": "/t"},
@@ -39,8 +57,11 @@ def _ours(doc) -> list[tuple]:
 
 
 def _key(error) -> tuple:
+    value = error.validator_value  # the reference's patterns are rewritten (_python_end)
+    if error.validator == "pattern":
+        value = subset.ecma_end(value)
     return (tuple(map(str, error.absolute_path)), tuple(map(str, error.absolute_schema_path)),
-            error.validator, repr(error.validator_value), repr(error.instance))
+            error.validator, repr(value), repr(error.instance))
 
 
 def _field_paths(schema: dict, prefix: tuple = ()) -> list[tuple]:
@@ -99,6 +120,24 @@ field_names = st.sampled_from(sorted(SCHEMA["properties"]) + ["source", "target"
 @given(st.dictionaries(field_names, json_values, max_size=5))
 def test_generated_documents(doc):
     assert _ours(doc) == _reference(doc)
+
+
+@pytest.mark.parametrize("doc, where", [
+    ({"image": "alpine", "name": "box\n"}, ("name",)),
+    ({"image": "alpine", "env": {"A\n": "x"}}, ("env",)),
+    ({"image": "alpine", "memory": "512m\n"}, ("memory",)),
+    ({"image": "alpine\n"}, ("image",)),
+])
+def test_a_value_ending_in_a_newline_does_not_match_a_pattern_that_ends_with_dollar(doc, where):
+    """ECMA-262's $ (JSON Schema's): the very end, not before a final newline."""
+    assert [tuple(e.absolute_path) for e in subset.iter_errors(doc, SCHEMA)
+            if e.validator == "pattern"] == [where]
+
+
+def test_ecma_end_rewrites_only_an_ending_dollar():
+    assert subset.ecma_end("^[a-z]+$") == "^[a-z]+\\Z"
+    assert subset.ecma_end("a\\$b[$]$") == "a\\$b[$]\\Z"
+    assert subset.ecma_end("^/") == "^/"
 
 
 def test_equality_keeps_true_apart_from_one():

@@ -73,7 +73,7 @@ def test_memory_values_accepted(memory):
         ("cpus: fast", "cpus: must be a number of cores like 1.5, or null for no limit, not a string"),
         ("pids_limit: -1", "pids_limit: must be 0 or more, not -1"),
         ("pids_limit: 1.5", "pids_limit: must be a whole number, not a number"),
-        ("pids_limit: 100000000000000000000", "pids_limit: 100000000000000000000 is too large"),
+        ("pids_limit: 100000000000000000000", "pids_limit: must be at most 4194304, not 100000000000000000000"),
         ("auto_commit: 'yes'", "auto_commit: must be true or false, not a string"),
         ("user: 1000", "user: must be a string, not a number; put it in quotes to make it a string"),
         ("user: '-u'", "user: '-u' starts with '-', which podman would read as an option"),
@@ -337,3 +337,10 @@ def test_a_refusal_leaves_no_state_behind():
     with pytest.raises(SpecError):
         check("image: a\nmemory: lots\n")
     assert check("image: a\nmemory: 64m\n") == {"image": "a", "memory": "64m"}
+
+
+def test_a_pids_limit_no_kernel_allows_is_refused_at_its_line():
+    # 1e30 is an integer to JSON Schema (a float with no fraction); Linux has at most 2**22 pids.
+    (message,) = problems("image: a\npids_limit: 1e30\n")
+    assert message.startswith("sandbox.yaml:2:13: pids_limit: must be at most 4194304"), message
+    check("image: a\npids_limit: 4194304\n")

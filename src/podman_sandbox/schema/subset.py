@@ -9,8 +9,10 @@ jsonschema's (validator, validator_value, instance, schema, absolute_path,
 absolute_schema_path), which schema/validate.py turns into messages.
 
 tests/unit/test_schema_subset.py holds the errors equal to jsonschema's on
-generated documents; a keyword not listed here in the schema is an error
-(UnsupportedKeyword), never silently ignored.
+generated documents (with one deliberate difference: `pattern` follows ECMA-262's
+$, as JSON Schema specifies, where jsonschema uses Python's: ecma_end); a keyword
+not listed here in the schema is an error (UnsupportedKeyword), never silently
+ignored.
 """
 
 from __future__ import annotations
@@ -91,10 +93,32 @@ def equal(one: Any, two: Any) -> bool:
 _patterns: dict[str, re.Pattern] = {}
 
 
+def ecma_end(pattern: str) -> str:
+    """pattern with each $ that ends the text in ECMA-262 (the regular expressions JSON
+    Schema speaks) written \\Z for Python: without the multiline flag ECMA's $ matches
+    only at the very end, Python's also before a final newline, so ^[a-z]+$ took
+    "abc\\n" (a container name or variable name ending in a newline). Escaped $ and
+    $ inside a character class stay as they are."""
+    out, in_class, escaped = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = "\\Z"
+        out.append(ch)
+    return "".join(out)
+
+
 def _search(pattern: str, text: str) -> bool:
     compiled = _patterns.get(pattern)
     if compiled is None:
-        compiled = _patterns[pattern] = re.compile(pattern)
+        compiled = _patterns[pattern] = re.compile(ecma_end(pattern))
     return compiled.search(text) is not None
 
 
