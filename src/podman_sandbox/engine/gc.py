@@ -32,9 +32,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import answers, images, ownership
-from podman_sandbox.engine.labels import LABEL_ROLE, LABEL_SANDBOX
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_MANAGED, LABEL_PROJECT, LABEL_ROLE,
+                                          LABEL_SANDBOX, LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.engine.lock import sandbox_lock
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Runner
@@ -81,7 +81,7 @@ def within(path: str, root: str | None) -> bool:
 
 def _spec_label(labels: dict) -> dict | None:
     try:
-        spec = json.loads(labels.get(act.LABEL_SPEC, ""))
+        spec = json.loads(labels.get(LABEL_SPEC, ""))
     except (json.JSONDecodeError, TypeError):
         return None
     return spec if isinstance(spec, dict) else None
@@ -90,7 +90,7 @@ def _spec_label(labels: dict) -> dict | None:
 def _setup_key_of(labels: dict) -> str | None:
     """The setup image a container or state image was made from (by key), if any."""
     spec = _spec_label(labels)
-    base = labels.get(act.LABEL_BASE_ID)
+    base = labels.get(LABEL_BASE_ID)
     owner = ownership.owner_of(labels)
     if spec is None or not base or not spec.get("setup") or not owner:
         return None
@@ -99,20 +99,20 @@ def _setup_key_of(labels: dict) -> str | None:
 
 def _is_classic(labels: dict) -> bool:
     """The classic sandbox: governed by the user's config.json, not by a project's file."""
-    project, source = labels.get(act.LABEL_PROJECT), labels.get(act.LABEL_SOURCE)
+    project, source = labels.get(LABEL_PROJECT), labels.get(LABEL_SOURCE)
     return bool(source and os.path.dirname(source) != project)
 
 
 def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     """Everything gc would remove, without changing anything."""
-    label = act.LABEL_MANAGED
+    label = LABEL_MANAGED
     containers = [c for c in answers.managed_containers(runner, label)
                   if (c.get("Labels") or {}).get(label) == "true"]
     found: list[Orphan] = []
     kept_containers = []
     for c in containers:
         labels = c.get("Labels") or {}
-        project = labels.get(act.LABEL_PROJECT)
+        project = labels.get(LABEL_PROJECT)
         name = (c.get("Names") or [""])[0]
         if project and within(project, under) and folder_gone(project):
             found.append(Orphan("container", name, c.get("Id", ""), project,
@@ -142,7 +142,7 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     kept_states = []
     for img, tags in state_imgs:
         labels = img.get("Labels") or {}
-        project = labels.get(act.LABEL_PROJECT)
+        project = labels.get(LABEL_PROJECT)
         sandbox = labels.get(LABEL_SANDBOX) or tags[0].split(":", 1)[0][len(images.STATE_REPO_PREFIX):]
         owner = ownership.owner_of(labels)
         kept_with = any(n == sandbox and ownership.same_owner(o, owner) for n, o in kept_names)
@@ -162,7 +162,7 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
     # the setup result it was committed on).
     going = {o.id for o in found}
     kept_imgs = [x for x in imgs if x.get("Id") not in going]
-    in_use_ids |= {(x.get("Labels") or {}).get(act.LABEL_BASE_ID) for x in kept_imgs}
+    in_use_ids |= {(x.get("Labels") or {}).get(LABEL_BASE_ID) for x in kept_imgs}
     in_use_ids |= {x.get("ParentId") or x.get("Parent") for x in kept_imgs}
     owners_running = {ownership.owner_of(c.get("Labels")) for c in kept_containers}
     newest: dict = {}  # (owner, repo) -> the latest image made, kept while no sandbox runs
@@ -172,7 +172,7 @@ def find(runner: Runner, *, under: str | None = None) -> list[Orphan]:
             newest[group] = img
     for img, tags in setup_imgs:
         labels = img.get("Labels") or {}
-        project = labels.get(act.LABEL_PROJECT)
+        project = labels.get(LABEL_PROJECT)
         keys = {t.split(":", 1)[1] for t in tags}
         if keys & in_use_keys or img.get("Id") in in_use_ids or not project:
             continue

@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass
 
 from podman_sandbox import capabilities
-from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import images
 from podman_sandbox.engine.desired import Desired
-from podman_sandbox.engine.labels import LABEL_INSTANCE, LABEL_ROLE, LABEL_SANDBOX
+from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_INSTANCE, LABEL_MANAGED,
+                                          LABEL_PROJECT, LABEL_ROLE, LABEL_SANDBOX, LABEL_SOURCE,
+                                          LABEL_SPEC)
 from podman_sandbox.engine.names import next_name, setup_container_name
 from podman_sandbox.engine.plan import Action
 from podman_sandbox.engine.remote import workspace_source
@@ -50,9 +51,9 @@ def owner_labels(spec) -> dict[str, str]:
     """Whose it is (engine/ownership.py): on every container and image we make. An
     instance's carry its name and the user's project folder (not its workspace)."""
     if spec.instance:
-        return {act.LABEL_PROJECT: spec.instance.project.project_dir, act.LABEL_SOURCE: spec.source,
+        return {LABEL_PROJECT: spec.instance.project.project_dir, LABEL_SOURCE: spec.source,
                 LABEL_INSTANCE: spec.instance.name}
-    return {act.LABEL_PROJECT: spec.project_dir, act.LABEL_SOURCE: spec.source}
+    return {LABEL_PROJECT: spec.project_dir, LABEL_SOURCE: spec.source}
 
 
 def setup_image_labels(spec) -> dict[str, str]:
@@ -66,13 +67,13 @@ def setup_image_labels(spec) -> dict[str, str]:
 def container_labels(desired: Desired, base_id: str) -> dict[str, str]:
     spec = desired.spec
     return {
-        act.LABEL_MANAGED: "true",
+        LABEL_MANAGED: "true",
         # Overrides the role=setup a container made from a setup image inherits from it.
         LABEL_ROLE: "sandbox",
         **owner_labels(spec),
-        act.LABEL_HASH: desired.hash,
-        act.LABEL_BASE_ID: base_id,
-        act.LABEL_SPEC: json.dumps(desired.container, sort_keys=True, separators=(",", ":")),
+        LABEL_HASH: desired.hash,
+        LABEL_BASE_ID: base_id,
+        LABEL_SPEC: json.dumps(desired.container, sort_keys=True, separators=(",", ":")),
     }
 
 
@@ -133,12 +134,12 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
     if action.kind == "build":
         from podman_sandbox.engine.build import build_argv
         assert desired.build is not None, "a build action comes only from a spec with build:"
-        labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "build"}
+        labels = {LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "build"}
         return [Command(build_argv(spec, desired.build, labels), f"build {p['image']}", stream=True)]
     if action.kind == "build-setup":
         from podman_sandbox.engine import mountcheck
         tmp = setup_container_name(name)
-        labels = {act.LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
+        labels = {LABEL_MANAGED: "true", **owner_labels(spec), LABEL_ROLE: "setup"}
         # The steps get the sandbox's mounts and env; the mount sources are checked now
         # and verified once the container runs, exactly as for the sandbox itself.
         expected = mountcheck.check(spec, desired.container)
@@ -150,7 +151,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
             cmds.append(Command(render("setup_step", name=tmp, step=step),
                                 f"setup step {i}/{len(p['steps'])}: {step}", stream=True))
         cmds.append(Command(render("commit", container=tmp, tag=images.setup_tag(p["key"]),
-                                   labels={act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base,
+                                   labels={LABEL_MANAGED: "true", LABEL_BASE_ID: base,
                                            **setup_image_labels(spec)}),
                             "save the setup result"))
         cmds.append(Command(render("remove", name=tmp), "remove the setup container"))
@@ -196,7 +197,7 @@ def commands_for(action: Action, desired: Desired, base_id: str | None) -> list[
 
 def state_labels(spec, base_id: str) -> dict[str, str]:
     """The labels of a saved state image (a commit, a squash)."""
-    return {act.LABEL_MANAGED: "true", act.LABEL_BASE_ID: base_id, LABEL_SANDBOX: spec.name,
+    return {LABEL_MANAGED: "true", LABEL_BASE_ID: base_id, LABEL_SANDBOX: spec.name,
             **owner_labels(spec)}
 
 

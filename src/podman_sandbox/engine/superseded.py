@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from podman_sandbox.engine import actual as act
 from podman_sandbox.engine import answers, images, ownership
+from podman_sandbox.engine.labels import LABEL_MANAGED
 from podman_sandbox.engine.runner import Runner
 
 
@@ -35,7 +36,7 @@ def replaced_tags(before: act.Observed, desired) -> list[str]:
 def owner_images(runner: Runner, spec) -> list[dict]:
     """This owner's setup, built and saved-state images (for `status`)."""
     found = {}
-    for img in answers.managed_images(runner, act.LABEL_MANAGED):
+    for img in answers.managed_images(runner, LABEL_MANAGED):
         tags = img.get("Names") or img.get("names") or ()
         ours = ownership.is_ours(img.get("Labels"), spec) and any(
             t.startswith((images.SETUP_REPO + ":", images.BUILD_REPO + ":",
