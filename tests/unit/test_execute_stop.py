@@ -163,6 +163,30 @@ def test_attribution_by_tag_ancestry_and_start_time(tree):
     assert tree.init.pid not in ours
 
 
+def test_the_containers_idle_process_is_never_ours_even_in_our_execs_clock_tick(tree):
+    """The init's oldest child is the sandbox's idle process (it started with the
+    container): never ours, even when our exec began in its clock tick, as a first
+    execute right after the create does. A later child of the init (an orphan that
+    came to it) is judged as any other."""
+    init = subprocess.Popen(["sh", "-c", "sleep 310 & read line; sleep 311 & exec sleep 300"],
+                            stdin=subprocess.PIPE, env={"PATH": os.environ["PATH"]},
+                            start_new_session=True)
+    tree.procs.append(init)
+    idle_of = lambda: [p for p in tree.alive("sleep 310") if p != init.pid]  # noqa: E731
+    assert wait_for(idle_of)
+    (idle,) = idle_of()
+    since = procstat.start_time(idle)  # our exec's client started in the same tick
+    assert wait_for(lambda: ticks_after(since)), "the clock never moved on"
+    init.stdin.write(b"go\n")
+    init.stdin.close()
+    assert wait_for(lambda: init.pid in tree.alive("sleep 300") and tree.alive("sleep 311"))
+    assert procstat.stat(idle)[1] == init.pid
+    ours = stopping.Scope(TAG, init.pid, since).scan()
+    assert idle not in ours
+    later = set(tree.alive("sleep 311"))
+    assert later and later <= ours and init.pid not in ours
+
+
 def test_a_made_up_tag_shields_nothing(tree):
     """A tag no running command has (the command chose its child's environment) is no tag."""
     since = now_ticks()

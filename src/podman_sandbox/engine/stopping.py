@@ -15,7 +15,12 @@ is ours when:
   the oldest process of its chain in the sandbox (itself, for an orphan)
   started after our exec did. Processes of the sandbox that were there
   before, and what they start, are never ours; one tagged by another running
-  `execute`, or descending from one, is never ours.
+  `execute`, or descending from one, is never ours. Never the init, nor the
+  container's idle process (the init's oldest child, which it started with
+  the container: everything else the init holds came to it later, as an
+  orphan): a first `execute` begins so soon after the create that both can
+  fall in the clock tick (10 ms) of our exec's start, and ending the idle
+  process would end the sandbox.
 
 A tag is *live* when it is ours or a `podman exec` client of this user on the
 host runs with it (`--env PODMAN_SANDBOX_EXEC=<tag>` in its argv, which the
@@ -131,6 +136,7 @@ class Scope:
         # pid -> (start time, ours?): decided once per process, so a freeze cannot
         # change its mind when a parent dies and the child is reparented.
         self._decided: dict[int, tuple[int, bool]] = {}
+        self._idle: tuple[int, int] | None = None  # (pid, start time): the init's oldest child
         self._live_tags: set[bytes] = set()
         self._dead_tags: set[bytes] = set()  # seen, and no client runs with them
 
@@ -157,6 +163,13 @@ class Scope:
                 stats[pid] = st
         tags: dict[int, bytes | None] = {}
         ours = set()
+        if self._idle is None and self.init_pid:
+            children = [(st[2], pid) for pid, st in stats.items() if st[1] == self.init_pid]
+            if children:
+                started, pid = min(children)
+                self._idle = (pid, started)
+        if self._idle is not None and stats.get(self._idle[0], (0, 0, -1))[2] == self._idle[1]:
+            del stats[self._idle[0]]  # the container's own, whatever its start time
         for pid, (_state, _ppid, started) in stats.items():
             known = self._decided.get(pid)
             if known is not None and known[0] == started:
