@@ -11,8 +11,10 @@ import subprocess
 import tarfile
 import tempfile
 
+from podman_sandbox.engine.labels import LABEL_ROOTFS
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.errors import SandboxError
+from podman_sandbox.lite import sha256
 
 DEFAULT_TAG = "localhost/podman-sandbox/busybox:latest"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/lib/busybox/busybox", "/sbin/busybox")
@@ -65,15 +67,48 @@ def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def build_busybox_image(runner: Runner, tag: str = DEFAULT_TAG) -> str:
-    """Import a busybox rootfs as tag; returns the image id."""
-    busybox = find_static_busybox()
+# What build_rootfs_tar lays out; a new layout must make a new image.
+LAYOUT = "busybox rootfs 1"
+
+
+def rootfs_digest(busybox: str) -> str:
+    """What an image made from busybox holds, as a digest: the layout and the binary
+    (its applets are the binary's). The tar itself differs at every build (times)."""
+    digest = sha256(f"{LAYOUT}\0".encode())
+    with open(busybox, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_busybox_image(runner: Runner, tag: str = DEFAULT_TAG, busybox: str | None = None) -> str:
+    """Import a busybox rootfs as tag, labelled with rootfs_digest; returns the image id."""
+    busybox = busybox or find_static_busybox()
     with tempfile.TemporaryDirectory(prefix="podman-sandbox-image-") as work:
         tar_path = os.path.join(work, "rootfs.tar")
         build_rootfs_tar(busybox, tar_path)
         result = runner.run(["podman", "import", "--change", "ENV PATH=/bin",
-                             "--change", 'CMD ["/bin/sh"]', tar_path, tag],
+                             "--change", 'CMD ["/bin/sh"]',
+                             "--change", f"LABEL {LABEL_ROOTFS}={rootfs_digest(busybox)}",
+                             tar_path, tag],
                             what=f"import {tag}")
     out = result.stdout.strip().splitlines()
     # podman import prints "sha256:<id>"; labels and filters use the bare id.
     return out[-1].removeprefix("sha256:") if out else ""
+
+
+def ensure_busybox_image(runner: Runner, tag: str = DEFAULT_TAG, *,
+                         rebuild: bool = False) -> tuple[str, bool]:
+    """(the image id, whether it was made now): the image tag names is kept when it was
+    made from this host's busybox as it is now. An import makes a new image id every
+    time, and a new base image id re-runs every sandbox's setup steps on it."""
+    from podman_sandbox.engine import answers
+
+    busybox = find_static_busybox()
+    if not rebuild:
+        found = answers.inspect_one(runner, tag)
+        if answers.kind(found) == "image" and \
+                answers.labels_of(found).get(LABEL_ROOTFS) == rootfs_digest(busybox):
+            assert found is not None
+            return str(found.get("Id", "")), False
+    return build_busybox_image(runner, tag, busybox), True

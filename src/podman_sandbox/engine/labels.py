@@ -12,3 +12,4 @@ LABEL_SOURCE = "io.podman-sandbox.source"  # the sandbox.yaml / config.json that
 LABEL_ROLE = "io.podman-sandbox.role"  # "sandbox" or "setup" (a setup step's container)
 LABEL_SANDBOX = "io.podman-sandbox.sandbox"  # on committed state images: whose state
 LABEL_INSTANCE = "io.podman-sandbox.instance"  # an instance's name ("" or none: the project's own)
+LABEL_ROOTFS = "io.podman-sandbox.rootfs"  # on `local-image`'s image: what it was made from
