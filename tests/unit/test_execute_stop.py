@@ -9,6 +9,7 @@ tree can ever be picked, let alone signalled.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -295,3 +296,23 @@ def test_the_sandbox_gone_under_the_command_is_125_with_our_message(fake_podman,
     assert code == 125
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "was stopped or removed while the command ran" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="a pid namespace of its own needs root")
+def test_the_stop_run_inside_the_sandbox_spares_its_idle_process(tmp_path):
+    """The in-sandbox stop (rootless, remote engines) follows the same rule: the init's
+    oldest child is the sandbox's idle process, even when it started in the tick our
+    exec began; a later untagged child of the init (an orphan of ours) is ended."""
+    inner = ('sleep 320 & idle=$!\n'
+             'read -r line < /proc/$idle/stat; set -- ${line##*) }; since=${20}\n'
+             'sleep 321 & later=$!\n'
+             'PODMAN_SANDBOX_EXEC=own sh -c "$SCRIPT" sh ours "$since" 15 own; echo "code $?"\n'
+             'state() { cut -d" " -f3 /proc/$1/stat 2>/dev/null; }\n'
+             '[ "$(state $idle)" = S ] && echo idle-alive\n'
+             'case "$(state $later)" in Z|"") echo later-gone;; esac\n'
+             'kill $idle $later 2>/dev/null; exit 0\n')
+    proc = subprocess.run(["unshare", "--fork", "--pid", "--mount-proc", "sh", "-c", inner],
+                          env={"PATH": os.environ["PATH"], "SCRIPT": stopping._INSIDE_SCRIPT},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["code", "0", "idle-alive", "later-gone"], (proc.stdout, proc.stderr)

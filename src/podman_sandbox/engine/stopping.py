@@ -287,6 +287,17 @@ case $since in -*)
         [ "${20:-$since}" -lt "$since" ] 2>/dev/null && since=${20}
     done;;
 esac
+# The container's idle process, the init's oldest child, is never the command's (see
+# the module's notes), whatever its start time.
+idle= oldest=
+for d in /proc/[0-9]*; do
+    read -r line 2>/dev/null < "$d/stat" || continue
+    set -- ${line##*) }
+    [ "$2" = 1 ] || continue
+    if [ -z "$oldest" ] || [ "${20:-0}" -lt "$oldest" ] 2>/dev/null; then
+        oldest=${20:-0} idle=${d#/proc/}
+    fi
+done
 other() {
     for t in $live; do grep -q "PODMAN_SANDBOX_EXEC=$t" "$1" 2>/dev/null && return 0; done
     return 1
@@ -295,7 +306,7 @@ scan() {
     sig=$1 mode=$2 n=0
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
-        [ "$p" = 1 ] && continue
+        case $p in 1|"$idle") continue;; esac
         read -r line 2>/dev/null < "$d/stat" || continue
         set -- ${line##*) }
         state=$1 started=${20:-0}
