@@ -242,8 +242,11 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
     if first_look is not None and first_look.name != desired.spec.name:
         first_look = None  # its lock and reads are another sandbox's: ours are taken here
     with nullcontext() if first_look is not None else sandbox_lock(desired.spec.name):
-        found = survey(runner, desired, first_look=first_look,
-                       change_likely=record_key is not None and record.lookup(record_key) is None)
+        if first_look is not None:  # its caller decided whether to list the states
+            found = survey(runner, desired, first_look=first_look)
+        else:
+            found = survey(runner, desired, change_likely=record_key is not None
+                           and record.lookup(record_key) is None)
         carried: list[Action] = []
         if not found.plan.in_sync:
             preflight(found.plan, desired, found.actual)  # before anything else is refused or done
