@@ -75,6 +75,17 @@ def test_the_init_must_be_in_the_containers_cgroup(world):
     assert made.find(CID, str(proc)) is None
 
 
+def test_a_forgery_listed_first_does_not_hide_the_real_conmon(world, tmp_path):
+    """Code in another rootful sandbox can pose as a conmon naming the id (root, like
+    ours): it fails a check, and the search goes on to the real one."""
+    proc, pidfile = world
+    forged_pidfile = tmp_path / "forged"
+    forged_pidfile.write_text("210\n")
+    _process(proc, 200, comm="conmon", args=["-c", CID, "-p", str(forged_pidfile)])
+    _process(proc, 210, comm="sleep", parent=200, cgroup=f"/libpod_parent/libpod-{'ef' * 32}")
+    assert made.find(CID, str(proc)) == (400, str(pidfile))
+
+
 def test_a_pid_file_others_can_write_is_not_trusted(world):
     proc, pidfile = world
     pidfile.chmod(0o666)

@@ -99,11 +99,9 @@ def find(container_id: str, proc: str = "/proc") -> tuple[int, str] | None:
             continue  # gone meanwhile, or not ours to read
         if options.get(b"-c") != wanted:
             continue
-        pid_file = options.get(b"-p")
-        if not pid_file:
-            return None
-        pid = _read_pid(pid_file)
+        pid_file = options.get(b"-p", b"")
+        pid = _read_pid(pid_file) if pid_file else None
         if pid is None or _parent(pid, proc) != int(entry) or not _in_cgroup_of(pid, wanted, proc):
-            return None
+            continue  # a forgery naming the id (code in another sandbox can): look further
         return pid, os.fsdecode(pid_file)
     return None
