@@ -9,11 +9,12 @@ from functools import cached_property
 from podman_sandbox.engine.runner import Runner
 from podman_sandbox.locate import Target, locate
 from podman_sandbox.output import Output
-from podman_sandbox.schema.spec import Spec
 
 TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
 if TYPE_CHECKING:  # pragma: no cover - types only
     from podman_sandbox.engine.desired import Desired
+    from podman_sandbox.engine.firstlook import FirstLook
+    from podman_sandbox.schema.spec import Spec
 
 
 ALLOW_BROAD_ENV = "PODMAN_SANDBOX_ALLOW_BROAD_MOUNT"
@@ -112,14 +113,23 @@ class App:
         return workspace.resolve(project.project_dir, self.instance, self.workspace, project.workspace)
 
     @cached_property
-    def project_spec(self) -> Spec:
-        from podman_sandbox.schema.source import load_spec
+    def project_document(self) -> dict:
+        """The project's validated spec document (schema/source.py)."""
+        from podman_sandbox.schema.source import read_document
         # The fast-path record must be keyed by the bytes this spec came from: read the
         # key before and after loading; if the file changed meanwhile, write no record.
         before = self.record_key_now()
-        spec = load_spec(self.target)
+        target = self.target
+        doc = read_document(target.spec_path, kind=target.mode, base_dir=target.project_dir)
         self._spec_record_key = before if self.record_key_now() == before else None
-        return spec
+        return doc
+
+    @cached_property
+    def project_spec(self) -> Spec:
+        from podman_sandbox.schema.spec import build_spec
+        target = self.target
+        return build_spec(self.project_document, project_dir=target.project_dir,
+                          source=target.spec_path, mode=target.mode)
 
     @property
     def desired(self) -> Desired:
@@ -132,7 +142,7 @@ class App:
 
     def reload(self) -> None:
         """Forget the loaded spec (after configure rewrote it)."""
-        for name in ("spec", "project_spec", "layout", "_desired_of"):
+        for name in ("spec", "project_spec", "project_document", "layout", "_desired_of"):
             self.__dict__.pop(name, None)
 
     def tolerate_invalid_spec(self) -> None:
@@ -183,20 +193,24 @@ class App:
 
     def record_key(self) -> str | None:
         """The record key of the spec as loaded (None: the file changed while loading)."""
-        self.project_spec  # noqa: B018 - loads it, and the key with it
+        if "project_spec" not in self.__dict__:
+            self.project_document  # noqa: B018 - loads it, and the key with it
         if "_spec_record_key" not in self.__dict__:  # a spec set from outside (tests)
             return self.record_key_now()
         return self._spec_record_key
 
-    def check_consent(self, *, allow: bool = False) -> None:
+    def check_consent(self, *, allow: bool = False, look: FirstLook | None = None) -> None:
         """Refuse (exit 123) a spec whose grants the user has not approved (trust.py), before
         anything is pulled, built or created. allow: approve them now (apply/start --allow);
-        on a terminal (stdin and stderr), the user is asked."""
+        on a terminal (stdin and stderr), the user is asked. look: closed before asking
+        (its sandbox lock is not held while a person reads the question)."""
         from podman_sandbox import trust
 
         found = trust.consent(self.spec)
         if not found.pending:
             return
+        if not allow and look is not None and self._may_ask():
+            look.close()
         if allow or self._ask(found):
             path = trust.approve(self.spec, found)
             self.out.step(f"approved {len(found.grants)} grant(s) of {self.spec.source} "
@@ -204,11 +218,16 @@ class App:
             return
         raise trust.ConsentError(self.spec, found, self.spec_file)
 
+    def _may_ask(self) -> bool:
+        import sys
+
+        return self.prompt and sys.stdin.isatty() and sys.stderr.isatty()  # never a pipe, CI, a script
+
     def _ask(self, found) -> bool:
         import sys
 
-        if not (self.prompt and sys.stdin.isatty() and sys.stderr.isatty()):
-            return False  # a pipe, CI, a script: never a prompt
+        if not self._may_ask():
+            return False
         sys.stderr.write(f"{self.spec.source} grants what you have not approved:\n")
         for grant in found.pending:
             sys.stderr.write(f"  {grant.text}\n")
@@ -234,31 +253,58 @@ class App:
             from podman_sandbox.engine import remote
             remote.check_spec(self.spec)
             remote.engine_info(self.runner)  # its rootlessness and cgroups decide the limits
-        else:
+            self.check_consent(allow=allow)
+            self._ensure_instance()
+            from podman_sandbox.engine.apply import converge
+            # No fast-path record for a remote engine: its pids are not in our /proc.
+            return converge(self.runner, self.desired, out=self.out, force=force,
+                            imperative=self._imperative(imperative))
+        # The survey's reads run while the Spec is built, consent checked, the planner
+        # imported and the desired state made: a project's as soon as its document is
+        # read, an instance's once its workspace is there.
+        look = None if self.instance else self._first_look(self._project_names())
+        try:
             check_workspace(self.spec.project_dir)
             if self.target.mode == "classic":
                 from podman_sandbox.engine.ownership import require_not_a_lost_project
                 require_not_a_lost_project(self.runner, self.spec.project_dir)
-        self.check_consent(allow=allow)
+            self.check_consent(allow=allow, look=look)
+            if self.instance:
+                self._ensure_instance()
+                look = self._first_look((self.spec.name, self.spec.image))
+            from podman_sandbox.engine.apply import converge
+            return converge(self.runner, self.desired, out=self.out, force=force,
+                            imperative=self._imperative(imperative), record_key=self.record_key(),
+                            first_look=look)
+        finally:
+            if look is not None:
+                look.close()
+
+    def _imperative(self, imperative: bool | None) -> bool:
+        return self.target.mode == "classic" if imperative is None else imperative
+
+    def _ensure_instance(self) -> None:
         if self.instance:  # its worktree or copy, made once, after consent
             from podman_sandbox.engine.instances import ensure
             ensure(self.spec, self.layout, self.out)
-        if imperative is None:
-            imperative = self.target.mode == "classic"
-        if connection.is_remote():
-            from podman_sandbox.engine.apply import converge
-            # No fast-path record for a remote engine: its pids are not in our /proc.
-            return converge(self.runner, self.desired, out=self.out, force=force,
-                            imperative=imperative)
+
+    def _project_names(self) -> tuple[str, str]:
+        """The project's sandbox and image: the Spec's, or before it is built (it costs
+        the dataclasses' import) as its document names them (the same functions)."""
+        if "project_spec" in self.__dict__:
+            return self.project_spec.name, self.project_spec.image
+        from podman_sandbox.schema import naming
+        doc, target = self.project_document, self.target
+        return (naming.sandbox_name(doc, project_dir=target.project_dir, mode=target.mode),
+                naming.image_name(doc))
+
+    def _first_look(self, names: tuple[str, str]) -> FirstLook:
+        """The survey's first reads for the sandbox and image named, begun now."""
         from podman_sandbox.engine import record
         from podman_sandbox.engine.firstlook import FirstLook
         key = self.record_key()
-        # The survey's reads run while the planner is imported and the desired state made.
-        with FirstLook(self.runner, self.spec,
-                       change_likely=key is None or record.lookup(key) is None) as look:
-            from podman_sandbox.engine.apply import converge
-            return converge(self.runner, self.desired, out=self.out, force=force,
-                            imperative=imperative, record_key=key, first_look=look)
+        return FirstLook(self.runner, *names,
+                         change_likely=key is None or record.lookup(key) is None)
 
     def run_in_sandbox(self, command: str, *, interactive: bool, timeout: float | None = None) -> int:
         """Converge, then run command with `sh -c` in the sandbox (execute, shell)."""

@@ -647,3 +647,32 @@ def test_a_plain_execute_exits_with_its_code_without_the_teardown(world):
                           text=True, timeout=60)
     assert proc.returncode == 7, proc.stderr
     assert proc.stdout == "ran true\n"  # flushed, and no teardown after it
+
+
+# A first execute (no record): what is loaded when the survey's first reads begin.
+FIRST_LOOK_PROBE = """\
+import json, os, sys
+from podman_sandbox.engine import firstlook
+def begun(self, runner, name, image, **kwargs):
+    print(json.dumps({"names": [name, image], "loaded": sorted(sys.modules)}), flush=True)
+    os._exit(0)
+firstlook.FirstLook.__init__ = begun
+sys.argv = ["podman-sandbox", "execute", "true"]
+import podman_sandbox.__main__ as entry
+entry.main()
+"""
+
+
+def test_a_first_execute_begins_its_reads_before_the_spec_and_planner_load(world):
+    """The survey's inspect runs while Python builds the Spec and loads the planner
+    (engine/firstlook.py): begun from the validated document, before dataclasses
+    (~10 ms), the Spec (~7 ms) or the planner are imported."""
+    proc = subprocess.run([sys.executable, "-c", FIRST_LOOK_PROBE], cwd=world.project,
+                          env=dict(os.environ, PYTHONPATH=str(SRC)), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["names"] == ["hot", "localhost/x/y:1"]
+    early = {"dataclasses", "podman_sandbox.schema.spec", "podman_sandbox.engine.apply",
+             "podman_sandbox.engine.desired", "podman_sandbox.trust"}
+    assert not early & set(result["loaded"]), early & set(result["loaded"])

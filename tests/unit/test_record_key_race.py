@@ -24,16 +24,16 @@ def test_the_key_is_that_of_the_loaded_bytes(tmp_path, monkeypatch):
 
 def test_a_spec_edited_while_loading_has_no_record_key(tmp_path, monkeypatch):
     project = make_project(tmp_path, monkeypatch, spec=SPEC)
-    load_spec = source.load_spec
+    read_document = source.read_document
     before = []
 
-    def edited_meanwhile(target):
-        spec = load_spec(target)
+    def edited_meanwhile(path, **kwargs):
+        doc = read_document(path, **kwargs)
         before.append(App().record_key_now())
         (project / "sandbox.yaml").write_text(SPEC + "memory: 64m\n")  # saved mid-load
-        return spec
+        return doc
 
-    monkeypatch.setattr(source, "load_spec", edited_meanwhile)
+    monkeypatch.setattr(source, "read_document", edited_meanwhile)
     app = App()
     assert app.spec.memory is None  # what was loaded: the file before the edit
     assert app.record_key_now() != before[0]  # the edit changed the key

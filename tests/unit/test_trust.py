@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from fake_runner import RECORDED_SPEC, invoke, make_project, recorded_world
+from fake_runner import RECORDED_NAME, RECORDED_SPEC, invoke, make_project, recorded_world
 from podman_sandbox import trust
 from podman_sandbox.engine.desired import Desired, volume_options
 from podman_sandbox.engine.doctor import Doctor, Report
@@ -418,6 +418,37 @@ def test_a_terminal_is_asked(project, monkeypatch, answer, approved):
     shown = "".join(terminal.written)
     assert "capability SYS_PTRACE (breaks isolation)" in shown and "approve? [y/N] " in shown
     assert ("approved 2 grant(s)" in shown) is approved
+
+
+def test_the_sandbox_lock_is_not_held_while_a_person_is_asked(project, monkeypatch):
+    """A converge begins its first reads under the sandbox lock before it checks consent;
+    a question on the terminal releases them first, so the sandbox's other commands need
+    not wait for the answer. The converge then takes the lock again for itself."""
+    import sys
+
+    from podman_sandbox.app import App
+    from podman_sandbox.engine.lock import sandbox_lock
+    from podman_sandbox.errors import LockTimeoutError
+
+    (project / "sandbox.yaml").write_text(GRANTING)
+    lock_free = []
+
+    class Asked(_Terminal):
+        def readline(self) -> str:
+            try:
+                with sandbox_lock(RECORDED_NAME, wait=0):
+                    lock_free.append(True)
+            except LockTimeoutError:
+                lock_free.append(False)
+            return "y\n"
+
+    terminal = Asked()
+    monkeypatch.setattr(sys, "stdin", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    fake = recorded_world(project, "inspect_missing.json")
+    App(runner=fake).converge()
+    assert lock_free == [True]
+    assert fake.called("run")  # approved, and made
 
 
 def test_no_prompt_when_only_stderr_is_a_terminal(project, monkeypatch):

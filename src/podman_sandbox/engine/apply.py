@@ -239,8 +239,8 @@ def converge(runner: Runner, desired: Desired, *, out: Output, force: bool = Fal
     old-format states, after a pull or build (the setup key needs the image's id), and
     when another sandbox of the project made the images meanwhile.
     first_look: holds the sandbox lock and the survey's first reads (firstlook.py)."""
-    if first_look is not None and first_look.name != desired.spec.name:
-        first_look = None  # its lock and reads are another sandbox's: ours are taken here
+    if first_look is not None and (first_look.closed or first_look.name != desired.spec.name):
+        first_look = None  # its lock is released or another sandbox's: ours is taken here
     with nullcontext() if first_look is not None else sandbox_lock(desired.spec.name):
         if first_look is not None:  # its caller decided whether to list the states
             found = survey(runner, desired, first_look=first_look)

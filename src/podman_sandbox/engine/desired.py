@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from podman_sandbox.engine.mountcheck import desired_source
-from podman_sandbox.schema.spec import WORKSPACE, Spec
+from podman_sandbox.schema.naming import WORKSPACE
+from podman_sandbox.schema.spec import Spec
 
 if TYPE_CHECKING:  # imported when there are inputs or a build, not for every Desired
     from podman_sandbox.engine.build import Context

@@ -1,12 +1,13 @@
 """The survey's first reads, begun as soon as the spec is known.
 
-A full-path command (a first `execute`, `start`, `apply`) then imports the planner,
-computes the desired state and checks the mount sources before its survey asks
-Podman anything: tens of ms of Python, and the survey's inspect is a Go process of
-about as long. Begun here, under the sandbox lock (taken first, and held until
-the converge is done), the inspect and, when a change is likely, the saved
-states' listing run while Python works; the survey reads their answers
-(engine/apply.survey). Holding the lock first keeps what they answer what the
+A full-path command (a first `execute`, `start`, `apply`) then builds the Spec,
+checks consent, imports the planner, computes the desired state and checks the
+mount sources before its survey asks Podman anything: tens of ms of Python, and
+the survey's inspect is a Go process of about as long. Begun here, as soon as the
+validated document names the sandbox and its image (app.App.converge), under the
+sandbox lock (taken first, and held until the converge is done), the inspect and,
+when a change is likely, the saved states' listing run while Python works; the
+survey reads their answers (engine/apply.survey). Holding the lock first keeps what they answer what the
 survey would have seen: no other podman-sandbox command changes the sandbox
 between these reads and the plan.
 
@@ -25,24 +26,26 @@ from podman_sandbox.engine.names import survey_names
 TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
 if TYPE_CHECKING:  # pragma: no cover - types only
     from podman_sandbox.engine.runner import Pending, Result, Runner
-    from podman_sandbox.schema.spec import Spec
 
 
 class FirstLook:
     """The sandbox lock, held, and the survey's reads, running: a context manager
     (leaving it waits for the reads and releases the lock)."""
 
-    def __init__(self, runner: Runner, spec: Spec, *, change_likely: bool):
-        self.name = spec.name
-        self.names = survey_names(spec.name, spec.image)
+    def __init__(self, runner: Runner, name: str, image: str, *, change_likely: bool):
+        """name, image: the sandbox's container and image (a look for other names than
+        the converge's own is not used: engine/apply.converge)."""
+        self.name = name
+        self.names = survey_names(name, image)
+        self.closed = False
         self._stack = ExitStack()
-        self._stack.enter_context(sandbox_lock(spec.name))
+        self._stack.enter_context(sandbox_lock(name))
         self._inspect: Pending | None = None
         self._states: Pending | None = None
         try:
             self._inspect = runner.start(answers.inspect_argv(self.names), what="podman inspect")
             if change_likely:
-                self._states = answers.start_images(runner, images.state_repo(spec.name))
+                self._states = answers.start_images(runner, images.state_repo(name))
         except BaseException:
             self.close()
             raise
@@ -65,6 +68,8 @@ class FirstLook:
         return found
 
     def close(self) -> None:
+        """Wait for the reads and release the lock (a converge after it takes its own)."""
+        self.closed = True
         pending, self._inspect, self._states = (self._inspect, self._states), None, None
         try:
             for read in pending:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 
 from podman_sandbox.engine import connection
 from podman_sandbox.errors import PodmanError, PodmanMissingError
@@ -19,12 +18,21 @@ def _echo(argv: list[str]) -> None:
     sys.stderr.flush()
 
 
-@dataclass
 class Result:
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
+    """What a podman call answered. A plain class, not a dataclass: the survey's first
+    reads (engine/firstlook.py) start before anything imports dataclasses (~10 ms)."""
+
+    __slots__ = ("argv", "returncode", "stdout", "stderr")
+
+    def __init__(self, argv: list[str], returncode: int, stdout: str, stderr: str):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return (f"Result(argv={self.argv!r}, returncode={self.returncode!r}, "
+                f"stdout={self.stdout!r}, stderr={self.stderr!r})")
 
 
 class Pending:

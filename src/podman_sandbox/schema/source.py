@@ -17,8 +17,11 @@ from podman_sandbox import __version__, paths, private
 from podman_sandbox.errors import SpecError
 from podman_sandbox.lite import sha256
 from podman_sandbox.locate import Target
-from podman_sandbox.schema.spec import Spec, build_spec
 from podman_sandbox.specfile import SpecFileError, read_spec_file
+
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from podman_sandbox.schema.spec import Spec
 
 
 def display_path(path: str) -> str:
@@ -143,5 +146,7 @@ def validate_text(path: str, text: str, *, kind: str, base_dir: str) -> dict:
 
 
 def load_spec(target: Target) -> Spec:
+    from podman_sandbox.schema.spec import build_spec  # its dataclasses cost ~15 ms to import
+
     doc = read_document(target.spec_path, kind=target.mode, base_dir=target.project_dir)
     return build_spec(doc, project_dir=target.project_dir, source=target.spec_path, mode=target.mode)

@@ -7,21 +7,16 @@ project, or the user's config.json in classic mode); it never re-checks.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
-from podman_sandbox.lite import sha256
+from podman_sandbox.schema.naming import image_name, resolve_host_path, sandbox_name
 from podman_sandbox.schema.sizes import page_aligned, parse_size
 
 TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
 if TYPE_CHECKING:  # pragma: no cover - types only
     from typing import Any
 
-DEFAULT_IMAGE = "alpine:latest"
 DEFAULT_PIDS_LIMIT = 2048
-CLASSIC_NAME = "podman-sandbox"
-BUILD_IMAGE = "localhost/podman-sandbox-build:pending"  # until engine/build.py names the tag
-WORKSPACE = "/workspace"
 
 
 @dataclass(frozen=True)
@@ -111,14 +106,6 @@ def _cpus(doc: dict) -> float | None:
     return None if doc["cpus"] is None else float(doc["cpus"])
 
 
-def default_project_name(project_dir: str) -> str:
-    """Readable and unique per path: sandbox-<folder>-<8 hex of the path>."""
-    folder = re.sub(r"[^a-zA-Z0-9_.-]+", "-", os.path.basename(project_dir.rstrip("/")) or "root")
-    folder = folder.strip("-.") or "root"
-    digest = sha256(project_dir.encode()).hexdigest()[:8]
-    return f"sandbox-{folder[:40]}-{digest}"
-
-
 def _env_value(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -130,23 +117,11 @@ def _capability(name: str) -> str:
     return name if name == "ALL" or name.startswith("CAP_") else f"CAP_{name}"
 
 
-def resolve_host_path(path: str, base_dir: str) -> str:
-    """~ expanded, relative paths taken from base_dir, normalised (links kept)."""
-    path = os.path.expanduser(path)
-    if not os.path.isabs(path):
-        path = os.path.join(base_dir, path)
-    return os.path.normpath(path)
-
-
 def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
     """Spec from a validated document (sandbox.yaml or config.json contents)."""
     project_dir = os.path.normpath(os.path.abspath(project_dir))
     memory = doc.get("memory")
     build = _build(doc.get("build"), project_dir)
-    if mode == "classic":
-        name = doc.get("name") or CLASSIC_NAME
-    else:
-        name = doc.get("name") or default_project_name(project_dir)
     mounts = tuple(
         Mount(
             source=resolve_host_path(m["source"], project_dir),
@@ -157,8 +132,8 @@ def build_spec(doc: dict, *, project_dir: str, source: str, mode: str) -> Spec:
         for m in doc.get("mounts") or ()
     )
     return Spec(
-        image=doc.get("image") or (BUILD_IMAGE if build else DEFAULT_IMAGE),
-        name=name,
+        image=image_name(doc),
+        name=sandbox_name(doc, project_dir=project_dir, mode=mode),
         project_dir=project_dir,
         source=source,
         mode=mode,
