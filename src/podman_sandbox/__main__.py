@@ -20,9 +20,9 @@ def _terminated(signum, _frame):
 def main() -> None:
     argv = sys.argv[1:]
     try:
-        import signal
+        from podman_sandbox.lite import signals
 
-        signal.signal(signal.SIGTERM, _terminated)
+        signals.signal(signals.SIGTERM, _terminated)
         from podman_sandbox.fastpath import serve
 
         code = serve(argv)

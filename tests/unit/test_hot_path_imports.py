@@ -39,6 +39,10 @@ HEAVY_THIRD_PARTY = {"click", "yaml", "jsonschema", "jinja2", "deepdiff", "marku
 COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", "dataclasses",
                  "inspect", "typing", "tempfile", "threading", "datetime", "argparse", "logging",
                  "pathlib", "importlib.metadata", "socket", "selectors"}
+# A plain execute does without these too: the signal module loads enum (~5 ms; lite.signals
+# is its C core), and re loads enum. (A restart takes contextlib for its lock; an apply,
+# json, which loads re.)
+EXECUTE_COSTLY = COSTLY_STDLIB | {"signal", "enum", "re"}
 # private: records are trusted only as private files; specfile: the spec's bytes that key
 # the record are read bounded (both standard library only, a few syscalls).
 EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",
@@ -184,9 +188,9 @@ def world(tmp_path, monkeypatch):
     w.close()
 
 
-def _assert_lean(new: list[str], allowed_ours: set[str]) -> None:
+def _assert_lean(new: list[str], allowed_ours: set[str], costly: set[str] = COSTLY_STDLIB) -> None:
     assert not _third_party(new), f"third-party modules on the hot path: {_third_party(new)}"
-    assert not (set(new) & COSTLY_STDLIB), f"costly modules on the hot path: {set(new) & COSTLY_STDLIB}"
+    assert not (set(new) & costly), f"costly modules on the hot path: {set(new) & costly}"
     ours = {m for m in new if _top(m) == "podman_sandbox"}
     assert ours <= allowed_ours, f"unexpected modules of ours: {ours - allowed_ours}"
 
@@ -198,7 +202,7 @@ def test_execute_hot_path_imports_the_standard_library_only(world):
     world.write_record(live.pid)
     result = world.execute("execute", "true")
     assert result["code"] == 0  # served by the fast path, not handed to the CLI
-    _assert_lean(result["new"], EXECUTE_MODULES)
+    _assert_lean(result["new"], EXECUTE_MODULES, EXECUTE_COSTLY)
     for heavy in ("click", "yaml", "jsonschema", "jinja2", "deepdiff"):
         assert heavy not in result["new"]
     (call,) = world.podman_calls()
@@ -561,7 +565,7 @@ def test_the_api_costs_what_the_execute_hot_path_costs(world, monkeypatch):
     assert result["code"] == 7  # served through the record: no converge, no click
     _assert_lean(result["imported"], {"podman_sandbox", "podman_sandbox.api",
                                       "podman_sandbox.confined", "podman_sandbox.errors"})
-    _assert_lean(result["new"], EXECUTE_MODULES | API_MODULES)
+    _assert_lean(result["new"], EXECUTE_MODULES | API_MODULES, EXECUTE_COSTLY)
     (call,) = world.podman_calls()
     assert call[0] == "exec" and "c0ffee" in call and call[-1] == "exit 7"
 
@@ -676,3 +680,53 @@ def test_a_first_execute_begins_its_reads_before_the_spec_and_planner_load(world
     early = {"dataclasses", "podman_sandbox.schema.spec", "podman_sandbox.engine.apply",
              "podman_sandbox.engine.desired", "podman_sandbox.trust"}
     assert not early & set(result["loaded"]), early & set(result["loaded"])
+
+
+def test_the_installed_command_serves_execute_without_re_or_enum(world):
+    """bin/podman-sandbox is the command pip, pipx and uv install (pyproject's script-files):
+    its own few lines, because the wrapper pip generates for an entry point imports re
+    (and so enum) first: ~10 ms on every execute."""
+    live = world.sleeper()
+    world.write_record(live.pid)
+    script = UNIT_DIR.parents[1] / "bin" / "podman-sandbox"
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(script), "execute", "true"],
+                          cwd=world.project, env=dict(os.environ, PYTHONPATH=str(SRC)),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "podman_sandbox.fastpath" in imported  # the probe does see our imports
+    assert not imported & EXECUTE_COSTLY, imported & EXECUTE_COSTLY
+    (call,) = world.podman_calls()
+    assert call[0] == "exec"
+
+
+# A first execute (no record): what is loaded when the survey reads the first look's answer,
+# with the Spec, the planner and the desired state made.
+SURVEY_PROBE = """\
+import json, os, sys
+from podman_sandbox.engine import firstlook
+def answered(self, names):
+    print(json.dumps({"loaded": sorted(sys.modules)}), flush=True)
+    os._exit(0)
+firstlook.FirstLook.inspect = answered
+sys.argv = ["podman-sandbox", "execute", "true"]
+import podman_sandbox.__main__ as entry
+entry.main()
+"""
+
+
+def test_a_first_execute_plans_without_typing_hashlib_or_the_template_engine(world):
+    """The Python before a first execute's `podman run` is its critical path (the reads run
+    beside it): none of the standard library's costly modules it can do without (lite.py),
+    nor Jinja, deepdiff or click."""
+    proc = subprocess.run([sys.executable, "-c", SURVEY_PROBE], cwd=world.project,
+                          env=dict(os.environ, PYTHONPATH=str(SRC)), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.strip().splitlines()[-1])["loaded"])
+    assert "podman_sandbox.engine.desired" in loaded and "podman_sandbox.engine.plan" in loaded
+    avoidable = {"typing", "hashlib", "shutil", "tempfile", "uuid", "pathlib", "platform",
+                 "socket", "importlib.metadata", "logging", "argparse"}
+    assert not loaded & avoidable, loaded & avoidable
+    assert not {_top(m) for m in loaded} & HEAVY_THIRD_PARTY - {"yaml"}, loaded

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from typing import AbstractSet
 
 from podman_sandbox.engine import answers, cgroup, connection, host, images, ownership
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_HASH, LABEL_MANAGED, LABEL_PROJECT,
@@ -25,6 +24,10 @@ from podman_sandbox.engine.desired import Desired
 from podman_sandbox.engine.render import render
 from podman_sandbox.engine.runner import Pending, Runner
 from podman_sandbox.errors import PodmanError
+
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from typing import AbstractSet
 
 
 # Paths Podman itself changes in every container: not the user's changes.

@@ -8,16 +8,18 @@ changing it must never touch the container.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from podman_sandbox.engine.mountcheck import desired_source
+from podman_sandbox.lite import sha256
 from podman_sandbox.schema.naming import WORKSPACE
 from podman_sandbox.schema.spec import Spec
 
+TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True
 if TYPE_CHECKING:  # imported when there are inputs or a build, not for every Desired
+    from typing import Any
+
     from podman_sandbox.engine.build import Context
     from podman_sandbox.engine.inputdigest import Digest
 
@@ -103,7 +105,7 @@ def _with_disk(container: dict, spec: Spec) -> dict:
 
 def spec_hash(container: dict) -> str:
     blob = json.dumps(container, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return sha256(blob.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ Standard library only: this is the hot path of `execute`.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections import namedtuple
 
 from podman_sandbox.engine import cgroup, connection
 from podman_sandbox.engine.procstat import start_time
+from podman_sandbox.lite import signals
 
 EXEC_TAG = "PODMAN_SANDBOX_EXEC"
 LATE_START_SECONDS = 1.0  # how long a command stopped before it started may take to show up
@@ -48,7 +48,7 @@ PODMAN_GONE_CODES = (137, 255)
 # removed under it (Podman 4.3 over unix:// and tcp://).
 REMOTE_GONE_CODES = (125, 137, 255)
 GONE_WAIT_SECONDS = 1.0
-_SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+_SIGNAL_EXIT: dict[int, int] = {signals.SIGINT: 130, signals.SIGTERM: 143, signals.SIGHUP: 129}
 
 
 def exec_argv(container: str, command: str, *, workdir: str, tag: str,
@@ -176,7 +176,7 @@ def _stop_command(child: int | None, ex: _Exec, first_signal: int,
             if pid:
                 return wait_status, left
             if time.monotonic() - start >= LATE_START_SECONDS:
-                os.kill(client(), signal.SIGKILL)
+                os.kill(client(), signals.SIGKILL)
                 return os.waitpid(client(), 0)[1], left
             time.sleep(0.02)
         return status, left
@@ -192,7 +192,7 @@ def _stop_command(child: int | None, ex: _Exec, first_signal: int,
         if status is not None and (found or now - start >= LATE_START_SECONDS):
             break
         if status is None and now - start >= LATE_START_SECONDS:
-            os.kill(client(), signal.SIGKILL)  # stop waiting: the client at least goes
+            os.kill(client(), signals.SIGKILL)  # stop waiting: the client at least goes
             status = os.waitpid(client(), 0)[1]
             break
         found = stopping.kill_now(scope)[0] or found
@@ -252,21 +252,21 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
             state["waiting"] = False
             raise _Stop(signum)
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)
-    previous = {s: signal.signal(s, on_signal) for s in handled}
+    handled = (signals.SIGINT, signals.SIGTERM, signals.SIGHUP, signals.SIGALRM)
+    previous = {s: signals.signal(s, on_signal) for s in handled}
     status = None
     left: set[int] = set()
     try:
         # No signal between the spawn and knowing the child's pid; the child itself
         # starts with nothing blocked.
-        signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+        signals.pthread_sigmask(signals.SIG_BLOCK, handled)
         try:
             child = os.posix_spawnp(argv[0], argv, os.environ, setsigmask=())
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
+            signals.pthread_sigmask(signals.SIG_UNBLOCK, handled)
         ex.since = start_time(child, ended=True)
         if timeout:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
+            signals.setitimer(signals.ITIMER_REAL, timeout)
         try:
             state["waiting"] = True
             if not stopped:
@@ -275,23 +275,23 @@ def run(container: str, command: str, *, workdir: str, interactive: bool = False
             pass
         finally:
             state["waiting"] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signals.setitimer(signals.ITIMER_REAL, 0)
         for s in handled:  # a second Ctrl-C must not leave things half done
-            signal.signal(s, signal.SIG_IGN)
-        if stopped == [signal.SIGALRM] and status is not None:
+            signals.signal(s, signals.SIG_IGN)
+        if stopped == [signals.SIGALRM] and status is not None:
             stopped.clear()  # it ended by itself, just in time
         if stopped:
             # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
-            first = signal.SIGTERM if stopped[0] == signal.SIGALRM else stopped[0]
+            first = signals.SIGTERM if stopped[0] == signals.SIGALRM else stopped[0]
             status, left = _stop_command(child, ex, first, status)
         elif status is not None and os.WIFSIGNALED(status) and not ex.sandbox_gone():
             # Someone killed the podman client itself; without it the command would
             # run on, unseen: end it too.
-            left = _end_all(ex, signal.SIGTERM)[2]
+            left = _end_all(ex, signals.SIGTERM)[2]
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signals.setitimer(signals.ITIMER_REAL, 0)
         for s, h in previous.items():
-            signal.signal(s, h)
+            signals.signal(s, h)
 
     verdict = _verdict(ex, status, stopped[0] if stopped else None, left, timeout,
                        oom_before, memory_limit)
@@ -305,7 +305,7 @@ def _verdict(ex: _Exec, status: int | None, stopped_by: int | None, left: set[in
     """What became of the command, and the line to tell the user (None: nothing to say).
     stopped_by: SIGALRM for our timeout, else the signal that stopped it, or None."""
     container, init_pid = ex.container, ex.init_pid
-    if stopped_by == signal.SIGALRM:
+    if stopped_by == signals.SIGALRM:
         if left:
             return _not_stopped(left, f"timed out after {timeout:g}s", timed_out=True)
         from podman_sandbox.errors import EXIT_TIMEOUT
@@ -407,7 +407,7 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
         while names or in_w >= 0:
             wait = left_in_time()
             if wait is not None and wait <= 0:
-                stopped_by = signal.SIGALRM
+                stopped_by = signals.SIGALRM
                 break
             for fd, event in poller.poll(None if wait is None else max(1, int(wait * 1000))):
                 if fd == in_w:
@@ -434,11 +434,11 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
                 break
             wait = left_in_time()
             if wait is not None and wait <= 0:
-                stopped_by = signal.SIGALRM
+                stopped_by = signals.SIGALRM
                 break
             time.sleep(0.005)
     except BaseException as exc:  # KeyboardInterrupt, the generator closed, ...
-        first = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+        first = signals.SIGINT if isinstance(exc, KeyboardInterrupt) else signals.SIGTERM
         try:
             _stop_command(child, ex, first, status)
         finally:
@@ -447,9 +447,9 @@ def capture(container: str, command: str, *, workdir: str, input: bytes | None =
                 os.close(fd)
         raise
     if stopped_by is not None:
-        status, left = _stop_command(child, ex, signal.SIGTERM, status)
+        status, left = _stop_command(child, ex, signals.SIGTERM, status)
     elif status is not None and os.WIFSIGNALED(status) and not ex.sandbox_gone():
-        left = _end_all(ex, signal.SIGTERM)[2]  # the client was killed: end what it ran
+        left = _end_all(ex, signals.SIGTERM)[2]  # the client was killed: end what it ran
     close_stdin()
     try:
         for fd in list(names):  # what was written before the stop (the client is gone now)

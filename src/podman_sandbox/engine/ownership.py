@@ -24,7 +24,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ import re
 from podman_sandbox.engine.labels import (LABEL_BASE_ID, LABEL_INSTANCE, LABEL_MANAGED, LABEL_PROJECT,
                                           LABEL_SOURCE, LABEL_SPEC)
 from podman_sandbox.errors import RefusedError
+from podman_sandbox.lite import sha256
 
 # Tags written before tags carried the owner: "<16 hex>" or "<16 hex>-prev".
 LEGACY_TAG = re.compile(r"^[0-9a-f]{16}(-prev)?$")
@@ -68,7 +68,7 @@ def same_owner(a: str | None, b: str | None) -> bool:
 
 def owner_hash(folder: str) -> str:
     """Short, stable per owner folder (its real path: one folder, one hash)."""
-    return hashlib.sha256(_real(folder).encode()).hexdigest()[:10]
+    return sha256(_real(folder).encode()).hexdigest()[:10]
 
 
 def spec_owner_hash(spec) -> str:

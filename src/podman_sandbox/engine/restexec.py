@@ -35,11 +35,11 @@ there.
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import time
 
 from podman_sandbox.engine import execute
+from podman_sandbox.lite import signals
 from podman_sandbox.private import trusted_owner
 
 API = "/v4.0.0/libpod"
@@ -363,7 +363,7 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
                 break
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
-                stopped_by = signal.SIGALRM
+                stopped_by = signals.SIGALRM
                 break
             if tty and stdin_fd is not None and state is not None and state.get("winch"):
                 state["winch"] = False
@@ -417,7 +417,7 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
                     buf += data
                     yield from frames()
     except BaseException as exc:  # KeyboardInterrupt, the generator closed, ...
-        first = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+        first = signals.SIGINT if isinstance(exc, KeyboardInterrupt) else signals.SIGTERM
         try:
             execute._stop_command(None, ex, first, 0)
         finally:
@@ -427,7 +427,7 @@ def _capture(conn: Connection, container: str, command: str, tag: str, *, workdi
     left: set[int] = set()
     if stopped_by is not None:
         # SIGALRM is our timeout; end it as timeout(1) does, with SIGTERM first.
-        first = signal.SIGTERM if stopped_by == signal.SIGALRM else stopped_by
+        first = signals.SIGTERM if stopped_by == signals.SIGALRM else stopped_by
         left = execute._stop_command(None, ex, first, 0)[1]
         status = 0
     else:
@@ -456,7 +456,7 @@ def run(container: str, command: str, *, workdir: str, timeout: float | None = N
     state: dict = {"waiting": False, "signal": None, "winch": False}
 
     def on_signal(signum, _frame):
-        if signum == signal.SIGWINCH:
+        if signum == signals.SIGWINCH:
             state["winch"] = True  # the loop resizes the session's terminal
             return
         if not state["signal"]:
@@ -465,8 +465,8 @@ def run(container: str, command: str, *, workdir: str, timeout: float | None = N
             state["waiting"] = False
             raise execute._Stop(signum)
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) + ((signal.SIGWINCH,) if tty else ())
-    previous = {s: signal.signal(s, on_signal) for s in handled}
+    handled = (signals.SIGINT, signals.SIGTERM, signals.SIGHUP) + ((signals.SIGWINCH,) if tty else ())
+    previous = {s: signals.signal(s, on_signal) for s in handled}
     saved_mode: list = []
 
     def raw_mode() -> None:
@@ -490,7 +490,7 @@ def run(container: str, command: str, *, workdir: str, timeout: float | None = N
                         view = view[os.write(1 if name == "stdout" else 2, view):]
                 except BrokenPipeError:  # our reader went (`| head`): as podman exec, stop
                     chunks.close()
-                    return 128 + signal.SIGPIPE
+                    return 128 + signals.SIGPIPE
         except StopIteration as done:
             verdict = done.value
     finally:
@@ -498,7 +498,7 @@ def run(container: str, command: str, *, workdir: str, timeout: float | None = N
             import termios
             termios.tcsetattr(0, termios.TCSADRAIN, saved_mode[0])
         for s, h in previous.items():
-            signal.signal(s, h)
+            signals.signal(s, h)
         conn.close()
     if verdict is None:
         return None
