@@ -46,6 +46,7 @@ UNLIMITED = 2 ** 63  # pids_limit 0, as a width
 
 @dataclass(frozen=True)
 class Grant:
+    """One thing a spec asks for beyond the defaults, which takes the user's approval."""
     kind: str  # spec_file | mount | force | capability | network | pids_limit | cpus | selinux_label
     subject: str  # what it is about: "SOURCE -> TARGET", a capability, "host", ...
     level: int  # how wide: an approval covers the same kind and subject up to its level
@@ -251,6 +252,7 @@ def classic_problem(spec: Spec) -> str | None:
 
 @dataclass(frozen=True)
 class Consent:
+    """A spec's grants, and those of them not approved yet."""
     grants: tuple[Grant, ...]
     pending: tuple[Grant, ...]
     problem: str | None = None  # why approvals were not read, or classic mode is not trusted

@@ -28,13 +28,15 @@ from podman_sandbox.output import Output
 
 @dataclass
 class Survey:
-    # Complete (an Actual) whenever plan has actions; in sync, the one inspect alone.
+    """The sandbox as found and the plan from it: actual is complete (an Actual) whenever
+    the plan has actions; in sync, the one inspect alone."""
     actual: act.Observed
     plan: Plan
 
 
 @dataclass
 class Outcome:
+    """What a converge did, and the sandbox it left running."""
     plan: Plan  # what was carried out (empty: nothing to do)
     actual: act.Observed  # the state afterwards
     not_enforced: dict = field(default_factory=dict)  # limits requested, ignored by this host

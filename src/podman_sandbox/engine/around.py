@@ -20,6 +20,7 @@ from podman_sandbox.engine.runner import Runner
 
 @dataclass(frozen=True)
 class ImageFacts:
+    """What the plan needs to know of one image."""
     id: str
     tags: tuple[str, ...]
     layers: int
@@ -28,6 +29,8 @@ class ImageFacts:
 
 @dataclass(frozen=True)
 class Around:
+    """What is around the sandbox container: leftovers of a killed run and the images the
+    plan touches."""
     leftovers: tuple[str, ...] = ()  # NAME-setup / NAME-next of a killed run, this owner's
     images: dict[str, ImageFacts] = field(default_factory=dict)  # by the tag or id looked up
     container_layers: int | None = None  # of the image the sandbox container runs on

@@ -110,6 +110,8 @@ def spec_hash(container: dict) -> str:
 
 @dataclass(frozen=True)
 class Desired:
+    """What the sandbox container must be: the spec's canonical container fields and
+    their hash (stored as a label), with the digests of setup inputs and build context."""
     spec: Spec
     container: dict
     hash: str

@@ -18,6 +18,7 @@ from podman_sandbox.engine.desired import LIVE_FIELDS, REBUILD_FIELDS
 
 @dataclass(frozen=True)
 class Change:
+    """One field that differs between the desired and the actual sandbox, and how it is applied."""
     field: str
     old: object
     new: object

@@ -28,8 +28,9 @@ IMAGE_ACTIONS = ("pull", "build", "build-setup")  # carried out first, then the 
 
 @dataclass(frozen=True)
 class Action:
-    # pull | build | build-setup | commit | create | replace | start | update, and the
-    # housekeeping of with_housekeeping: adopt | remove-leftover | squash | remove-replaced
+    """One step of a plan. kind: pull | build | build-setup | commit | create | replace |
+    start | update, and the housekeeping of with_housekeeping: adopt | remove-leftover |
+    squash | remove-replaced."""
     kind: str
     reason: str
     change_class: str  # image | rebuild | commit | create | recreate | start | live | cleanup
@@ -40,6 +41,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Plan:
+    """The actions that bring the sandbox to its desired state, and the changes behind them."""
     actions: tuple[Action, ...]
     changes: tuple[Change, ...] = ()
 

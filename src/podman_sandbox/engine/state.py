@@ -30,6 +30,7 @@ SQUASH_AT_LAYERS = 100
 
 @dataclass
 class StateImage:
+    """One saved state (a committed generation) of a sandbox."""
     tag: str
     image_id: str
     size: int

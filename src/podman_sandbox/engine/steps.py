@@ -28,6 +28,7 @@ from podman_sandbox.engine.render import create_argv, render
 
 @dataclass(frozen=True)
 class Command:
+    """One podman call an action makes, and how its run is handled."""
     argv: list[str]
     what: str  # for progress lines and error messages
     stream: bool = False  # output shown as it comes (setup steps)

@@ -21,6 +21,7 @@ DEFAULT_PIDS_LIMIT = 2048
 
 @dataclass(frozen=True)
 class Mount:
+    """mounts: one host folder or file in the sandbox."""
     source: str  # absolute host path
     target: str  # absolute path in the sandbox
     read_only: bool = True
@@ -56,6 +57,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Spec:
+    """A sandbox as its spec asks for it: defaults applied, host paths resolved."""
     image: str
     name: str
     project_dir: str  # absolute host path mounted at /workspace
