@@ -41,6 +41,7 @@ def test_doctor_passes_on_a_configured_host(sandbox):
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^ok +podman \d+\.\d+", result.stdout, re.M)
     assert "ok    a probe container runs with the sandbox's options" in result.stdout
+    assert "ok    Podman's init is catatonit" in result.stdout  # asked as a sandbox starts it
     assert "FAIL" not in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith("Sandboxes work here")
     assert probe_images() == before  # the probe image it made is gone

@@ -25,6 +25,8 @@ from podman_sandbox.errors import PodmanError
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # What fixtures/record.py made the recorded sandbox from.
+# What `/run/podman-init --version` says in a sandbox here (Debian 12, catatonit 0.1.7).
+CATATONIT_VERSION = "tini version 0.1.7_catatonit\n"
 RECORDED_PROJECT = "/tmp/psfix/project"
 RECORDED_NAME = "fixture-sandbox"
 RECORDED_IMAGE = "localhost/podman-sandbox-fixture/busybox:1"

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from fake_runner import CATATONIT_VERSION
 from podman_sandbox.engine import doctor, failures
 from podman_sandbox.engine.runner import Result
 from podman_sandbox.errors import PodmanMissingError
@@ -229,6 +230,8 @@ def healthy(argv, env, *, run=None):
         return 0, json.dumps(INFO), ""
     if sub == "import":
         return 0, "sha256:abc\n", ""
+    if sub == "run" and argv[-1] == "--version":  # the idle check: Podman's init
+        return 0, CATATONIT_VERSION, ""
     if sub == "run":
         return run(argv, env) if run else wrote_probe(argv)
     return 0, "", ""
@@ -657,3 +660,23 @@ def test_the_tun_fix_says_setup_steps_keep_the_default_network():
     for text in (tun.hint, tun.fix(failures.Host(rootless=True))):
         assert "chmod 0666 /dev/net/tun" in text and "network: none" in text
         assert "setup steps do not follow" in text
+
+
+def test_podmans_init_must_be_catatonit():
+    """Sandboxes idle in catatonit's pause mode: doctor starts Podman's init as a sandbox
+    would and asks its version; tini (an init_path some set) has no pause mode."""
+    runner = Scripted(healthy)
+    code, text = run_doctor(runner)
+    assert code == 0 and "ok    Podman's init is catatonit" in text, text
+    idle = next(a for a, _ in runner.calls if a[1] == "run" and a[-1] == "--version")
+    assert idle[idle.index("--entrypoint") + 1] == "/run/podman-init" and "--init" in idle
+
+    def tini(argv, env):
+        if argv[1] == "run" and argv[-1] == "--version":
+            return 0, "tini version 0.19.0 - git.de40ad0\n", ""
+        return healthy(argv, env)
+
+    code, text = run_doctor(Scripted(tini))
+    assert code != 0
+    assert "Podman's init is not catatonit" in text and "tini version 0.19.0" in text
+    assert 'init_path = "/usr/libexec/podman/catatonit"' in text

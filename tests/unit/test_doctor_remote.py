@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from fake_runner import CATATONIT_VERSION
 from podman_sandbox.engine import connection, doctor, failures, host
 from podman_sandbox.engine.runner import Result
 
@@ -37,7 +38,7 @@ class Scripted:
         answer = {"--version": (0, "podman version 4.3.1\n", ""), "info": self.info,
                   "import": (0, "sha256:abc\n", "")}.get(sub)
         if sub == "run":
-            answer = self.probe(argv)
+            answer = (0, CATATONIT_VERSION, "") if argv[-1] == "--version" else self.probe(argv)
         return Result(argv, *(answer or (0, "", "")))
 
 

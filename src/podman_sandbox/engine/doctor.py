@@ -348,7 +348,8 @@ class Doctor:
         if image is None:
             return
         try:
-            self._probe(image)
+            if self._probe(image):
+                self._probe_idle(image)
         finally:
             if made:
                 self.podman("rmi", "--force", image)
@@ -420,7 +421,8 @@ class Doctor:
         ok = result.returncode == 0 and PROBE_MARK in result.stdout
         return ok, wrote, result
 
-    def _probe(self, image: str) -> None:
+    def _probe(self, image: str) -> bool:
+        """The probe container, run; True when it ran."""
         ok, wrote, result = self._run_probe(image)
         network_note = ""
         if not ok:
@@ -432,7 +434,7 @@ class Doctor:
                 network_note = " with --network none"
         if not ok:
             self._probe_failed(image, result.stderr or result.stdout)
-            return
+            return False
         for k in recognise(result.stderr):  # warnings from a run that worked
             self.report.add_known(k, self.host)
         if wrote is None:
@@ -456,6 +458,27 @@ class Doctor:
             self.report.add(WARN, f"the memory limit did not reach the container's cgroup "
                                   f"(asked {PROBE_MEMORY}, found {limit})",
                             "sandboxes run, but `memory:` may not be enforced", key="memory")
+        return True
+
+    def _probe_idle(self, image: str) -> None:
+        """Every sandbox idles in Podman's init in catatonit's pause mode (render.IDLE, -P):
+        an init_path set to tini or dumb-init, which have no pause mode, fails every create.
+        Asked for its version as a sandbox would start it (catatonit says `tini version
+        ..._catatonit`)."""
+        from podman_sandbox.engine.render import IDLE
+
+        result = self.podman("run", "--rm", "--init", "--network", "none", "--entrypoint", IDLE,
+                             image, "--version")
+        said = (result.stdout + result.stderr).strip()
+        if result.returncode == 0 and "catatonit" in said:
+            self.report.add(OK, "Podman's init is catatonit (sandboxes idle in its pause mode)")
+            return
+        self.report.add(FAIL, "Podman's init is not catatonit, so no sandbox can start: each idles "
+                              "in catatonit's pause mode",
+                        f"it said: {said.splitlines()[0] if said else f'nothing (exit {result.returncode})'}",
+                        'fix: install catatonit and set init_path = "/usr/libexec/podman/catatonit" '
+                        "under [containers] in containers.conf (or remove init_path: it is Podman's default)",
+                        key="init")
 
     def _probe_failed(self, image: str, stderr: str) -> None:
         reason = podman_reason(stderr)
