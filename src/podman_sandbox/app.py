@@ -210,7 +210,7 @@ class App:
         if not found.pending:
             return
         if not allow and look is not None and self._may_ask():
-            look.close()
+            look.close(discard=True)  # a slow Podman must not hold the question back
         if allow or self._ask(found):
             path = trust.approve(self.spec, found)
             self.out.step(f"approved {len(found.grants)} grant(s) of {self.spec.source} "
@@ -298,13 +298,19 @@ class App:
         return (naming.sandbox_name(doc, project_dir=target.project_dir, mode=target.mode),
                 naming.image_name(doc))
 
-    def _first_look(self, names: tuple[str, str]) -> FirstLook:
-        """The survey's first reads for the sandbox and image named, begun now."""
+    def _first_look(self, names: tuple[str, str]) -> FirstLook | None:
+        """The survey's first reads for the sandbox and image named, begun now; None when
+        the sandbox's lock is busy or Podman cannot be started: the converge then finds
+        that out after its checks, as it would without a look."""
         from podman_sandbox.engine import record
         from podman_sandbox.engine.firstlook import FirstLook
+        from podman_sandbox.errors import LockError, PodmanMissingError
         key = self.record_key()
-        return FirstLook(self.runner, *names,
-                         change_likely=key is None or record.lookup(key) is None)
+        try:
+            return FirstLook(self.runner, *names,
+                             change_likely=key is None or record.lookup(key) is None)
+        except (LockError, PodmanMissingError):
+            return None
 
     def run_in_sandbox(self, command: str, *, interactive: bool, timeout: float | None = None) -> int:
         """Converge, then run command with `sh -c` in the sandbox (execute, shell)."""

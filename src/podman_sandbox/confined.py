@@ -34,8 +34,8 @@ import os
 import stat
 
 from podman_sandbox.errors import SandboxError, WorkspacePathError
+from podman_sandbox.locate import WORKSPACE
 
-WORKSPACE = "/workspace"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 16
 

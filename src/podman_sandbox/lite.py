@@ -16,8 +16,10 @@ except ImportError:  # pragma: no cover - depends on the Python version
     except ImportError:
         from hashlib import sha256
 
-# signal.py is a wrapper of _signal that turns numbers into enums: the same functions,
-# constants and handlers (a handler gets the number either way). mypy reads signal's stubs.
+# signal.py wraps _signal, turning its numbers into enums: the same functions, with plain
+# ints for signals and handlers (a handler gets the number either way). Never pass the
+# signal module's enums to these, nor use .name on their constants (mypy reads signal's
+# stubs, which type them as enums).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as signals

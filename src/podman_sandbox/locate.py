@@ -18,7 +18,7 @@ from podman_sandbox import paths
 from podman_sandbox.private import others_can_write, trusted_owner
 
 SPEC_NAMES = ("sandbox.yaml", "sandbox.yml")
-WORKSPACE = "/workspace"
+WORKSPACE = "/workspace"  # where the project is mounted in every sandbox
 
 
 # A named tuple, not a dataclass: dataclasses imports inspect, ~10 ms on the hot path.

@@ -134,7 +134,9 @@ def test_fork_bomb_under_ctrl_c_leaves_nothing(sandbox):
     name = running(sandbox)
     proc = popen(sandbox, "execute", HELD_BOMB)
     init = int(sandbox.inspect(name)["State"]["Pid"])
-    assert wait_for(lambda: len(_cgroup_procs(init)) > 40, timeout=60), "the bomb never started"
+    # Under way: far more processes than the command's few. How many it holds at the limit
+    # (64) depends on the load: forks that fail end their shells (36 seen with both CPUs busy).
+    assert wait_for(lambda: len(_cgroup_procs(init)) > 20, timeout=60), "the bomb never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-500:]

@@ -99,3 +99,110 @@ def test_the_app_begins_the_look_before_it_builds_the_spec(tmp_path, monkeypatch
     assert fake.calls[0] == look and fake.calls.count(look) == 1
     assert fake.calls.count(fake.calls[1]) == 1  # the saved states' listing
     assert fake.called("run")
+
+
+# --- the look never makes the checks before the converge wait -------------------------
+
+GRANTING_TAIL = "cap_add: [SYS_PTRACE]\nnetwork: host\n"
+
+
+def never_waits(monkeypatch):
+    """Fails the test if anything waits for a busy lock (engine/lock.py polls with sleep)."""
+    from podman_sandbox.engine import lock
+
+    def waited(seconds):
+        raise AssertionError("waited for a busy sandbox lock")
+
+    monkeypatch.setattr(lock.time, "sleep", waited)
+
+
+def test_a_busy_lock_does_not_hold_back_a_consent_refusal(tmp_path, monkeypatch):
+    """Another command converging the sandbox: the refusal (123, naming the grants) still
+    comes at once, not a LockTimeoutError after the wait."""
+    from fake_runner import RECORDED_NAME, RECORDED_SPEC, make_project, recorded_world
+    from podman_sandbox import trust
+    from podman_sandbox.app import App
+
+    project = make_project(tmp_path, monkeypatch, spec=RECORDED_SPEC + GRANTING_TAIL)
+    fake = recorded_world(project, "inspect_missing.json")
+    with sandbox_lock(RECORDED_NAME):
+        never_waits(monkeypatch)
+        with pytest.raises(trust.ConsentError):
+            App(runner=fake, prompt=False).converge()
+    assert fake.calls == []  # no look: the lock was busy
+
+
+def test_a_busy_lock_does_not_hold_back_a_project_folder_refusal(tmp_path, monkeypatch):
+    from fake_runner import RECORDED_NAME, make_project, recorded_world
+    from podman_sandbox.app import App
+    from podman_sandbox.errors import SandboxError
+
+    project = make_project(tmp_path, monkeypatch)
+    odd = tmp_path / "a:b"  # Podman's --volume cannot carry it
+    project.rename(odd)
+    monkeypatch.chdir(odd)
+    monkeypatch.setenv("PWD", str(odd))
+    with sandbox_lock(RECORDED_NAME):
+        never_waits(monkeypatch)
+        with pytest.raises(SandboxError, match="':'"):
+            App(runner=recorded_world(odd, "inspect_missing.json")).converge()
+
+
+def test_without_podman_a_refusal_comes_first(tmp_path, monkeypatch):
+    """The look cannot start podman: the converge's checks still come first (123 before 122)."""
+    from fake_runner import RECORDED_SPEC, make_project, recorded_world
+    from podman_sandbox import trust
+    from podman_sandbox.app import App
+    from podman_sandbox.errors import PodmanMissingError
+
+    project = make_project(tmp_path, monkeypatch, spec=RECORDED_SPEC + GRANTING_TAIL)
+    fake = recorded_world(project, "inspect_missing.json")
+
+    def missing(argv, *, what):
+        raise PodmanMissingError("podman is not installed (not found on PATH)")
+
+    monkeypatch.setattr(fake, "start", missing)
+    with pytest.raises(trust.ConsentError):
+        App(runner=fake, prompt=False).converge()
+
+
+def test_after_a_question_the_converge_holds_the_lock_itself(tmp_path, monkeypatch):
+    """A look closed before a question on a terminal never stands in for the lock: the
+    converge after the answer takes it again (apply.converge, first_look.closed)."""
+    import sys
+
+    from fake_runner import RECORDED_NAME, RECORDED_SPEC, make_project, recorded_world
+    from podman_sandbox.app import App
+    from podman_sandbox.engine import apply
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+        def readline(self) -> str:
+            return "y\n"
+
+        def write(self, text: str) -> None:
+            pass
+
+        def flush(self) -> None:
+            pass
+
+    project = make_project(tmp_path, monkeypatch, spec=RECORDED_SPEC + GRANTING_TAIL)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    held, survey = [], apply.survey
+
+    def surveying(*args, **kwargs):
+        try:
+            with sandbox_lock(RECORDED_NAME, wait=0):
+                held.append(False)
+        except LockTimeoutError:
+            held.append(True)
+        return survey(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "survey", surveying)
+    fake = recorded_world(project, "inspect_missing.json")
+    App(runner=fake).converge()
+    assert held and all(held), held
+    assert fake.called("run")

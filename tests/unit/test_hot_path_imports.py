@@ -563,8 +563,11 @@ def test_the_api_costs_what_the_execute_hot_path_costs(world, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["code"] == 7  # served through the record: no converge, no click
+    # confined takes WORKSPACE from locate (with paths and private: the execute hot path's own)
     _assert_lean(result["imported"], {"podman_sandbox", "podman_sandbox.api",
-                                      "podman_sandbox.confined", "podman_sandbox.errors"})
+                                      "podman_sandbox.confined", "podman_sandbox.errors",
+                                      "podman_sandbox.locate", "podman_sandbox.paths",
+                                      "podman_sandbox.private"})
     _assert_lean(result["new"], EXECUTE_MODULES | API_MODULES, EXECUTE_COSTLY)
     (call,) = world.podman_calls()
     assert call[0] == "exec" and "c0ffee" in call and call[-1] == "exit 7"

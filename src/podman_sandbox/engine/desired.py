@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from podman_sandbox.engine.mountcheck import desired_source
 from podman_sandbox.lite import sha256
-from podman_sandbox.schema.naming import WORKSPACE
+from podman_sandbox.locate import WORKSPACE
 from podman_sandbox.schema.spec import Spec
 
 TYPE_CHECKING = False  # typing's import costs milliseconds; mypy sees True

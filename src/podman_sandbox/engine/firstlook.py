@@ -7,9 +7,14 @@ the survey's inspect is a Go process of about as long. Begun here, as soon as th
 validated document names the sandbox and its image (app.App.converge), under the
 sandbox lock (taken first, and held until the converge is done), the inspect and,
 when a change is likely, the saved states' listing run while Python works; the
-survey reads their answers (engine/apply.survey). Holding the lock first keeps what they answer what the
-survey would have seen: no other podman-sandbox command changes the sandbox
-between these reads and the plan.
+survey reads their answers (engine/apply.survey). Holding the lock first keeps
+what they answer what the survey would have seen: no other podman-sandbox
+command changes the sandbox between these reads and the plan.
+
+Only when the lock is free at once: a look never makes the checks before the
+converge (consent, the project folder) wait behind another command; without one
+the converge takes the lock itself, after them. Closed before a question on a
+terminal (its reads ended, the lock released), the converge takes it again.
 
 Reads only: nothing is changed before the converge's checks (consent, mount
 sources) have passed. Cheap to import (no planner, no Jinja, no YAML).
@@ -34,12 +39,13 @@ class FirstLook:
 
     def __init__(self, runner: Runner, name: str, image: str, *, change_likely: bool):
         """name, image: the sandbox's container and image (a look for other names than
-        the converge's own is not used: engine/apply.converge)."""
+        the converge's own is not used: engine/apply.converge). LockTimeoutError when
+        another command holds the sandbox's lock (never waits)."""
         self.name = name
         self.names = survey_names(name, image)
         self.closed = False
         self._stack = ExitStack()
-        self._stack.enter_context(sandbox_lock(name))
+        self._stack.enter_context(sandbox_lock(name, wait=0))
         self._inspect: Pending | None = None
         self._states: Pending | None = None
         try:
@@ -67,14 +73,17 @@ class FirstLook:
             return None
         return found
 
-    def close(self) -> None:
-        """Wait for the reads and release the lock (a converge after it takes its own)."""
+    def close(self, *, discard: bool = False) -> None:
+        """Wait for the reads (discard: end them) and release the lock (a converge after
+        it takes its own)."""
         self.closed = True
         pending, self._inspect, self._states = (self._inspect, self._states), None, None
         try:
-            for read in pending:
-                if read is not None:
-                    read.result()  # read or not, never left running
+            for read in pending:  # read or not, never left running
+                if read is not None and discard:
+                    read.cancel()
+                elif read is not None:
+                    read.result()
         finally:
             self._stack.close()
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from podman_sandbox.errors import RefusedError
 from podman_sandbox.schema.hostpaths import broad_reason, real_path
-from podman_sandbox.schema.naming import WORKSPACE
+from podman_sandbox.locate import WORKSPACE
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -51,6 +51,13 @@ class Pending:
             self._result = Result(self.argv, self._proc.returncode, out, err)
         return self._result
 
+    def cancel(self) -> None:
+        """Not needed after all: ended, if still running, and reaped (reads only)."""
+        if self._result is None and self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.communicate()
+
 
 class Runner:
     """Runs podman. verbose echoes every command to stderr as it starts."""

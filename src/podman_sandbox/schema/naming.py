@@ -1,5 +1,5 @@
-"""What a validated document names: its sandbox (container), its image, the host
-paths of its mounts, and where the project is mounted.
+"""What a validated document names: its sandbox (container), its image and the host
+paths of its mounts.
 
 Cheap to import (no dataclasses): validation uses these, and App.converge begins the
 survey's first reads (engine/firstlook.py) from them before it builds the Spec
@@ -16,7 +16,6 @@ from podman_sandbox.lite import sha256
 DEFAULT_IMAGE = "alpine:latest"
 CLASSIC_NAME = "podman-sandbox"
 BUILD_IMAGE = "localhost/podman-sandbox-build:pending"  # until engine/build.py names the tag
-WORKSPACE = "/workspace"  # where the project is mounted in the sandbox
 
 
 def default_project_name(project_dir: str) -> str:

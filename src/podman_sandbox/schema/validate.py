@@ -26,7 +26,8 @@ from podman_sandbox.schema import argsize, subset
 from podman_sandbox.schema.loader import MAX_DEPTH, Locator, format_path
 from podman_sandbox.schema.hostpaths import broad_reason
 from podman_sandbox.schema.sizes import MIN_MEMORY, format_size, parse_size
-from podman_sandbox.schema.naming import WORKSPACE, resolve_host_path
+from podman_sandbox.locate import WORKSPACE
+from podman_sandbox.schema.naming import resolve_host_path
 
 TYPE_CHECKING = False  # typing's import costs milliseconds before the first Podman call
 if TYPE_CHECKING:  # pragma: no cover - types only; mypy sees True

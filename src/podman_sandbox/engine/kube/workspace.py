@@ -25,8 +25,8 @@ from typing import IO, Any, Iterator
 from podman_sandbox import confined
 from podman_sandbox.engine import inputs
 from podman_sandbox.errors import SandboxError
+from podman_sandbox.locate import WORKSPACE
 
-WORKSPACE = "/workspace"
 # GNU tar and busybox tar both read these; -o on extraction: do not restore owners.
 FILL_ARGV = ("tar", "-x", "-o", "-f", "-", "-C", WORKSPACE)
 READ_ARGV = ("tar", "-c", "-f", "-", "-C", WORKSPACE, ".")
