@@ -40,9 +40,9 @@ COSTLY_STDLIB = {"hashlib", "json", "shutil", "subprocess", "uuid", "platform", 
                  "inspect", "typing", "tempfile", "threading", "datetime", "argparse", "logging",
                  "pathlib", "importlib.metadata", "socket", "selectors"}
 # A plain execute does without these too: the signal module loads enum (~5 ms; lite.signals
-# is its C core), and re loads enum. (A restart takes contextlib for its lock; an apply,
+# is its C core), re loads enum, and collections (for a named tuple) costs ~1 ms. (A restart takes contextlib for its lock; an apply,
 # json, which loads re.)
-EXECUTE_COSTLY = COSTLY_STDLIB | {"signal", "enum", "re"}
+EXECUTE_COSTLY = COSTLY_STDLIB | {"signal", "enum", "re", "collections"}
 # private: records are trusted only as private files; specfile: the spec's bytes that key
 # the record are read bounded (both standard library only, a few syscalls).
 EXECUTE_MODULES = {"podman_sandbox", "podman_sandbox.fastpath", "podman_sandbox.locate",

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import namedtuple
 
 from podman_sandbox.engine import cgroup, connection
 from podman_sandbox.engine.procstat import start_time
@@ -64,9 +63,21 @@ def exec_argv(container: str, command: str, *, workdir: str, tag: str,
     return argv
 
 
-# What became of one command: code is what the CLI exits with (the command's own, or
-# ours: 119 not all stopped, 124 timed out, 125 the sandbox went away, 128+N a signal).
-Verdict = namedtuple("Verdict", "code timed_out oom_killed sandbox_gone not_stopped message")
+class Verdict:
+    """What became of one command: code is what the CLI exits with (the command's own, or
+    ours: 119 not all stopped, 124 timed out, 125 the sandbox went away, 128+N a signal).
+    A plain class: a named tuple would import collections (~1 ms) on the fast path."""
+
+    __slots__ = ("code", "timed_out", "oom_killed", "sandbox_gone", "not_stopped", "message")
+
+    def __init__(self, code: int, timed_out: bool, oom_killed: bool, sandbox_gone: bool,
+                 not_stopped: bool, message: str | None):
+        self.code = code
+        self.timed_out = timed_out
+        self.oom_killed = oom_killed
+        self.sandbox_gone = sandbox_gone
+        self.not_stopped = not_stopped
+        self.message = message
 
 
 class _Stop(Exception):
