@@ -162,6 +162,17 @@ def _open_file(root: str, path: str) -> int:
         os.close(dfd)
 
 
+def _read_link(root: str, path: str) -> str:
+    parts = components(path)
+    if not parts:
+        raise SandboxError(f"{WORKSPACE}: is a folder")
+    dfd = _open_dir(root, parts[:-1])
+    try:
+        return os.readlink(parts[-1], dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
 def _read(root: str, path: str, max_bytes: int | None = None) -> bytes:
     """The bytes of the file at path (at most max_bytes: the start of a larger file)."""
     fd = _open_file(root, path)
@@ -230,6 +241,15 @@ def open_file(root: str, path: str) -> int:
     module's notes); SandboxError when it is not a regular file reached so."""
     try:
         return _open_file(root, path)
+    except OSError as exc:
+        raise _told(path, exc) from None
+
+
+def read_link(root: str, path: str) -> str:
+    """The target of the symlink at path (never followed), every folder on the way opened
+    without following a link; SandboxError when path is not a link reached so."""
+    try:
+        return _read_link(root, path)
     except OSError as exc:
         raise _told(path, exc) from None
 

@@ -128,3 +128,48 @@ def test_missing_and_folder(root):
     (project / "d").mkdir()
     with pytest.raises(SandboxError, match="is a folder"):
         confined.read(str(project), "d")
+
+
+def test_a_links_target_is_read_only_through_folders_that_are_not_links(root, tmp_path):
+    """kube's pack sends a project symlink as a link (its target string): read through the
+    folder it was found in, never through a folder swapped for a link since."""
+    root, _ = root
+    (root / "notes").mkdir()
+    os.symlink("marker", root / "notes" / "link")
+    assert confined.read_link(str(root), "notes/link") == "marker"
+    outside = tmp_path / "host"
+    outside.mkdir()
+    os.symlink("/the/hosts/secret/path", outside / "link")
+    os.rename(root / "notes", root / "notes.old")
+    os.symlink(outside, root / "notes")
+    with pytest.raises(SandboxError):
+        confined.read_link(str(root), "notes/link")
+    with pytest.raises(SandboxError):  # not a link: nothing to read
+        confined.read_link(str(root), "notes.old")
+
+
+def test_pack_sends_no_link_target_found_through_a_swapped_folder(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    from podman_sandbox.engine.kube import workspace
+
+    project = tmp_path / "project"
+    (project / "notes").mkdir(parents=True)
+    os.symlink("marker", project / "notes" / "link")
+    outside = tmp_path / "host"
+    outside.mkdir()
+    os.symlink("/the/hosts/secret/path", outside / "link")
+    walk = workspace.entries
+
+    def walk_then_swap(project_dir):
+        found = walk(project_dir)
+        os.rename(project / "notes", project / "notes.old")  # as code in the sandbox would
+        os.symlink(outside, project / "notes")
+        return found
+
+    monkeypatch.setattr(workspace, "entries", walk_then_swap)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(workspace.pack(str(project)))), mode="r|") as tar:
+        sent = {m.name: m.linkname for m in tar}
+    assert (project / "notes").is_symlink()  # the swap happened
+    assert "/the/hosts/secret/path" not in sent.values(), sent

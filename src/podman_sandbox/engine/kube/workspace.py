@@ -79,20 +79,19 @@ def pack(project_dir: str) -> Iterator[bytes]:
     sink = _Chunks()
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for entry in entries(project_dir):
-            full = os.path.join(project_dir, entry.rel)
             info = tarfile.TarInfo(entry.rel)
             info.mtime = int(entry.st.st_mtime)
             info.mode = entry.st.st_mode & _MODE_BITS
+            # Code in a local sandbox of the project can swap a folder on the way for a
+            # link after the walk: no component is followed (confined.py).
             if entry.kind == "l":
                 try:
-                    info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
-                except OSError:
-                    continue  # gone since the walk
+                    info.type, info.linkname = tarfile.SYMTYPE, confined.read_link(project_dir, entry.rel)
+                except SandboxError:
+                    continue  # gone, or reached through a link, since the walk
                 tar.addfile(info)
             else:
                 try:
-                    # Code in a local sandbox of the project can swap a folder on the way
-                    # for a link after the walk: no component is followed (confined.py).
                     fd = confined.open_file(project_dir, entry.rel)
                 except SandboxError:
                     continue  # gone, or replaced by a link or a non-file, since the walk
