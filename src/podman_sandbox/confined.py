@@ -150,27 +150,26 @@ def _open_regular(dir_fd: int, name: str, parts: list[str], flags: int) -> int:
         os.close(pfd)
 
 
-def _open_file(root: str, path: str) -> int:
-    """A read descriptor of the regular file at path, reached without following a link."""
+def _in_folder_of(root: str, path: str, act):
+    """act(folder fd, name, parts) on the last component of path, in its folder reached
+    one component at a time without following a link."""
     parts = components(path)
     if not parts:
         raise SandboxError(f"{WORKSPACE}: is a folder")
     dfd = _open_dir(root, parts[:-1])
     try:
-        return _open_regular(dfd, parts[-1], parts, os.O_RDONLY)
+        return act(dfd, parts[-1], parts)
     finally:
         os.close(dfd)
+
+
+def _open_file(root: str, path: str) -> int:
+    """A read descriptor of the regular file at path, reached without following a link."""
+    return _in_folder_of(root, path, lambda dfd, name, parts: _open_regular(dfd, name, parts, os.O_RDONLY))
 
 
 def _read_link(root: str, path: str) -> str:
-    parts = components(path)
-    if not parts:
-        raise SandboxError(f"{WORKSPACE}: is a folder")
-    dfd = _open_dir(root, parts[:-1])
-    try:
-        return os.readlink(parts[-1], dir_fd=dfd)
-    finally:
-        os.close(dfd)
+    return _in_folder_of(root, path, lambda dfd, name, parts: os.readlink(name, dir_fd=dfd))
 
 
 def _read(root: str, path: str, max_bytes: int | None = None) -> bytes:
